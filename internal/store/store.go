@@ -1,0 +1,279 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/concord-sync/concord/internal/model"
+)
+
+// ErrNotFound is returned when a looked-up row does not exist.
+var ErrNotFound = errors.New("not found")
+
+// Store is the durable state of one Concord installation. All methods are safe for
+// concurrent use.
+type Store interface {
+	Ops
+
+	// InTx runs fn in one transaction: committed if fn returns nil, rolled back
+	// otherwise (and on panic). fn must not keep tx after it returns.
+	InTx(ctx context.Context, fn func(tx Tx) error) error
+
+	// DB returns the underlying pool, for the queue's driver.
+	DB() *sql.DB
+
+	// Dialect returns "sqlite" or "postgres".
+	Dialect() string
+
+	// Close closes the pool. It is safe to call more than once.
+	Close() error
+}
+
+// Tx is a transaction on the store.
+type Tx interface {
+	Ops
+	// SQL returns the underlying transaction, so that River can enqueue a job in it.
+	SQL() *sql.Tx
+}
+
+// Ops are the operations available both on the Store and inside a Tx.
+type Ops interface {
+	// PutLinks inserts links, or updates the external id of an existing
+	// (entity, concord id, system) pairing. A link whose (system, entity,
+	// external id) already belongs to another concord id is an error wrapping
+	// ErrConflict; nothing of the batch is written then.
+	PutLinks(ctx context.Context, p *PutLinksParams) error
+
+	// GetLinks returns the links of the given external ids in one system, keyed by
+	// external id. Unlinked ids are absent.
+	GetLinks(ctx context.Context, p *GetLinksParams) (map[string]Link, error)
+
+	// GetLinksByConcordID returns the links of the given concord ids in one system,
+	// keyed by concord id. Unlinked ids are absent.
+	GetLinksByConcordID(ctx context.Context, p *GetLinksByConcordIDParams) (map[string]Link, error)
+
+	// ListLinks lists links, newest first, filtered by p.
+	ListLinks(ctx context.Context, p *ListLinksParams) ([]Link, error)
+
+	// InsertEvents appends events and returns their ids in order.
+	InsertEvents(ctx context.Context, events []Event) ([]int64, error)
+
+	// GetEvent returns one event, or ErrNotFound.
+	GetEvent(ctx context.Context, id int64) (Event, error)
+
+	// ListEvents lists events, newest first, filtered by p.
+	ListEvents(ctx context.Context, p *ListEventsParams) ([]Event, error)
+
+	// GetCursor returns the cursor of a flow's source, or "" when none was saved.
+	GetCursor(ctx context.Context, p *CursorKey) (string, error)
+
+	// SetCursor saves a cursor.
+	SetCursor(ctx context.Context, p *SetCursorParams) error
+
+	// GetFingerprints returns the saved state of source records for one flow, keyed
+	// by external id. Records never applied are absent.
+	GetFingerprints(ctx context.Context, p *GetFingerprintsParams) (map[string]Fingerprint, error)
+
+	// PutFingerprints inserts or replaces fingerprints.
+	PutFingerprints(ctx context.Context, fps []Fingerprint) error
+
+	// Quarantine records bad input, replacing an open entry for the same record.
+	Quarantine(ctx context.Context, entries []QuarantineEntry) error
+
+	// ListQuarantine lists open (unreleased) entries, newest first.
+	ListQuarantine(ctx context.Context, p *ListQuarantineParams) ([]QuarantineEntry, error)
+
+	// ReleaseQuarantine closes the open entries of the given records (keyed by
+	// external id) in one flow; it is called when a record passes validation again.
+	ReleaseQuarantine(ctx context.Context, p *ReleaseQuarantineParams) error
+
+	// InsertDeadLetters records changes that failed their last attempt.
+	InsertDeadLetters(ctx context.Context, letters []DeadLetter) ([]int64, error)
+
+	// ListDeadLetters lists dead letters not yet retried, oldest first.
+	ListDeadLetters(ctx context.Context, p *ListDeadLettersParams) ([]DeadLetter, error)
+
+	// GetDeadLetter returns one dead letter, or ErrNotFound.
+	GetDeadLetter(ctx context.Context, id int64) (DeadLetter, error)
+
+	// MarkDeadLettersRetried marks dead letters as re-queued (they stay for the record).
+	MarkDeadLettersRetried(ctx context.Context, ids []int64) error
+}
+
+// ErrConflict is returned when a write would break a uniqueness promise.
+var ErrConflict = errors.New("conflict")
+
+// Link pairs a record in one system with its concord id.
+type Link struct {
+	Entity     model.Entity
+	ConcordID  string
+	System     string
+	ExternalID string
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// PutLinksParams are the arguments of PutLinks.
+type PutLinksParams struct {
+	Links []Link
+}
+
+// GetLinksParams are the arguments of GetLinks.
+type GetLinksParams struct {
+	System      string
+	Entity      model.Entity
+	ExternalIDs []string
+}
+
+// GetLinksByConcordIDParams are the arguments of GetLinksByConcordID.
+type GetLinksByConcordIDParams struct {
+	System     string
+	Entity     model.Entity
+	ConcordIDs []string
+}
+
+// ListLinksParams filter ListLinks; zero values match everything.
+type ListLinksParams struct {
+	Entity    model.Entity
+	System    string
+	ConcordID string
+	Limit     int // 0 means 100
+}
+
+// Outcome is the result of one event.
+type Outcome string
+
+// The outcomes of an event.
+const (
+	OutcomeCreated     Outcome = "created"
+	OutcomeUpdated     Outcome = "updated"
+	OutcomeUnchanged   Outcome = "unchanged"   // plan found nothing to write
+	OutcomeStale       Outcome = "stale"       // older than the last applied change
+	OutcomeQuarantined Outcome = "quarantined" // failed validation
+	OutcomeFailed      Outcome = "failed"      // the target refused, or the attempt failed
+	OutcomeRetrying    Outcome = "retrying"    // failed, will be retried
+	OutcomeDead        Outcome = "dead"        // failed its last attempt; dead-lettered
+)
+
+// Event is one attempt to apply one change.
+type Event struct {
+	ID            int64
+	Flow          string
+	Entity        model.Entity
+	SourceSystem  string
+	SourceID      string
+	TargetSystem  string
+	TargetID      string
+	ConcordID     string
+	ConfigVersion string
+	// Snapshot is the source record as read, JSON (model.Record).
+	Snapshot []byte
+	// Plan is the planned diff, JSON (sync.Plan of the record).
+	Plan []byte
+	// Response is the target's answer, JSON.
+	Response []byte
+	Outcome  Outcome
+	Error    string
+	Attempt  int
+	// Replay is the id of the event this one re-applied, 0 if none.
+	Replay    int64
+	StartedAt time.Time
+	Duration  time.Duration
+}
+
+// ListEventsParams filter ListEvents; zero values match everything.
+type ListEventsParams struct {
+	Flow     string
+	Outcome  Outcome
+	SourceID string
+	// BeforeID pages backwards: only events with a smaller id.
+	BeforeID int64
+	Limit    int // 0 means 100
+}
+
+// CursorKey names a flow's read position.
+type CursorKey struct {
+	Flow   string
+	System string
+	Entity model.Entity
+}
+
+// SetCursorParams are the arguments of SetCursor.
+type SetCursorParams struct {
+	CursorKey
+	Cursor string
+}
+
+// Fingerprint is what the engine remembers of one source record for one flow:
+// the hash of the values the flow moves (echo suppression) and the source version
+// last applied (an older change never overwrites a newer one).
+type Fingerprint struct {
+	Flow       string
+	System     string
+	Entity     model.Entity
+	ExternalID string
+	Hash       string
+	Version    string
+	UpdatedAt  time.Time
+}
+
+// GetFingerprintsParams are the arguments of GetFingerprints.
+type GetFingerprintsParams struct {
+	Flow        string
+	System      string
+	Entity      model.Entity
+	ExternalIDs []string
+}
+
+// QuarantineEntry is a record that failed validation.
+type QuarantineEntry struct {
+	ID         int64
+	Flow       string
+	System     string
+	Entity     model.Entity
+	ExternalID string
+	Field      string
+	Reason     string
+	Snapshot   []byte
+	CreatedAt  time.Time
+	ReleasedAt time.Time // zero while open
+}
+
+// ListQuarantineParams filter ListQuarantine.
+type ListQuarantineParams struct {
+	Flow  string
+	Limit int // 0 means 100
+}
+
+// ReleaseQuarantineParams are the arguments of ReleaseQuarantine.
+type ReleaseQuarantineParams struct {
+	Flow        string
+	System      string
+	Entity      model.Entity
+	ExternalIDs []string
+}
+
+// DeadLetter is a change that failed its last attempt.
+type DeadLetter struct {
+	ID         int64
+	Flow       string
+	Entity     model.Entity
+	System     string // source system
+	ExternalID string
+	Snapshot   []byte // model.Record JSON
+	Reason     string
+	Attempts   int
+	EventID    int64
+	CreatedAt  time.Time
+	RetriedAt  time.Time // zero until re-queued
+}
+
+// ListDeadLettersParams filter ListDeadLetters.
+type ListDeadLettersParams struct {
+	Flow  string
+	Limit int // 0 means 1000
+	// IncludeRetried lists retried letters too.
+	IncludeRetried bool
+}
