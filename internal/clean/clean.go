@@ -1,0 +1,133 @@
+package clean
+
+import (
+	"fmt"
+	"net/mail"
+	"regexp"
+	"strings"
+
+	"github.com/concord-sync/concord/internal/model"
+)
+
+// Rules lists the rule names a field may declare in the config, in the order they
+// are documented.
+var Rules = []string{"trim", "lower", "upper", "email", "phone", "country", "vat"}
+
+// Error is a value a rule refused.
+type Error struct {
+	Rule  string
+	Value string
+	Msg   string
+}
+
+// Error implements error.
+func (e *Error) Error() string { return fmt.Sprintf("%s: %q %s", e.Rule, e.Value, e.Msg) }
+
+// Apply runs rules over v in order and returns the cleaned value. Null values pass
+// every rule unchanged (use required to refuse them). Rules apply to text values;
+// a rule on a non-text value is an error.
+func Apply(rules []string, v model.Value) (model.Value, error) {
+	if v.IsNull() || len(rules) == 0 {
+		return v, nil
+	}
+	if v.Kind != model.KindText {
+		return v, &Error{Rule: rules[0], Value: v.String(), Msg: "is not text"}
+	}
+	s := v.Str
+	for _, r := range rules {
+		var err error
+		s, err = apply(r, s)
+		if err != nil {
+			return v, err
+		}
+	}
+	return model.Text(s), nil
+}
+
+func apply(rule, s string) (string, error) {
+	switch rule {
+	case "trim":
+		return strings.Join(strings.Fields(s), " "), nil
+	case "lower":
+		return strings.ToLower(s), nil
+	case "upper":
+		return strings.ToUpper(s), nil
+	case "email":
+		return Email(s)
+	case "phone":
+		return Phone(s, "")
+	case "country":
+		return Country(s)
+	case "vat":
+		return VAT(s)
+	}
+	return s, &Error{Rule: rule, Value: s, Msg: "is an unknown rule"}
+}
+
+// Email lower-cases the domain and checks the address has one local part, one @
+// and a dotted domain.
+func Email(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s {
+		return s, &Error{Rule: "email", Value: s, Msg: "is not an e-mail address"}
+	}
+	at := strings.LastIndexByte(s, '@')
+	domain := strings.ToLower(s[at+1:])
+	if !strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") {
+		return s, &Error{Rule: "email", Value: s, Msg: "has no valid domain"}
+	}
+	return s[:at+1] + domain, nil
+}
+
+var phoneJunk = strings.NewReplacer(" ", "", "-", "", ".", "", "(", "", ")", "", "/", "")
+
+// Phone returns s in E.164 (+ then 8 to 15 digits). A number without a country
+// prefix is refused unless defaultCode ("33", "1", ...) is given; "00" prefixes are
+// read as "+".
+func Phone(s, defaultCode string) (string, error) {
+	raw := s
+	s = phoneJunk.Replace(strings.TrimSpace(s))
+	switch {
+	case strings.HasPrefix(s, "+"):
+		s = s[1:]
+	case strings.HasPrefix(s, "00"):
+		s = s[2:]
+	case defaultCode != "":
+		s = defaultCode + strings.TrimPrefix(s, "0")
+	default:
+		return raw, &Error{Rule: "phone", Value: raw, Msg: "has no international prefix (+CC)"}
+	}
+	if len(s) < 8 || len(s) > 15 || strings.Trim(s, "0123456789") != "" || s[0] == '0' {
+		return raw, &Error{Rule: "phone", Value: raw, Msg: "is not a phone number (E.164: + and 8 to 15 digits)"}
+	}
+	return "+" + s, nil
+}
+
+// Country returns the ISO 3166-1 alpha-2 code of s, which may be a code (any case)
+// or an English country name.
+func Country(s string) (string, error) {
+	t := strings.TrimSpace(s)
+	if len(t) == 2 {
+		up := strings.ToUpper(t)
+		if _, ok := countryNames[up]; ok {
+			return up, nil
+		}
+	}
+	if code, ok := countryCodes[strings.ToLower(t)]; ok {
+		return code, nil
+	}
+	return s, &Error{Rule: "country", Value: s, Msg: "is not an ISO 3166 country code or known country name"}
+}
+
+var vatShape = regexp.MustCompile(`^[A-Z]{2}[0-9A-Z]{2,13}$`)
+
+// VAT upper-cases s, removes spaces, dots and dashes, and checks the EU VAT shape:
+// a two-letter country prefix and 2 to 13 letters or digits.
+func VAT(s string) (string, error) {
+	t := strings.ToUpper(phoneJunk.Replace(strings.TrimSpace(s)))
+	if !vatShape.MatchString(t) {
+		return s, &Error{Rule: "vat", Value: s, Msg: "is not a VAT number (CC + 2 to 13 letters or digits)"}
+	}
+	return t, nil
+}
