@@ -56,7 +56,7 @@ type value struct {
 }
 
 // parseInsert splits `INSERT INTO t VALUES (a, 'b', NULL);` into the table
-// name and its literals. Quoted strings use '' for a quote; bytea literals
+// name and its literals. Quoted strings double a quote to escape it; bytea literals
 // ('\x...') are returned empty.
 func parseInsert(line string) (string, []value, error) {
 	rest := strings.TrimPrefix(line, "INSERT INTO ")
