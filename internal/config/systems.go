@@ -1,0 +1,212 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/concord-sync/concord/internal/connector"
+)
+
+var nameRe = regexp.MustCompile(namePattern)
+
+func (l *loader) systems(n *node) {
+	l.systemLines = map[string]int{}
+	items := l.list(n, "systems")
+	if n != nil && n.kind == kindSeq && len(items) == 0 {
+		l.add(n, "systems is empty; configure at least one system to connect")
+	}
+	for i, item := range items {
+		where := fmt.Sprintf("systems[%d]", i)
+		m := l.object(item, where, systemSchema)
+		if item.kind != kindMap {
+			continue
+		}
+		sys := System{Line: item.line}
+		name, _ := l.str(m["name"].v, where+".name")
+		switch {
+		case name == "":
+			l.add(item, "%s has no name", where)
+		case !nameRe.MatchString(name):
+			l.add(m["name"].v, "system name %q: use lower-case letters, digits, _ and -", name)
+		default:
+			if first, dup := l.systemLines[name]; dup {
+				l.add(m["name"].v, "duplicate system name %q (first at line %d)", name, first)
+			} else {
+				l.systemLines[name] = item.line
+			}
+		}
+		sys.Name = name
+		label := "system " + name
+		if name == "" {
+			label = where
+		}
+
+		connName, _ := l.str(m["connector"].v, label+": connector")
+		var spec connector.Spec
+		var known bool
+		if connName == "" {
+			l.add(item, "%s has no connector; known connectors: %s", label, knownConnectors(l.reg))
+		} else if spec, known = l.reg.Lookup(connName); !known {
+			l.add(m["connector"].v, "unknown connector %q; known connectors: %s", connName, knownConnectors(l.reg))
+		}
+		sys.Connector = connName
+
+		before := len(l.problems)
+		settingsNode := m["settings"].v
+		if settingsNode != nil && settingsNode.kind != kindMap && settingsNode.kind != kindNull {
+			l.add(settingsNode, "%s: settings: want a mapping, got %s", label, settingsNode.describe())
+			settingsNode = nil
+		}
+		settings := l.settings(settingsNode, spec, label)
+		sys.Settings = settings
+		if known && len(l.problems) == before && spec.Validate != nil {
+			at := settingsNode
+			if at == nil {
+				at = item
+			}
+			for _, err := range flatten(spec.Validate(settings)) {
+				l.settingError(at, label, err)
+			}
+		}
+		l.cfg.Systems = append(l.cfg.Systems, sys)
+	}
+}
+
+func knownConnectors(reg *connector.Registry) string {
+	names := reg.Names()
+	if len(names) == 0 {
+		return "none registered"
+	}
+	return strings.Join(names, ", ")
+}
+
+// flatten expands errors.Join trees into their leaves.
+func flatten(errs []error) []error {
+	var out []error
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			out = append(out, flatten(j.Unwrap())...)
+			continue
+		}
+		out = append(out, err)
+	}
+	return out
+}
+
+// settingError reports one error of a connector's Validate at the node its
+// path names, or at the closest existing parent.
+func (l *loader) settingError(settings *node, label string, err error) {
+	var se *connector.SettingError
+	if !errors.As(err, &se) {
+		l.add(settings, "%s: settings: %s", label, err.Error())
+		return
+	}
+	if se.Path == "" {
+		l.add(settings, "%s: settings: %s", label, se.Msg)
+		return
+	}
+	l.add(lookupPath(settings, se.Path), "%s: settings.%s: %s", label, se.Path, se.Msg)
+}
+
+// lookupPath follows a dotted path ("entities.account.table", "tables[2].name",
+// "tables.2.name") from n and returns the deepest node it reaches.
+func lookupPath(n *node, path string) *node {
+	path = strings.NewReplacer("[", ".", "]", "").Replace(path)
+	cur := n
+	for seg := range strings.SplitSeq(path, ".") {
+		if seg == "" {
+			continue
+		}
+		var next *node
+		switch cur.kind {
+		case kindMap:
+			next = cur.get(seg)
+		case kindSeq:
+			if i, err := strconv.Atoi(seg); err == nil && i >= 0 && i < len(cur.items) {
+				next = cur.items[i]
+			}
+		}
+		if next == nil || next.line == 0 {
+			return cur
+		}
+		cur = next
+	}
+	return cur
+}
+
+// settings converts a system's settings to plain values, checking secrets:
+// settings the spec marks Secret and settings whose names say they are secret
+// must be env:NAME or file:PATH references, and no string may be a connection
+// string with an inline password. References are replaced by their values.
+func (l *loader) settings(n *node, spec connector.Spec, label string) map[string]any {
+	out := map[string]any{}
+	if n == nil || n.kind != kindMap {
+		return out
+	}
+	secretField := map[string]bool{}
+	for _, f := range spec.Fields {
+		if f.Secret {
+			secretField[f.Name] = true
+		}
+	}
+	seen := map[string]int{}
+	for _, e := range n.entries {
+		if first, dup := seen[e.key]; dup {
+			l.add(e.k, "duplicate key %q in %s settings (first at line %d)", e.key, label, first)
+			continue
+		}
+		seen[e.key] = e.k.line
+		out[e.key] = l.settingValue(e.v, "settings."+e.key, label, secretField[e.key] || isSecretKey(e.key))
+	}
+	return out
+}
+
+func (l *loader) settingValue(n *node, path, label string, secret bool) any {
+	what := label + " " + path
+	switch n.kind {
+	case kindMap:
+		m := make(map[string]any, len(n.entries))
+		seen := map[string]int{}
+		for _, e := range n.entries {
+			if first, dup := seen[e.key]; dup {
+				l.add(e.k, "duplicate key %q in %s (first at line %d)", e.key, what, first)
+				continue
+			}
+			seen[e.key] = e.k.line
+			m[e.key] = l.settingValue(e.v, path+"."+e.key, label, secret || isSecretKey(e.key))
+		}
+		return m
+	case kindSeq:
+		s := make([]any, len(n.items))
+		for i, it := range n.items {
+			s[i] = l.settingValue(it, fmt.Sprintf("%s[%d]", path, i), label, secret)
+		}
+		return s
+	case kindNull:
+		return nil
+	}
+	if _, isBool := n.value.(bool); isBool {
+		return n.value
+	}
+	if secret {
+		v, ok := l.secretValue(l.res, n, what)
+		if !ok {
+			return nil
+		}
+		return v
+	}
+	if _, isStr := n.str(); isStr {
+		v, ok := l.maybeSecret(l.res, n, what, false)
+		if !ok {
+			return nil
+		}
+		return v
+	}
+	return n.value
+}
