@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -165,9 +166,12 @@ var (
 // checks structure, types and enums; ownership and cross-references are checked
 // by Load only.
 func Schema() ([]byte, error) {
-	b, err := json.MarshalIndent(rootSchema, "", "  ")
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(rootSchema); err != nil {
 		return nil, fmt.Errorf("marshal schema: %w", err)
 	}
-	return append(b, '\n'), nil
+	return buf.Bytes(), nil
 }
