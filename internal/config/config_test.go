@@ -170,6 +170,7 @@ func TestLoad_Full(t *testing.T) {
 		require.Equal(t, "postgres://erp@127.0.0.1:5432/erp", erp.Settings["dsn"], "a DSN without a password is not a secret")
 		require.Equal(t, []any{"a", "b"}, erp.Settings["hosts"])
 		require.Equal(t, true, erp.Settings["verify"])
+		require.Equal(t, "file:erp.db?mode=ro", erp.Settings["uri"], "file: outside secret settings is a value, not a reference")
 		_, ok = cfg.System("mdm")
 		require.False(t, ok)
 
@@ -193,7 +194,7 @@ func TestLoad_Full(t *testing.T) {
 		require.Equal(t, config.ModeOneWay, customers.Mode)
 		require.Empty(t, customers.Conflict)
 		require.Equal(t, []string{"name", "email", "phone", "country", "segment_code"}, customers.Fields)
-		require.Equal(t, 43, customers.Line)
+		require.Equal(t, 44, customers.Line)
 
 		deflt := cfg.Flows[1]
 		require.Equal(t, "account-erp-to-crm", deflt.Name, "default flow name")

@@ -103,20 +103,20 @@ func TestSchema(t *testing.T) {
 		base := "version: 1\nowner: a@example.com\nsystems: [{name: crm, connector: sql}]\n"
 		require.NoError(t, sch.Validate(yamlInstance(t, []byte(base))), "the base document is valid")
 		for name, extra := range map[string]string{
-			"UnknownKey":      "ownr: x\n",
-			"BadDriver":       "store: {driver: mysql}\n",
-			"BadDuration":     "sync: {poll_interval: soon}\n",
-			"ZeroWorkers":     "sync: {workers: 0}\n",
-			"UnknownEntity":   "entities: {customer: {fields: {name: {owner: crm}}}}\n",
-			"FieldNoOwner":    "entities: {account: {fields: {name: {clean: [trim]}}}}\n",
-			"BadCleanRule":    "entities: {account: {fields: {name: {owner: crm, clean: [trimm]}}}}\n",
-			"BadFieldType":    "entities: {account: {fields: {x: {owner: crm, type: string}}}}\n",
-			"BadTrigger":      "flows: [{source: crm, target: erp, entity: account, fields: [name], trigger: hourly}]\n",
-			"TwoWayNoRule":    "flows: [{source: crm, target: erp, entity: account, fields: [name], mode: two-way}]\n",
-			"EmptyFields":     "flows: [{source: crm, target: erp, entity: account, fields: []}]\n",
-			"BadSystemName":   "flows: []\nsystems: [{name: Bad Name, connector: sql}]\n",
-			"VersionTwo":      "flows: []\nversion: 2\n",
-			"BadConflict"    : "flows: [{source: crm, target: erp, entity: account, fields: [name], mode: two-way, conflict: maybe}]\n",
+			"UnknownKey":    "ownr: x\n",
+			"BadDriver":     "store: {driver: mysql}\n",
+			"BadDuration":   "sync: {poll_interval: soon}\n",
+			"ZeroWorkers":   "sync: {workers: 0}\n",
+			"UnknownEntity": "entities: {customer: {fields: {name: {owner: crm}}}}\n",
+			"FieldNoOwner":  "entities: {account: {fields: {name: {clean: [trim]}}}}\n",
+			"BadCleanRule":  "entities: {account: {fields: {name: {owner: crm, clean: [trimm]}}}}\n",
+			"BadFieldType":  "entities: {account: {fields: {x: {owner: crm, type: string}}}}\n",
+			"BadTrigger":    "flows: [{source: crm, target: erp, entity: account, fields: [name], trigger: hourly}]\n",
+			"TwoWayNoRule":  "flows: [{source: crm, target: erp, entity: account, fields: [name], mode: two-way}]\n",
+			"EmptyFields":   "flows: [{source: crm, target: erp, entity: account, fields: []}]\n",
+			"BadSystemName": "flows: []\nsystems: [{name: Bad Name, connector: sql}]\n",
+			"VersionTwo":    "flows: []\nversion: 2\n",
+			"BadConflict":   "flows: [{source: crm, target: erp, entity: account, fields: [name], mode: two-way, conflict: maybe}]\n",
 		} {
 			doc := base + extra
 			if name == "BadSystemName" || name == "VersionTwo" {

@@ -17,8 +17,9 @@ var (
 	// mysqlPasswordRe finds user:password@tcp(...) or user:password@/db in a
 	// go-sql-driver/mysql DSN.
 	mysqlPasswordRe = regexp.MustCompile(`^[^\s/@:]+:[^\s/@]+@[a-z]*[(/]`)
-	// kvPasswordRe finds password=... in a libpq key=value connection string.
-	kvPasswordRe = regexp.MustCompile(`(?i)(^|\s)password\s*=\s*\S`)
+	// kvPasswordRe finds password=... in a libpq key=value connection string,
+	// a URL query or an ODBC-style string.
+	kvPasswordRe = regexp.MustCompile(`(?i)(^|[\s?&;])(password|pwd)\s*=\s*[^\s&;]`)
 )
 
 // isSecretKey reports whether a setting called key holds a secret by its name.
