@@ -1,0 +1,281 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/concord-sync/concord/internal/connector"
+	"github.com/concord-sync/concord/internal/model"
+	"github.com/concord-sync/concord/internal/store"
+)
+
+// Batch is the unit of queued work: source records of one leg to apply together.
+type Batch struct {
+	Leg     string         `json:"leg"`
+	Records []model.Record `json:"records"`
+	// Attempt is 1 for the first try and grows with each retry of failed records.
+	Attempt int `json:"attempt"`
+	// Force skips the fingerprint shortcut (replays and dead-letter retries): the
+	// plan diffs against the target even when these values were applied before.
+	// An older change still never overwrites a newer one.
+	Force bool `json:"force,omitempty"`
+	// ReplayOf is the event being replayed, 0 otherwise.
+	ReplayOf int64 `json:"replay_of,omitempty"`
+	// Live marks work a user is waiting for (a won deal, a webhook), which the
+	// queue runs before backfills.
+	Live bool `json:"live,omitempty"`
+}
+
+// Enqueuer puts batches on the durable queue inside the caller's transaction, so
+// that the work is queued if and only if the transaction commits. at is when the
+// batch may run; the zero time means now.
+type Enqueuer interface {
+	EnqueueTx(ctx context.Context, tx store.Tx, batches []Batch, at time.Time) error
+}
+
+// RetryPolicy says how failed records are retried.
+type RetryPolicy struct {
+	// MaxAttempts is the number of tries before a record is dead-lettered.
+	MaxAttempts int
+	// Backoff is the delay before the second try; it doubles for each further try,
+	// with ±50% jitter, up to MaxBackoff.
+	Backoff    time.Duration
+	MaxBackoff time.Duration
+}
+
+// DefaultRetryPolicy is 5 attempts, starting at 1 s and capped at 5 min.
+func DefaultRetryPolicy() RetryPolicy {
+	return RetryPolicy{MaxAttempts: 5, Backoff: time.Second, MaxBackoff: 5 * time.Minute}
+}
+
+// Delay returns the wait before try attempt+1, jittered by r in [0,1).
+func (p RetryPolicy) Delay(attempt int, r float64) time.Duration {
+	d := p.Backoff
+	for i := 1; i < attempt && d < p.MaxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, p.MaxBackoff)
+	return time.Duration(float64(d) * (0.5 + r))
+}
+
+// Params configure an Engine.
+type Params struct {
+	Store store.Store
+	// Connectors are the opened systems by name.
+	Connectors map[string]connector.Connector
+	Legs       []Leg
+	// ConfigVersion is recorded on every event (the config file's hash).
+	ConfigVersion string
+	Queue         Enqueuer
+	Retry         RetryPolicy
+	// BatchSize is the most records read per poll and queued per batch.
+	BatchSize int
+	Logger    *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Engine applies changes along legs. It is safe for concurrent use; the queue runs
+// at most one batch of a leg at a time so that changes of one record keep their
+// order.
+type Engine struct {
+	store   store.Store
+	conns   map[string]connector.Connector
+	legs    map[string]*Leg
+	order   []string
+	version string
+	queue   Enqueuer
+	retry   RetryPolicy
+	batch   int
+	log     *slog.Logger
+	now     func() time.Time
+
+	mu    sync.Mutex
+	stats map[string]*Stats
+	rnd   *rand.Rand
+}
+
+// New checks params and returns an engine. It does no I/O.
+func New(p Params) (*Engine, error) {
+	if p.Store == nil || p.Queue == nil {
+		return nil, errors.New("engine: store and queue are required")
+	}
+	e := &Engine{
+		store: p.Store, conns: p.Connectors, legs: map[string]*Leg{}, version: p.ConfigVersion,
+		queue: p.Queue, retry: p.Retry, batch: p.BatchSize, log: p.Logger, now: p.Now,
+		stats: map[string]*Stats{}, rnd: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7)),
+	}
+	if e.retry.MaxAttempts < 1 {
+		e.retry = DefaultRetryPolicy()
+	}
+	if e.batch < 1 {
+		e.batch = 500
+	}
+	if e.log == nil {
+		e.log = slog.New(slog.DiscardHandler)
+	}
+	if e.now == nil {
+		e.now = time.Now
+	}
+	var errs []error
+	for i := range p.Legs {
+		l := p.Legs[i]
+		if err := l.Validate(); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, sys := range []string{l.Source, l.Target} {
+			if _, ok := p.Connectors[sys]; !ok {
+				errs = append(errs, fmt.Errorf("leg %s: system %s is not open", l.Name, sys))
+			}
+		}
+		if _, dup := e.legs[l.Name]; dup {
+			errs = append(errs, fmt.Errorf("leg %s: defined twice", l.Name))
+		}
+		e.legs[l.Name] = &l
+		e.order = append(e.order, l.Name)
+		e.stats[l.Name] = &Stats{Leg: l.Name}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// Legs returns the leg names in configuration order.
+func (e *Engine) Legs() []string { return append([]string(nil), e.order...) }
+
+// Leg returns the named leg.
+func (e *Engine) Leg(name string) (*Leg, bool) {
+	l, ok := e.legs[name]
+	return l, ok
+}
+
+// Stats counts what happened on one leg since the engine started.
+type Stats struct {
+	Leg         string `json:"leg"`
+	Read        int    `json:"read"`
+	Created     int    `json:"created"`
+	Updated     int    `json:"updated"`
+	Unchanged   int    `json:"unchanged"`
+	Skipped     int    `json:"skipped"` // echoes and re-delivered versions
+	Stale       int    `json:"stale"`
+	Quarantined int    `json:"quarantined"`
+	Retrying    int    `json:"retrying"`
+	Failed      int    `json:"failed"` // dead-lettered or refused
+}
+
+// Stats returns a copy of the counters of every leg, in leg order.
+func (e *Engine) Stats() []Stats {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]Stats, 0, len(e.order))
+	for _, n := range e.order {
+		out = append(out, *e.stats[n])
+	}
+	return out
+}
+
+func (e *Engine) count(leg string, f func(*Stats)) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	f(e.stats[leg])
+}
+
+func (e *Engine) jitter() float64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.rnd.Float64()
+}
+
+// PollResult says what one Poll did.
+type PollResult struct {
+	Read   int
+	Queued int
+	// Done is true when the source has nothing newer waiting.
+	Done bool
+}
+
+// Poll reads one page of changes from the leg's source since its cursor and, in one
+// transaction, queues them and advances the cursor. Changes the leg's trigger does
+// not select are passed over (they still move the cursor).
+func (e *Engine) Poll(ctx context.Context, legName string) (PollResult, error) {
+	l, ok := e.legs[legName]
+	if !ok {
+		return PollResult{}, fmt.Errorf("poll: unknown leg %q", legName)
+	}
+	key := store.CursorKey{Flow: l.Name, System: l.Source, Entity: l.Entity}
+	cursor, err := e.store.GetCursor(ctx, &key)
+	if err != nil {
+		return PollResult{}, fmt.Errorf("poll %s: get cursor: %w", l.Name, err)
+	}
+	res, err := e.conns[l.Source].Read(ctx, connector.ReadRequest{Entity: l.Entity, Cursor: cursor, Limit: e.batch})
+	if err != nil {
+		return PollResult{}, fmt.Errorf("poll %s: read %s: %w", l.Name, l.Source, err)
+	}
+	recs := l.selectTriggered(res.Records)
+	out := PollResult{Read: len(res.Records), Queued: len(recs), Done: res.Done || len(res.Records) == 0}
+	if len(recs) == 0 && res.Next == cursor {
+		return out, nil
+	}
+	err = e.store.InTx(ctx, func(tx store.Tx) error {
+		if len(recs) > 0 {
+			if err := e.queue.EnqueueTx(ctx, tx, []Batch{{Leg: l.Name, Records: recs, Attempt: 1, Live: l.Trigger == TriggerDealWon}}, time.Time{}); err != nil {
+				return fmt.Errorf("enqueue: %w", err)
+			}
+		}
+		return tx.SetCursor(ctx, &store.SetCursorParams{CursorKey: key, Cursor: res.Next})
+	})
+	if err != nil {
+		return PollResult{}, fmt.Errorf("poll %s: %w", l.Name, err)
+	}
+	e.count(l.Name, func(s *Stats) { s.Read += len(res.Records) })
+	e.log.DebugContext(ctx, "polled", "leg", l.Name, "read", len(res.Records), "queued", len(recs), "done", out.Done)
+	return out, nil
+}
+
+// selectTriggered keeps the records the leg's trigger selects.
+func (l *Leg) selectTriggered(recs []model.Record) []model.Record {
+	if l.Trigger != TriggerDealWon || (l.Entity != model.Deal && l.Entity != model.Order) {
+		return recs
+	}
+	out := recs[:0:0]
+	for _, r := range recs {
+		if st := r.Fields.Get("stage"); st.Str == "won" || r.Entity == model.Order {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// dedupe keeps the newest version of each record id, in first-seen order.
+func dedupe(recs []model.Record) []model.Record {
+	idx := make(map[string]int, len(recs))
+	out := make([]model.Record, 0, len(recs))
+	for _, r := range recs {
+		if i, ok := idx[r.ID]; ok {
+			if !r.UpdatedAt.Before(out[i].UpdatedAt) {
+				out[i] = r
+			}
+			continue
+		}
+		idx[r.ID] = len(out)
+		out = append(out, r)
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

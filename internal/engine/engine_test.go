@@ -1,0 +1,537 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+	"github.com/stretchr/testify/require"
+
+	"github.com/concord-sync/concord/internal/connector"
+	"github.com/concord-sync/concord/internal/connector/memory"
+	"github.com/concord-sync/concord/internal/engine"
+	"github.com/concord-sync/concord/internal/model"
+	"github.com/concord-sync/concord/internal/store"
+	"github.com/concord-sync/concord/internal/store/sqlitestore"
+)
+
+// captureQueue is an engine.Enqueuer that keeps batches in memory, so tests can
+// run them by hand and see retries with their schedule.
+type captureQueue struct {
+	mu      sync.Mutex
+	batches []engine.Batch
+	at      []time.Time
+}
+
+func (q *captureQueue) EnqueueTx(_ context.Context, _ store.Tx, bs []engine.Batch, at time.Time) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for _, b := range bs {
+		q.batches = append(q.batches, b)
+		q.at = append(q.at, at)
+	}
+	return nil
+}
+
+func (q *captureQueue) take() []engine.Batch {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	out := q.batches
+	q.batches, q.at = nil, nil
+	return out
+}
+
+type testBundle struct {
+	ctx   context.Context
+	st    store.Store
+	crm   *memory.Conn
+	erp   *memory.Conn
+	queue *captureQueue
+	eng   *engine.Engine
+}
+
+var owners = map[string]string{"name": "crm", "email": "crm", "country": "crm", "credit_limit": "erp", "customer_number": "erp"}
+
+func accountDefs(fields ...string) map[string]model.FieldDef {
+	defs := map[string]model.FieldDef{}
+	for _, f := range fields {
+		d, _ := model.LookupField(model.Account, f)
+		defs[f] = d
+	}
+	return defs
+}
+
+func forwardLeg() engine.Leg {
+	return engine.Leg{
+		Name: "customers", Flow: "customers", Source: "crm", Target: "erp", Entity: model.Account,
+		Fields: []string{"name", "email", "country"}, Trigger: engine.TriggerChange, Owners: owners,
+		Defs:     accountDefs("name", "email", "country"),
+		Clean:    map[string][]string{"name": {"trim"}, "email": {"trim", "email"}, "country": {"country"}},
+		Required: map[string]bool{"name": true},
+	}
+}
+
+func reverseLeg() engine.Leg {
+	return engine.Leg{
+		Name: "credit", Flow: "credit", Source: "erp", Target: "crm", Entity: model.Account,
+		Fields: []string{"credit_limit"}, Trigger: engine.TriggerChange, Owners: owners,
+		Defs: accountDefs("credit_limit"),
+	}
+}
+
+func openStore(t *testing.T) store.Store {
+	t.Helper()
+	st, err := sqlitestore.Open(context.Background(), t.TempDir()+"/concord.db", nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = st.Close() })
+	return st
+}
+
+func setup(t *testing.T, legs ...engine.Leg) *testBundle {
+	t.Helper()
+	if len(legs) == 0 {
+		legs = []engine.Leg{forwardLeg()}
+	}
+	b := &testBundle{ctx: context.Background(), st: openStore(t), crm: memory.New("crm", model.Account, model.Deal), erp: memory.New("erp", model.Account, model.Deal), queue: &captureQueue{}}
+	var err error
+	b.eng, err = engine.New(engine.Params{
+		Store: b.st, Connectors: map[string]connector.Connector{"crm": b.crm, "erp": b.erp}, Legs: legs,
+		ConfigVersion: "test", Queue: b.queue, BatchSize: 50,
+		Retry: engine.RetryPolicy{MaxAttempts: 3, Backoff: time.Second, MaxBackoff: time.Minute},
+	})
+	require.NoError(t, err)
+	return b
+}
+
+func account(id, name, email string) model.Record {
+	return model.Record{Entity: model.Account, ID: id, Fields: model.Fields{"name": model.Text(name), "email": model.Text(email), "country": model.Text("Germany")}}
+}
+
+// run polls leg until its source is drained and processes every queued batch,
+// retries included, until the queue is empty.
+func (b *testBundle) run(t *testing.T, leg string) []engine.Outcome {
+	t.Helper()
+	for {
+		res, err := b.eng.Poll(b.ctx, leg)
+		require.NoError(t, err)
+		if res.Done {
+			break
+		}
+	}
+	var outs []engine.Outcome
+	for batches := b.queue.take(); len(batches) > 0; batches = b.queue.take() {
+		for _, batch := range batches {
+			o, err := b.eng.Process(b.ctx, batch)
+			require.NoError(t, err)
+			outs = append(outs, o...)
+		}
+	}
+	return outs
+}
+
+func countOutcomes(outs []engine.Outcome) map[store.Outcome]int {
+	m := map[store.Outcome]int{}
+	for _, o := range outs {
+		m[o.Outcome]++
+	}
+	return m
+}
+
+func byLinkKey(t *testing.T, c *memory.Conn, key string) model.Record {
+	t.Helper()
+	found, err := c.Lookup(context.Background(), model.Account, []string{key})
+	require.NoError(t, err)
+	rec, ok := found[key]
+	require.True(t, ok, "no %s record with link key %s", c.Name(), key)
+	return rec
+}
+
+func TestEngine_Sync(t *testing.T) {
+	t.Parallel()
+
+	t.Run("OK", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		for i := range 120 {
+			b.crm.Put(account(fmt.Sprintf("c%d", i), fmt.Sprintf("  Company   %d ", i), fmt.Sprintf("buyer%d@Example.COM", i)))
+		}
+		outs := b.run(t, "customers")
+		require.Equal(t, map[store.Outcome]int{store.OutcomeCreated: 120}, countOutcomes(outs))
+		require.Equal(t, 120, b.erp.Count(model.Account))
+		rec := byLinkKey(t, b.erp, "c7")
+		require.Equal(t, "Company 7", rec.Fields["name"].Str, "cleaned before it was copied")
+		require.Equal(t, "buyer7@example.com", rec.Fields["email"].Str)
+		require.Equal(t, "DE", rec.Fields["country"].Str)
+
+		links, err := b.st.GetLinks(b.ctx, &store.GetLinksParams{System: "erp", Entity: model.Account, ExternalIDs: []string{rec.ID}})
+		require.NoError(t, err)
+		src, err := b.st.GetLinks(b.ctx, &store.GetLinksParams{System: "crm", Entity: model.Account, ExternalIDs: []string{"c7"}})
+		require.NoError(t, err)
+		require.Equal(t, src["c7"].ConcordID, links[rec.ID].ConcordID)
+
+		// A second pass reads nothing new and writes nothing.
+		require.Empty(t, b.run(t, "customers"))
+	})
+
+	t.Run("NoDiffNoWrite", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		b.crm.Put(account("c1", "Alfreds", "a@alfreds.de"))
+		b.run(t, "customers")
+		before := byLinkKey(t, b.erp, "c1")
+		// The CRM record is touched but the moved fields keep their values.
+		rec := b.crm.All(model.Account)[0]
+		rec.Fields["phone"] = model.Text("+4930123456")
+		b.crm.Put(rec)
+		outs := b.run(t, "customers")
+		require.Empty(t, countOutcomes(outs)[store.OutcomeUpdated])
+		require.Equal(t, before.UpdatedAt, byLinkKey(t, b.erp, "c1").UpdatedAt, "no write when no moved field changed")
+	})
+
+	t.Run("Update", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		b.crm.Put(account("c1", "Alfreds", "a@alfreds.de"))
+		b.run(t, "customers")
+		rec := b.crm.All(model.Account)[0]
+		rec.Fields["name"] = model.Text("Alfreds Futterkiste")
+		b.crm.Put(rec)
+		outs := b.run(t, "customers")
+		require.Equal(t, map[store.Outcome]int{store.OutcomeUpdated: 1}, countOutcomes(outs))
+		require.Equal(t, "Alfreds Futterkiste", byLinkKey(t, b.erp, "c1").Fields["name"].Str)
+		require.Equal(t, 1, b.erp.Count(model.Account))
+
+		evs, err := b.st.ListEvents(b.ctx, &store.ListEventsParams{Flow: "customers", Outcome: store.OutcomeUpdated})
+		require.NoError(t, err)
+		require.Len(t, evs, 1)
+		require.Contains(t, string(evs[0].Plan), `"field":"name"`)
+		require.Contains(t, string(evs[0].Snapshot), "Alfreds Futterkiste")
+		require.Equal(t, "test", evs[0].ConfigVersion)
+	})
+}
+
+// TestEngine_Ownership tries to write a field into the system that owns it.
+func TestEngine_Ownership(t *testing.T) {
+	t.Parallel()
+
+	t.Run("ErrLegWritesIntoOwner", func(t *testing.T) {
+		t.Parallel()
+		leg := forwardLeg()
+		leg.Fields = append(leg.Fields, "credit_limit")
+		leg.Defs["credit_limit"] = model.FieldDef{Name: "credit_limit", Type: model.TypeMoney}
+		_, err := engine.New(engine.Params{Store: openStore(t), Queue: &captureQueue{}, Legs: []engine.Leg{leg},
+			Connectors: map[string]connector.Connector{"crm": memory.New("crm"), "erp": memory.New("erp")}})
+		var oe *engine.OwnershipError
+		require.ErrorAs(t, err, &oe)
+		require.Equal(t, "credit_limit", oe.Field)
+	})
+
+	t.Run("ErrPlanTamperedAtWriteTime", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		b.crm.Put(account("c1", "Alfreds", "a@alfreds.de"))
+		_, err := b.eng.Poll(b.ctx, "customers")
+		require.NoError(t, err)
+		batches := b.queue.take()
+		require.Len(t, batches, 1)
+		bp, err := b.eng.Plan(b.ctx, batches[0])
+		require.NoError(t, err)
+		require.Equal(t, engine.ActionCreate, bp.Records[0].Action)
+		// A bug (or a bad mapping) slips an ERP-owned field into the write.
+		bp.Records[0].Writes()["credit_limit"] = model.Money(decimal.RequireFromString("1000"), "EUR")
+		outs, err := b.eng.Execute(b.ctx, bp)
+		require.NoError(t, err)
+		require.Equal(t, store.OutcomeFailed, outs[0].Outcome)
+		require.Contains(t, outs[0].Reason, "ownership")
+		require.Equal(t, "credit_limit", outs[0].Field)
+		require.Zero(t, b.erp.Count(model.Account), "nothing written")
+	})
+}
+
+// TestEngine_NoDuplicates simulates a crash between the target write and the
+// recording of the link: the retry must find the record, not create a second.
+func TestEngine_NoDuplicates(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	for i := range 10 {
+		b.crm.Put(account(fmt.Sprintf("c%d", i), fmt.Sprintf("Company %d", i), ""))
+	}
+	_, err := b.eng.Poll(b.ctx, "customers")
+	require.NoError(t, err)
+	batch := b.queue.take()[0]
+	bp, err := b.eng.Plan(b.ctx, batch)
+	require.NoError(t, err)
+	// The write lands in the target for the first 6 records, then the process dies.
+	var ops []connector.Op
+	for _, p := range bp.Records[:6] {
+		ops = append(ops, connector.Op{Kind: connector.OpCreate, LinkKey: p.Source.ID, Fields: p.Writes()})
+	}
+	_, err = b.erp.Write(b.ctx, model.Account, ops)
+	require.NoError(t, err)
+
+	// The batch is processed again after the restart.
+	outs, err := b.eng.Process(b.ctx, batch)
+	require.NoError(t, err)
+	require.Equal(t, map[store.Outcome]int{store.OutcomeUnchanged: 6, store.OutcomeCreated: 4}, countOutcomes(outs))
+	require.Equal(t, 10, b.erp.Count(model.Account))
+	links, err := b.st.ListLinks(b.ctx, &store.ListLinksParams{System: "erp", Entity: model.Account})
+	require.NoError(t, err)
+	require.Len(t, links, 10, "adopted records are linked")
+}
+
+// TestEngine_OlderNeverOverwritesNewer applies a newer change, then an older one.
+func TestEngine_OlderNeverOverwritesNewer(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	older := account("c1", "Old Name", "")
+	older.UpdatedAt = t0
+	newer := account("c1", "New Name", "")
+	newer.UpdatedAt = t0.Add(time.Minute)
+
+	_, err := b.eng.Process(b.ctx, engine.Batch{Leg: "customers", Records: []model.Record{newer}, Attempt: 1})
+	require.NoError(t, err)
+	outs, err := b.eng.Process(b.ctx, engine.Batch{Leg: "customers", Records: []model.Record{older}, Attempt: 1})
+	require.NoError(t, err)
+	require.Equal(t, store.OutcomeStale, outs[0].Outcome)
+	require.Equal(t, "New Name", byLinkKey(t, b.erp, "c1").Fields["name"].Str)
+
+	// Within one batch the newest version wins whatever the order.
+	b2 := setup(t)
+	_, err = b2.eng.Process(b2.ctx, engine.Batch{Leg: "customers", Records: []model.Record{newer, older}, Attempt: 1})
+	require.NoError(t, err)
+	require.Equal(t, "New Name", byLinkKey(t, b2.erp, "c1").Fields["name"].Str)
+
+	// A replay of the older event is refused as stale too.
+	evs, err := b.st.ListEvents(b.ctx, &store.ListEventsParams{Flow: "customers", Outcome: store.OutcomeStale})
+	require.NoError(t, err)
+	require.Len(t, evs, 1)
+	out, err := b.eng.Replay(b.ctx, evs[0].ID)
+	require.NoError(t, err)
+	require.Equal(t, store.OutcomeStale, out.Outcome)
+	require.Equal(t, "New Name", byLinkKey(t, b.erp, "c1").Fields["name"].Str)
+}
+
+// TestEngine_NoEcho runs a flow each way and checks that what Concord wrote into
+// one system is not read back as a change to send to the other.
+func TestEngine_NoEcho(t *testing.T) {
+	t.Parallel()
+	b := setup(t, forwardLeg(), reverseLeg())
+	for i := range 5 {
+		b.crm.Put(account(fmt.Sprintf("c%d", i), fmt.Sprintf("Company %d", i), ""))
+	}
+	b.run(t, "customers")
+	// Finance sets credit limits in the ERP; the reverse flow carries them back.
+	for _, rec := range b.erp.All(model.Account) {
+		rec.Fields["credit_limit"] = model.Money(decimal.RequireFromString("5000.00"), "EUR")
+		b.erp.Put(rec)
+	}
+	outs := b.run(t, "credit")
+	require.Equal(t, map[store.Outcome]int{store.OutcomeUpdated: 5}, countOutcomes(outs), "reverse flow adopts the records through their link key")
+	require.Equal(t, 5, b.crm.Count(model.Account), "no record created back in the CRM")
+	crmBefore := b.crm.All(model.Account)
+
+	// The credit write touched the CRM records: the forward flow must see them as
+	// echoes, not as changes.
+	outs = b.run(t, "customers")
+	require.Empty(t, countOutcomes(outs)[store.OutcomeUpdated])
+	require.Empty(t, countOutcomes(outs)[store.OutcomeCreated])
+
+	// A real CRM change moves forward; the ERP write it causes is no credit change.
+	rec := b.crm.All(model.Account)[0]
+	rec.Fields["name"] = model.Text("Renamed")
+	b.crm.Put(rec)
+	require.Equal(t, map[store.Outcome]int{store.OutcomeUpdated: 1}, countOutcomes(b.run(t, "customers")))
+	outs = b.run(t, "credit")
+	for _, o := range outs {
+		require.NotEqual(t, store.OutcomeUpdated, o.Outcome, "echo of our own ERP write was sent back to the CRM")
+	}
+	for _, after := range b.crm.All(model.Account) {
+		for _, before := range crmBefore {
+			if before.ID == after.ID && before.ID != rec.ID {
+				require.Equal(t, before.UpdatedAt, after.UpdatedAt, "CRM record %s written again", before.ID)
+			}
+		}
+	}
+	stats := b.eng.Stats()
+	require.Positive(t, stats[1].Skipped, "echoes are counted as skipped")
+}
+
+func TestEngine_Quarantine(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.crm.Put(account("c1", "Good One", "ok@example.com"))
+	bad := b.crm.Put(account("c2", "Bad Mail", "not-an-address"))
+	b.crm.Put(account("c3", "", "x@example.com"))
+	b.crm.Put(account("c4", "Good Two", ""))
+	outs := b.run(t, "customers")
+	require.Equal(t, map[store.Outcome]int{store.OutcomeCreated: 2, store.OutcomeQuarantined: 2}, countOutcomes(outs))
+
+	q, err := b.st.ListQuarantine(b.ctx, &store.ListQuarantineParams{Flow: "customers"})
+	require.NoError(t, err)
+	require.Len(t, q, 2)
+	reasons := map[string]store.QuarantineEntry{}
+	for _, e := range q {
+		reasons[e.ExternalID] = e
+	}
+	require.Equal(t, "email", reasons["c2"].Field)
+	require.Contains(t, reasons["c2"].Reason, "not-an-address")
+	require.Equal(t, "name", reasons["c3"].Field)
+	require.Equal(t, 2, b.erp.Count(model.Account), "the rest of the batch went on")
+
+	// Fixed at the source, the record passes and leaves the quarantine.
+	bad.Fields["email"] = model.Text("fixed@example.com")
+	b.crm.Put(bad)
+	require.Equal(t, map[store.Outcome]int{store.OutcomeCreated: 1}, countOutcomes(b.run(t, "customers")))
+	q, err = b.st.ListQuarantine(b.ctx, &store.ListQuarantineParams{Flow: "customers"})
+	require.NoError(t, err)
+	require.Len(t, q, 1)
+	require.Equal(t, "c3", q[0].ExternalID)
+}
+
+func TestEngine_Failures(t *testing.T) {
+	t.Parallel()
+
+	t.Run("PartialPermanent", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		b.erp.SetFailFunc(func(op connector.Op) error {
+			if op.LinkKey == "c2" {
+				return connector.Permanent("name", errors.New("name too long for the ERP"))
+			}
+			return nil
+		})
+		for i := range 4 {
+			b.crm.Put(account(fmt.Sprintf("c%d", i), fmt.Sprintf("Company %d", i), ""))
+		}
+		outs := b.run(t, "customers")
+		require.Equal(t, map[store.Outcome]int{store.OutcomeCreated: 3, store.OutcomeFailed: 1}, countOutcomes(outs))
+		dl, err := b.st.ListDeadLetters(b.ctx, &store.ListDeadLettersParams{})
+		require.NoError(t, err)
+		require.Len(t, dl, 1)
+		require.Equal(t, "c2", dl[0].ExternalID)
+		require.Contains(t, dl[0].Reason, "name too long")
+		ev, err := b.st.GetEvent(b.ctx, dl[0].EventID)
+		require.NoError(t, err)
+		require.Equal(t, store.OutcomeFailed, ev.Outcome)
+		require.Contains(t, string(ev.Response), "name too long")
+
+		// Fixed in the ERP's rules, the dead letter is retried by hand and lands.
+		b.erp.SetFailFunc(nil)
+		n, err := b.eng.RetryDeadLetters(b.ctx, dl)
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+		require.Equal(t, map[store.Outcome]int{store.OutcomeCreated: 1}, countOutcomes(b.run(t, "customers")))
+		require.Equal(t, 4, b.erp.Count(model.Account))
+		dl, err = b.st.ListDeadLetters(b.ctx, &store.ListDeadLettersParams{})
+		require.NoError(t, err)
+		require.Empty(t, dl)
+	})
+
+	t.Run("RetryThenDeadLetter", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		calls := 0
+		b.erp.SetFailFunc(func(op connector.Op) error {
+			if op.LinkKey == "c1" {
+				calls++
+				return errors.New("connection reset by peer")
+			}
+			return nil
+		})
+		b.crm.Put(account("c0", "Zero", ""))
+		b.crm.Put(account("c1", "One", ""))
+		_, err := b.eng.Poll(b.ctx, "customers")
+		require.NoError(t, err)
+		batch := b.queue.take()[0]
+		var last []engine.Outcome
+		for attempt := 1; ; attempt++ {
+			require.Equal(t, attempt, batch.Attempt)
+			last, err = b.eng.Process(b.ctx, batch)
+			require.NoError(t, err)
+			next := b.queue.take()
+			if len(next) == 0 {
+				break
+			}
+			require.Len(t, next, 1)
+			require.Len(t, next[0].Records, 1, "only the failed record is retried")
+			batch = next[0]
+		}
+		require.Equal(t, 3, calls, "MaxAttempts tries")
+		require.Equal(t, store.OutcomeDead, last[0].Outcome)
+		dl, err := b.st.ListDeadLetters(b.ctx, &store.ListDeadLettersParams{})
+		require.NoError(t, err)
+		require.Len(t, dl, 1)
+		require.Equal(t, 3, dl[0].Attempts)
+	})
+
+	t.Run("RetryBackoffGrows", func(t *testing.T) {
+		t.Parallel()
+		p := engine.RetryPolicy{MaxAttempts: 5, Backoff: time.Second, MaxBackoff: 5 * time.Second}
+		require.Equal(t, 500*time.Millisecond, p.Delay(1, 0))
+		require.Equal(t, 3*time.Second, p.Delay(2, 1))
+		require.Equal(t, 5*time.Second, p.Delay(10, 0.5), "capped")
+	})
+}
+
+func TestEngine_Replay(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.crm.Put(account("c1", "Alfreds", "a@alfreds.de"))
+	outs := b.run(t, "customers")
+	require.Equal(t, store.OutcomeCreated, outs[0].Outcome)
+	before := byLinkKey(t, b.erp, "c1")
+
+	out, err := b.eng.Replay(b.ctx, outs[0].EventID)
+	require.NoError(t, err)
+	require.Equal(t, store.OutcomeUnchanged, out.Outcome, "a replay of an applied event writes nothing")
+	require.Equal(t, before.UpdatedAt, byLinkKey(t, b.erp, "c1").UpdatedAt)
+	ev, err := b.st.GetEvent(b.ctx, out.EventID)
+	require.NoError(t, err)
+	require.Equal(t, outs[0].EventID, ev.Replay)
+
+	// Someone changes the ERP copy by hand; replaying puts the CRM's value back.
+	rec := byLinkKey(t, b.erp, "c1")
+	rec.Fields["name"] = model.Text("Typo")
+	b.erp.Put(rec)
+	out, err = b.eng.Replay(b.ctx, outs[0].EventID)
+	require.NoError(t, err)
+	require.Equal(t, store.OutcomeUpdated, out.Outcome)
+	require.Equal(t, "Alfreds", byLinkKey(t, b.erp, "c1").Fields["name"].Str)
+}
+
+func TestEngine_References(t *testing.T) {
+	t.Parallel()
+	dealLeg := engine.Leg{
+		Name: "deals", Flow: "deals", Source: "crm", Target: "erp", Entity: model.Deal,
+		Fields: []string{"name", "account"}, Trigger: engine.TriggerDealWon,
+		Owners: map[string]string{"name": "crm", "account": "crm", "stage": "crm"},
+		Defs:   map[string]model.FieldDef{"name": {Name: "name", Type: model.TypeText}, "account": {Name: "account", Type: model.TypeRef, Ref: model.Account}},
+	}
+	b := setup(t, forwardLeg(), dealLeg)
+	b.crm.Put(account("c1", "Alfreds", ""))
+	b.crm.Put(model.Record{Entity: model.Deal, ID: "d1", Fields: model.Fields{"name": model.Text("Big deal"), "stage": model.Text("won"), "account": model.Ref(model.Account, "c1")}})
+	b.crm.Put(model.Record{Entity: model.Deal, ID: "d2", Fields: model.Fields{"name": model.Text("Open deal"), "stage": model.Text("qualified"), "account": model.Ref(model.Account, "c1")}})
+
+	// The account is not in the ERP yet: the deal waits and says why.
+	outs := b.run(t, "deals")
+	require.Equal(t, store.OutcomeRetrying, outs[0].Outcome)
+	require.Contains(t, outs[0].Reason, "crm account c1 is not linked to a record in erp")
+	require.Len(t, outs, 2+1, "only the won deal is handed over; retried twice, then dead") // attempts 1,2 retrying + 3 dead
+	require.Equal(t, store.OutcomeDead, outs[2].Outcome)
+
+	b.run(t, "customers")
+	dl, err := b.st.ListDeadLetters(b.ctx, &store.ListDeadLettersParams{})
+	require.NoError(t, err)
+	_, err = b.eng.RetryDeadLetters(b.ctx, dl)
+	require.NoError(t, err)
+	outs = b.run(t, "deals")
+	require.Equal(t, store.OutcomeCreated, outs[0].Outcome)
+	deals := b.erp.All(model.Deal)
+	require.Len(t, deals, 1)
+	require.Equal(t, byLinkKey(t, b.erp, "c1").ID, deals[0].Fields["account"].Str, "the reference is translated to the ERP's id")
+}

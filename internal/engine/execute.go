@@ -1,0 +1,278 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/concord-sync/concord/internal/connector"
+	"github.com/concord-sync/concord/internal/model"
+	"github.com/concord-sync/concord/internal/store"
+)
+
+// Outcome of one record after Execute.
+type Outcome struct {
+	SourceID string        `json:"source_id"`
+	TargetID string        `json:"target_id,omitempty"`
+	Outcome  store.Outcome `json:"outcome"`
+	Field    string        `json:"field,omitempty"`
+	Reason   string        `json:"reason,omitempty"`
+	EventID  int64         `json:"event_id,omitempty"`
+}
+
+// response is the target's answer as stored on the event.
+type response struct {
+	ID      string `json:"id,omitempty"`
+	Version string `json:"version,omitempty"`
+	Error   string `json:"error,omitempty"`
+}
+
+// Process plans and executes a batch; it is what a queue worker calls.
+func (e *Engine) Process(ctx context.Context, b Batch) ([]Outcome, error) {
+	bp, err := e.Plan(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	return e.Execute(ctx, bp)
+}
+
+// Execute writes a plan to the target and records the outcome of every record in
+// one store transaction: events, links, fingerprints, quarantine, dead letters and
+// the retry of retryable failures. An error means nothing was recorded; the target
+// writes that happened are found again by link key when the batch is retried.
+func (e *Engine) Execute(ctx context.Context, bp *BatchPlan) ([]Outcome, error) {
+	l := bp.Leg
+	started := e.now()
+	var ops []connector.Op
+	var writing []*RecordPlan
+	for _, p := range bp.Records {
+		if p.Action != ActionCreate && p.Action != ActionUpdate {
+			continue
+		}
+		if err := l.guard(p); err != nil {
+			p.Action, p.Field, p.Reason, p.Retryable = ActionFail, err.Field, err.Error(), false
+			continue
+		}
+		op := connector.Op{Kind: connector.OpCreate, LinkKey: p.Source.ID, Fields: p.values}
+		if p.Action == ActionUpdate {
+			op = connector.Op{Kind: connector.OpUpdate, ID: p.TargetID, LinkKey: p.Source.ID, Version: p.TargetVersion, Fields: p.values}
+		}
+		ops = append(ops, op)
+		writing = append(writing, p)
+	}
+	answers := make([]response, len(bp.Records))
+	pos := make(map[*RecordPlan]int, len(bp.Records))
+	for i, p := range bp.Records {
+		pos[p] = i
+	}
+	if len(ops) > 0 {
+		results, err := e.conns[l.Target].Write(ctx, l.Entity, ops)
+		if err == nil && len(results) != len(ops) {
+			err = fmt.Errorf("connector returned %d results for %d records", len(results), len(ops))
+		}
+		for i, p := range writing {
+			if err != nil {
+				p.Action, p.Reason, p.Retryable = ActionFail, fmt.Sprintf("write to %s: %v", l.Target, err), !connector.IsPermanent(err)
+				answers[pos[p]].Error = err.Error()
+				continue
+			}
+			r := results[i]
+			answers[pos[p]] = response{ID: r.ID, Version: r.Version}
+			if r.Err != nil {
+				var pe *connector.PermanentError
+				field := ""
+				if ok := asPermanent(r.Err, &pe); ok {
+					field = pe.Field
+				}
+				p.Action, p.Field, p.Reason, p.Retryable = ActionFail, field, fmt.Sprintf("%s refused %s %s: %v", l.Target, l.Entity, p.Source.ID, r.Err), !connector.IsPermanent(r.Err)
+				answers[pos[p]].Error = r.Err.Error()
+				continue
+			}
+			if p.Action == ActionCreate {
+				p.TargetID = r.ID
+			}
+		}
+	}
+	took := e.now().Sub(started)
+	return e.record(ctx, bp, answers, started, took)
+}
+
+// guard re-checks the ownership promise at write time, whatever the plan says.
+func (l *Leg) guard(p *RecordPlan) *OwnershipError {
+	for f := range p.values {
+		if err := l.checkOwner(f); err != nil {
+			var oe *OwnershipError
+			if asOwnership(err, &oe) {
+				return oe
+			}
+		}
+		if !l.moves(f) {
+			return &OwnershipError{Leg: l.Name, Entity: l.Entity, Field: f, Msg: "is not carried by this flow"}
+		}
+	}
+	return nil
+}
+
+// record stores the outcome of a batch in one transaction.
+func (e *Engine) record(ctx context.Context, bp *BatchPlan, answers []response, started time.Time, took time.Duration) ([]Outcome, error) {
+	l, b := bp.Leg, bp.Batch
+	n := len(bp.Records)
+	var (
+		events   = make([]store.Event, 0, n)
+		evIdx    = make([]int, 0, n) // record index of each event
+		links    []store.Link
+		fps      []store.Fingerprint
+		quar     []store.QuarantineEntry
+		released []string
+		retry    []model.Record
+		deadIdx  []int
+	)
+	outs := make([]Outcome, n)
+	per := took / time.Duration(max(n, 1))
+	now := e.now().UTC()
+	var st Stats
+	for i, p := range bp.Records {
+		o := Outcome{SourceID: p.Source.ID, TargetID: p.TargetID, Field: p.Field, Reason: p.Reason}
+		switch p.Action {
+		case ActionSkip:
+			o.Outcome = ""
+			st.Skipped++
+			outs[i] = o
+			continue
+		case ActionCreate:
+			o.Outcome = store.OutcomeCreated
+			st.Created++
+		case ActionUpdate:
+			o.Outcome = store.OutcomeUpdated
+			st.Updated++
+		case ActionNone:
+			o.Outcome = store.OutcomeUnchanged
+			st.Unchanged++
+		case ActionStale:
+			o.Outcome = store.OutcomeStale
+			st.Stale++
+		case ActionQuarantine:
+			o.Outcome = store.OutcomeQuarantined
+			st.Quarantined++
+			quar = append(quar, store.QuarantineEntry{Flow: l.Name, System: l.Source, Entity: l.Entity, ExternalID: p.Source.ID, Field: p.Field, Reason: p.Reason, Snapshot: mustJSON(p.Raw), CreatedAt: now})
+		case ActionFail:
+			if p.Retryable && b.Attempt < e.retry.MaxAttempts {
+				o.Outcome = store.OutcomeRetrying
+				st.Retrying++
+				retry = append(retry, p.Raw)
+			} else {
+				o.Outcome = store.OutcomeDead
+				if !p.Retryable {
+					o.Outcome = store.OutcomeFailed
+				}
+				st.Failed++
+				deadIdx = append(deadIdx, i)
+			}
+		}
+		if p.Action == ActionCreate || p.Action == ActionUpdate || p.Action == ActionNone {
+			fps = append(fps, store.Fingerprint{Flow: l.Name, System: l.Source, Entity: l.Entity, ExternalID: p.Source.ID, Hash: p.hash, Version: p.Source.Version, UpdatedAt: p.Source.UpdatedAt})
+			if p.newSourceLink {
+				links = append(links, store.Link{Entity: l.Entity, ConcordID: p.ConcordID, System: l.Source, ExternalID: p.Source.ID})
+			}
+			if p.Action == ActionCreate || p.Adopted {
+				links = append(links, store.Link{Entity: l.Entity, ConcordID: p.ConcordID, System: l.Target, ExternalID: p.TargetID})
+			}
+		}
+		if p.Action != ActionQuarantine {
+			released = append(released, p.Source.ID)
+		}
+		o.TargetID = p.TargetID
+		outs[i] = o
+		events = append(events, store.Event{
+			Flow: l.Name, Entity: l.Entity, SourceSystem: l.Source, SourceID: p.Source.ID,
+			TargetSystem: l.Target, TargetID: p.TargetID, ConcordID: p.ConcordID, ConfigVersion: e.version,
+			Snapshot: mustJSON(p.Raw), Plan: planJSON(p), Response: responseJSON(answers[i]),
+			Outcome: o.Outcome, Error: p.Reason, Attempt: b.Attempt, Replay: b.ReplayOf,
+			StartedAt: started.UTC(), Duration: per,
+		})
+		evIdx = append(evIdx, i)
+	}
+	err := e.store.InTx(ctx, func(tx store.Tx) error {
+		ids, err := tx.InsertEvents(ctx, events)
+		if err != nil {
+			return fmt.Errorf("insert events: %w", err)
+		}
+		for k, i := range evIdx {
+			outs[i].EventID = ids[k]
+		}
+		if err := tx.PutLinks(ctx, &store.PutLinksParams{Links: links}); err != nil {
+			return fmt.Errorf("put links: %w", err)
+		}
+		if err := tx.PutFingerprints(ctx, fps); err != nil {
+			return fmt.Errorf("put fingerprints: %w", err)
+		}
+		if len(released) > 0 {
+			if err := tx.ReleaseQuarantine(ctx, &store.ReleaseQuarantineParams{Flow: l.Name, System: l.Source, Entity: l.Entity, ExternalIDs: released}); err != nil {
+				return fmt.Errorf("release quarantine: %w", err)
+			}
+		}
+		if err := tx.Quarantine(ctx, quar); err != nil {
+			return fmt.Errorf("quarantine: %w", err)
+		}
+		if len(deadIdx) > 0 {
+			letters := make([]store.DeadLetter, len(deadIdx))
+			for k, i := range deadIdx {
+				p := bp.Records[i]
+				letters[k] = store.DeadLetter{Flow: l.Name, Entity: l.Entity, System: l.Source, ExternalID: p.Source.ID, Snapshot: mustJSON(p.Raw), Reason: p.Reason, Attempts: b.Attempt, EventID: outs[i].EventID, CreatedAt: now}
+			}
+			if _, err := tx.InsertDeadLetters(ctx, letters); err != nil {
+				return fmt.Errorf("dead letters: %w", err)
+			}
+		}
+		if len(retry) > 0 {
+			next := Batch{Leg: l.Name, Records: retry, Attempt: b.Attempt + 1, Force: b.Force, Live: b.Live}
+			at := e.now().Add(e.retry.Delay(b.Attempt, e.jitter()))
+			if err := e.queue.EnqueueTx(ctx, tx, []Batch{next}, at); err != nil {
+				return fmt.Errorf("enqueue retry: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("record %s batch of %d: %w", l.Name, n, err)
+	}
+	e.count(l.Name, func(s *Stats) {
+		s.Created += st.Created
+		s.Updated += st.Updated
+		s.Unchanged += st.Unchanged
+		s.Skipped += st.Skipped
+		s.Stale += st.Stale
+		s.Quarantined += st.Quarantined
+		s.Retrying += st.Retrying
+		s.Failed += st.Failed
+	})
+	if st.Failed+st.Retrying+st.Quarantined > 0 {
+		e.log.WarnContext(ctx, "batch had failures", "leg", l.Name, "attempt", b.Attempt, "failed", st.Failed, "retrying", st.Retrying, "quarantined", st.Quarantined)
+	}
+	return outs, nil
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		// Records and plans hold only JSON-safe values; this is a programming error.
+		panic(fmt.Sprintf("engine: encode %T: %v", v, err))
+	}
+	return b
+}
+
+func planJSON(p *RecordPlan) []byte {
+	return mustJSON(struct {
+		Action  Action   `json:"action"`
+		Adopted bool     `json:"adopted,omitempty"`
+		Changes []Change `json:"changes,omitempty"`
+	}{p.Action, p.Adopted, p.Changes})
+}
+
+func responseJSON(r response) []byte {
+	if r == (response{}) {
+		return nil
+	}
+	return mustJSON(r)
+}

@@ -1,0 +1,100 @@
+package engine
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/concord-sync/concord/internal/model"
+)
+
+// Triggers a leg may have.
+const (
+	TriggerChange   = "change"   // every change of the source record
+	TriggerDealWon  = "deal_won" // only deals/orders in the won stage
+	TriggerSchedule = "schedule" // a full sweep each interval
+)
+
+// Conflict rules of two-way flows. Each field still has exactly one owner and moves
+// only from it; the rule says what the owner's write does to the other side.
+const (
+	ConflictOwnerWins        = "owner_wins"         // the owner's value always replaces the other side's
+	ConflictOwnerUnlessBlank = "owner_unless_blank" // a blank owner value never erases a filled one
+	ConflictNewestWins       = "newest_wins"        // the owner's value is written unless the target record changed more recently
+)
+
+// Leg is one direction of a flow: records of Entity move from Source to Target,
+// carrying Fields, every one of them owned by Source.
+type Leg struct {
+	// Name identifies the leg: the flow name, plus ":reverse" for the second leg of
+	// a two-way flow. Cursors, fingerprints and queue jobs are kept per leg.
+	Name     string
+	Flow     string
+	Source   string
+	Target   string
+	Entity   model.Entity
+	Fields   []string
+	Trigger  string
+	Conflict string
+	// Owners maps every declared field of Entity to the one system that owns it.
+	Owners map[string]string
+	// Defs gives the type of every field in Fields.
+	Defs map[string]model.FieldDef
+	// Clean lists the clean rules per field.
+	Clean map[string][]string
+	// Required fields may not be blank.
+	Required map[string]bool
+}
+
+// Validate checks the leg's own consistency, including the ownership promise: every
+// field it moves is owned by its source and none by its target.
+func (l *Leg) Validate() error {
+	if l.Name == "" || l.Source == "" || l.Target == "" || l.Source == l.Target {
+		return fmt.Errorf("leg %q: needs a name and distinct source and target", l.Name)
+	}
+	if !l.Entity.Valid() {
+		return fmt.Errorf("leg %s: unknown entity %q", l.Name, l.Entity)
+	}
+	if len(l.Fields) == 0 {
+		return fmt.Errorf("leg %s: no fields", l.Name)
+	}
+	for _, f := range l.Fields {
+		if err := l.checkOwner(f); err != nil {
+			return err
+		}
+		if _, ok := l.Defs[f]; !ok {
+			return fmt.Errorf("leg %s: field %s has no type", l.Name, f)
+		}
+	}
+	return nil
+}
+
+// checkOwner enforces the ownership promise for one field.
+func (l *Leg) checkOwner(field string) error {
+	owner := l.Owners[field]
+	switch {
+	case owner == "":
+		return &OwnershipError{Leg: l.Name, Entity: l.Entity, Field: field, Msg: "has no owner"}
+	case owner == l.Target:
+		return &OwnershipError{Leg: l.Name, Entity: l.Entity, Field: field, Msg: "is owned by " + owner + ", the target: it is never written there"}
+	case owner != l.Source:
+		return &OwnershipError{Leg: l.Name, Entity: l.Entity, Field: field, Msg: "is owned by " + owner + ", not by the source " + l.Source}
+	}
+	return nil
+}
+
+// moves reports whether the leg carries field.
+func (l *Leg) moves(field string) bool { return slices.Contains(l.Fields, field) }
+
+// OwnershipError is a write refused because it would touch a field in a system
+// that does not own it, or from a system that does not own it.
+type OwnershipError struct {
+	Leg    string
+	Entity model.Entity
+	Field  string
+	Msg    string
+}
+
+// Error implements error.
+func (e *OwnershipError) Error() string {
+	return fmt.Sprintf("ownership: leg %s: field %s.%s %s", e.Leg, e.Entity, e.Field, e.Msg)
+}

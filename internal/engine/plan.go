@@ -1,0 +1,426 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/google/uuid"
+
+	"github.com/concord-sync/concord/internal/clean"
+	"github.com/concord-sync/concord/internal/model"
+	"github.com/concord-sync/concord/internal/store"
+)
+
+// Action is what the plan decided for one record.
+type Action string
+
+// The actions of a record plan.
+const (
+	ActionCreate     Action = "create"
+	ActionUpdate     Action = "update"
+	ActionNone       Action = "none"       // the target already holds the values
+	ActionSkip       Action = "skip"       // an echo or a version already applied: nothing to do, not logged
+	ActionStale      Action = "stale"      // older than the change last applied
+	ActionQuarantine Action = "quarantine" // failed cleaning or validation
+	ActionFail       Action = "fail"       // cannot be handed over (missing reference, target record gone)
+)
+
+// Change is one field the plan writes.
+type Change struct {
+	Field string      `json:"field"`
+	From  model.Value `json:"from"`
+	To    model.Value `json:"to"`
+}
+
+// RecordPlan is the plan for one source record.
+type RecordPlan struct {
+	Leg    string       `json:"leg"`
+	Source model.Record `json:"source"`
+	Action Action       `json:"action"`
+	// Raw is the record as read, before cleaning and translation: the event
+	// snapshot from which a replay starts again.
+	Raw model.Record `json:"-"`
+	// ConcordID is the record's stable id across systems.
+	ConcordID string `json:"concord_id,omitempty"`
+	// TargetID is the paired record in the target, empty for creates.
+	TargetID      string `json:"target_id,omitempty"`
+	TargetVersion string `json:"-"`
+	// Adopted is true when the target record was found by its link key, not by a
+	// stored link (a create that crashed before it was recorded).
+	Adopted bool     `json:"adopted,omitempty"`
+	Changes []Change `json:"changes,omitempty"`
+	// Field and Reason explain quarantine and failure.
+	Field  string `json:"field,omitempty"`
+	Reason string `json:"reason,omitempty"`
+	// Retryable failures are retried; others go to the dead letters at once.
+	Retryable bool `json:"-"`
+
+	// values are the cleaned, translated values of the changed fields.
+	values model.Fields
+	hash   string
+	// newSourceLink is set when the source record had no concord id yet.
+	newSourceLink bool
+}
+
+// Writes returns the fields and values the plan would write.
+func (p *RecordPlan) Writes() model.Fields { return p.values }
+
+// BatchPlan is the plan of a batch.
+type BatchPlan struct {
+	Batch   Batch
+	Leg     *Leg
+	Records []*RecordPlan
+}
+
+// Plan reads the store and the target and decides, for each record of the batch,
+// what to write. It writes nothing anywhere.
+func (e *Engine) Plan(ctx context.Context, b Batch) (*BatchPlan, error) {
+	l, ok := e.legs[b.Leg]
+	if !ok {
+		return nil, fmt.Errorf("plan: unknown leg %q", b.Leg)
+	}
+	recs := dedupe(b.Records)
+	bp := &BatchPlan{Batch: b, Leg: l, Records: make([]*RecordPlan, len(recs))}
+	ids := make([]string, len(recs))
+	for i, r := range recs {
+		bp.Records[i] = &RecordPlan{Leg: l.Name, Source: r, Raw: r}
+		ids[i] = r.ID
+	}
+	if err := e.planVersions(ctx, bp, ids); err != nil {
+		return nil, err
+	}
+	for _, p := range bp.Records {
+		if p.Action == "" {
+			l.clean(p)
+		}
+	}
+	if err := e.planLinks(ctx, bp); err != nil {
+		return nil, err
+	}
+	if err := e.translateRefs(ctx, bp); err != nil {
+		return nil, err
+	}
+	if err := e.planDiff(ctx, bp); err != nil {
+		return nil, err
+	}
+	return bp, nil
+}
+
+// planVersions drops versions already applied (overlap re-reads, echoes of our
+// own writes) and refuses changes older than the last one applied.
+func (e *Engine) planVersions(ctx context.Context, bp *BatchPlan, ids []string) error {
+	l := bp.Leg
+	fps, err := e.store.GetFingerprints(ctx, &store.GetFingerprintsParams{Flow: l.Name, System: l.Source, Entity: l.Entity, ExternalIDs: ids})
+	if err != nil {
+		return fmt.Errorf("plan %s: fingerprints: %w", l.Name, err)
+	}
+	for _, p := range bp.Records {
+		p.hash = p.Source.Fields.Fingerprint(l.Fields)
+		fp, seen := fps[p.Source.ID]
+		if !seen {
+			continue
+		}
+		switch {
+		case p.Source.UpdatedAt.Before(fp.UpdatedAt):
+			p.Action, p.Reason = ActionStale, fmt.Sprintf("change of %s is older than the one applied (%s)", p.Source.UpdatedAt.Format("2006-01-02T15:04:05.000Z07:00"), fp.UpdatedAt.Format("2006-01-02T15:04:05.000Z07:00"))
+		case fp.Hash == p.hash && !bp.Batch.Force:
+			p.Action = ActionSkip
+		}
+	}
+	return nil
+}
+
+// clean normalises and validates the fields the leg moves; a failure quarantines
+// the record with the field and the reason.
+func (l *Leg) clean(p *RecordPlan) {
+	rec := p.Source.Clone()
+	for _, f := range l.Fields {
+		v := rec.Fields[f]
+		if rules := l.Clean[f]; len(rules) > 0 {
+			cv, err := clean.Apply(rules, v)
+			if err != nil {
+				p.Action, p.Field, p.Reason = ActionQuarantine, f, err.Error()
+				return
+			}
+			v = cv
+		}
+		if l.Required[f] && v.IsNull() {
+			p.Action, p.Field, p.Reason = ActionQuarantine, f, "required field is blank"
+			return
+		}
+		if err := l.Defs[f].Check(v); err != nil {
+			p.Action, p.Field, p.Reason = ActionQuarantine, f, err.Error()
+			return
+		}
+		rec.Fields[f] = v
+	}
+	p.Source = rec
+}
+
+// planLinks finds the concord id and target id of every record still in play:
+// through stored links first, then through the link key the target holds (the
+// source id written there on create), then through the link key the source
+// holds (the target id written there by the other direction). Records found in
+// neither are created.
+func (e *Engine) planLinks(ctx context.Context, bp *BatchPlan) error {
+	l := bp.Leg
+	live := bp.live()
+	if len(live) == 0 {
+		return nil
+	}
+	ids := make([]string, len(live))
+	for i, p := range live {
+		ids[i] = p.Source.ID
+	}
+	srcLinks, err := e.store.GetLinks(ctx, &store.GetLinksParams{System: l.Source, Entity: l.Entity, ExternalIDs: ids})
+	if err != nil {
+		return fmt.Errorf("plan %s: source links: %w", l.Name, err)
+	}
+	var cids []string
+	for _, p := range live {
+		if lk, ok := srcLinks[p.Source.ID]; ok {
+			p.ConcordID = lk.ConcordID
+			cids = append(cids, lk.ConcordID)
+		}
+	}
+	tgtLinks, err := e.store.GetLinksByConcordID(ctx, &store.GetLinksByConcordIDParams{System: l.Target, Entity: l.Entity, ConcordIDs: cids})
+	if err != nil {
+		return fmt.Errorf("plan %s: target links: %w", l.Name, err)
+	}
+	var unlinked []string
+	for _, p := range live {
+		if lk, ok := tgtLinks[p.ConcordID]; ok && p.ConcordID != "" {
+			p.TargetID = lk.ExternalID
+			continue
+		}
+		unlinked = append(unlinked, p.Source.ID)
+	}
+	var found map[string]model.Record
+	if len(unlinked) > 0 {
+		found, err = e.conns[l.Target].Lookup(ctx, l.Entity, unlinked)
+		if err != nil {
+			return fmt.Errorf("plan %s: look up %d records in %s by link key: %w", l.Name, len(unlinked), l.Target, err)
+		}
+	}
+	for _, p := range live {
+		if p.TargetID != "" {
+			continue
+		}
+		if rec, ok := found[p.Source.ID]; ok {
+			p.TargetID, p.Adopted = rec.ID, true
+		} else if p.Source.LinkKey != "" {
+			p.TargetID, p.Adopted = p.Source.LinkKey, true
+		}
+		if p.ConcordID == "" {
+			p.ConcordID, p.newSourceLink = newConcordID(), true
+		}
+	}
+	return e.checkAdopted(ctx, bp)
+}
+
+// checkAdopted refuses to adopt a target record that is already linked to another
+// concord id: two source records must never share one target record.
+func (e *Engine) checkAdopted(ctx context.Context, bp *BatchPlan) error {
+	l := bp.Leg
+	var ids []string
+	for _, p := range bp.live() {
+		if p.Adopted {
+			ids = append(ids, p.TargetID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	taken, err := e.store.GetLinks(ctx, &store.GetLinksParams{System: l.Target, Entity: l.Entity, ExternalIDs: ids})
+	if err != nil {
+		return fmt.Errorf("plan %s: adopted links: %w", l.Name, err)
+	}
+	for _, p := range bp.live() {
+		if lk, ok := taken[p.TargetID]; ok && p.Adopted && lk.ConcordID != p.ConcordID {
+			p.Action, p.Reason = ActionFail, fmt.Sprintf("%s record %s already belongs to concord id %s; resolve the duplicate by hand", l.Target, p.TargetID, lk.ConcordID)
+		}
+	}
+	return nil
+}
+
+func newConcordID() string { return uuid.Must(uuid.NewV7()).String() }
+
+// translateRefs maps reference values (an account of a deal, the product of an
+// order line) from source ids to target ids through links. A reference to a
+// record not linked in the target is a retryable failure: the record it points
+// to may be synced by another flow first.
+func (e *Engine) translateRefs(ctx context.Context, bp *BatchPlan) error {
+	l := bp.Leg
+	want := map[model.Entity]map[string]bool{}
+	visit := func(v model.Value) {
+		if v.Kind == model.KindRef && v.Str != "" {
+			if want[v.Entity] == nil {
+				want[v.Entity] = map[string]bool{}
+			}
+			want[v.Entity][v.Str] = true
+		}
+	}
+	live := bp.live()
+	for _, p := range live {
+		for _, f := range l.Fields {
+			v := p.Source.Fields[f]
+			visit(v)
+			for _, line := range v.Lines {
+				for _, lv := range line.Fields {
+					visit(lv)
+				}
+			}
+		}
+	}
+	if len(want) == 0 {
+		return nil
+	}
+	mapped := map[model.Entity]map[string]string{}
+	for ent, set := range want {
+		ids := sortedKeys(set)
+		src, err := e.store.GetLinks(ctx, &store.GetLinksParams{System: l.Source, Entity: ent, ExternalIDs: ids})
+		if err != nil {
+			return fmt.Errorf("plan %s: %s reference links: %w", l.Name, ent, err)
+		}
+		cids := make([]string, 0, len(src))
+		for _, lk := range src {
+			cids = append(cids, lk.ConcordID)
+		}
+		tgt, err := e.store.GetLinksByConcordID(ctx, &store.GetLinksByConcordIDParams{System: l.Target, Entity: ent, ConcordIDs: cids})
+		if err != nil {
+			return fmt.Errorf("plan %s: %s reference links: %w", l.Name, ent, err)
+		}
+		mapped[ent] = map[string]string{}
+		for id, lk := range src {
+			if t, ok := tgt[lk.ConcordID]; ok {
+				mapped[ent][id] = t.ExternalID
+			}
+		}
+	}
+	for _, p := range live {
+		rec := p.Source.Clone()
+		var missing *RefError
+		tr := func(field string, v model.Value) model.Value {
+			if v.Kind != model.KindRef || v.Str == "" {
+				return v
+			}
+			if t, ok := mapped[v.Entity][v.Str]; ok {
+				return model.Ref(v.Entity, t)
+			}
+			if missing == nil {
+				missing = &RefError{Field: field, Entity: v.Entity, ID: v.Str, System: l.Source, Target: l.Target}
+			}
+			return v
+		}
+		for _, f := range l.Fields {
+			v := rec.Fields[f]
+			if v.Kind == model.KindLines {
+				lines := make([]model.Record, len(v.Lines))
+				for i, line := range v.Lines {
+					line = line.Clone()
+					for lf, lv := range line.Fields {
+						line.Fields[lf] = tr(f+"."+lf, lv)
+					}
+					lines[i] = line
+				}
+				rec.Fields[f] = model.Lines(lines)
+				continue
+			}
+			rec.Fields[f] = tr(f, v)
+		}
+		if missing != nil {
+			p.Action, p.Field, p.Reason, p.Retryable = ActionFail, missing.Field, missing.Error(), true
+			continue
+		}
+		p.Source = rec
+	}
+	return nil
+}
+
+// RefError is a reference to a record that has no counterpart in the target yet.
+type RefError struct {
+	Field, System, Target, ID string
+	Entity                    model.Entity
+}
+
+// Error implements error.
+func (e *RefError) Error() string {
+	return fmt.Sprintf("%s %s %s is not linked to a record in %s yet; sync it first", e.System, e.Entity, e.ID, e.Target)
+}
+
+// planDiff reads the current target records and keeps only the fields that
+// differ: no difference means no write.
+func (e *Engine) planDiff(ctx context.Context, bp *BatchPlan) error {
+	l := bp.Leg
+	live := bp.live()
+	var ids []string
+	for _, p := range live {
+		if p.TargetID != "" {
+			ids = append(ids, p.TargetID)
+		}
+	}
+	var current map[string]model.Record
+	if len(ids) > 0 {
+		var err error
+		current, err = e.conns[l.Target].Get(ctx, l.Entity, ids)
+		if err != nil {
+			return fmt.Errorf("plan %s: get %d records from %s: %w", l.Name, len(ids), l.Target, err)
+		}
+	}
+	for _, p := range live {
+		p.values = model.Fields{}
+		if p.TargetID == "" {
+			p.Action = ActionCreate
+			for _, f := range l.Fields {
+				if v := p.Source.Fields[f]; !v.IsNull() {
+					p.Changes = append(p.Changes, Change{Field: f, To: v})
+					p.values[f] = v
+				}
+			}
+			continue
+		}
+		cur, ok := current[p.TargetID]
+		if !ok {
+			if p.Adopted && p.Source.LinkKey == p.TargetID {
+				// The source's link key names a target record that is gone.
+				p.Action, p.Reason = ActionFail, fmt.Sprintf("%s %s holds link key %s, but %s has no such record", l.Source, p.Source.ID, p.TargetID, l.Target)
+				continue
+			}
+			p.Action, p.Reason = ActionFail, fmt.Sprintf("linked %s record %s no longer exists; restore it or remove the link", l.Target, p.TargetID)
+			continue
+		}
+		p.TargetVersion = cur.Version
+		if l.Conflict == ConflictNewestWins && cur.UpdatedAt.After(p.Source.UpdatedAt) {
+			p.Action, p.Reason = ActionStale, fmt.Sprintf("%s record %s changed after this change (newest_wins)", l.Target, p.TargetID)
+			continue
+		}
+		for _, f := range l.Fields {
+			want, have := p.Source.Fields[f], cur.Fields[f]
+			if want.Equal(have) {
+				continue
+			}
+			if l.Conflict == ConflictOwnerUnlessBlank && want.IsNull() {
+				continue
+			}
+			p.Changes = append(p.Changes, Change{Field: f, From: have, To: want})
+			p.values[f] = want
+		}
+		if len(p.Changes) == 0 {
+			p.Action = ActionNone
+		} else {
+			p.Action = ActionUpdate
+		}
+	}
+	return nil
+}
+
+// live returns the records still to be decided.
+func (bp *BatchPlan) live() []*RecordPlan {
+	var out []*RecordPlan
+	for _, p := range bp.Records {
+		if p.Action == "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -1,0 +1,136 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/concord-sync/concord/internal/connector"
+	"github.com/concord-sync/concord/internal/model"
+	"github.com/concord-sync/concord/internal/store"
+)
+
+// Replay re-applies the change recorded by an event, now, through the whole plan:
+// a change already applied plans no write, and a change older than the one last
+// applied is refused as stale. The replay is itself recorded as a new event.
+func (e *Engine) Replay(ctx context.Context, eventID int64) (Outcome, error) {
+	ev, err := e.store.GetEvent(ctx, eventID)
+	if err != nil {
+		return Outcome{}, fmt.Errorf("replay event %d: %w", eventID, err)
+	}
+	if _, ok := e.legs[ev.Flow]; !ok {
+		return Outcome{}, fmt.Errorf("replay event %d: flow %q is not in the config", eventID, ev.Flow)
+	}
+	var rec model.Record
+	if err := json.Unmarshal(ev.Snapshot, &rec); err != nil {
+		return Outcome{}, fmt.Errorf("replay event %d: decode snapshot: %w", eventID, err)
+	}
+	outs, err := e.Process(ctx, Batch{Leg: ev.Flow, Records: []model.Record{rec}, Attempt: 1, Force: true, ReplayOf: eventID})
+	if err != nil {
+		return Outcome{}, fmt.Errorf("replay event %d: %w", eventID, err)
+	}
+	return outs[0], nil
+}
+
+// RetryDeadLetters puts dead letters back on the queue as fresh first attempts and
+// marks them retried, in one transaction. Letters of flows no longer configured
+// are reported, not retried.
+func (e *Engine) RetryDeadLetters(ctx context.Context, letters []store.DeadLetter) (int, error) {
+	byLeg := map[string][]model.Record{}
+	var ids []int64
+	for _, dl := range letters {
+		if _, ok := e.legs[dl.Flow]; !ok {
+			return 0, fmt.Errorf("dead letter %d: flow %q is not in the config", dl.ID, dl.Flow)
+		}
+		var rec model.Record
+		if err := json.Unmarshal(dl.Snapshot, &rec); err != nil {
+			return 0, fmt.Errorf("dead letter %d: decode snapshot: %w", dl.ID, err)
+		}
+		byLeg[dl.Flow] = append(byLeg[dl.Flow], rec)
+		ids = append(ids, dl.ID)
+	}
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	err := e.store.InTx(ctx, func(tx store.Tx) error {
+		var batches []Batch
+		for _, leg := range sortedKeys(byLeg) {
+			recs := byLeg[leg]
+			for start := 0; start < len(recs); start += e.batch {
+				batches = append(batches, Batch{Leg: leg, Records: recs[start:min(start+e.batch, len(recs))], Attempt: 1, Force: true})
+			}
+		}
+		if err := e.queue.EnqueueTx(ctx, tx, batches, e.now()); err != nil {
+			return fmt.Errorf("enqueue: %w", err)
+		}
+		return tx.MarkDeadLettersRetried(ctx, ids)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("retry dead letters: %w", err)
+	}
+	return len(ids), nil
+}
+
+// Bury dead-letters every record of a batch whose processing failed as a whole on
+// its last attempt, with the reason, and logs a dead event for each.
+func (e *Engine) Bury(ctx context.Context, b Batch, reason string) error {
+	l, ok := e.legs[b.Leg]
+	if !ok {
+		return fmt.Errorf("bury: unknown leg %q", b.Leg)
+	}
+	now := e.now().UTC()
+	err := e.store.InTx(ctx, func(tx store.Tx) error {
+		events := make([]store.Event, len(b.Records))
+		for i, r := range b.Records {
+			events[i] = store.Event{Flow: l.Name, Entity: l.Entity, SourceSystem: l.Source, SourceID: r.ID, TargetSystem: l.Target,
+				ConfigVersion: e.version, Snapshot: mustJSON(r), Outcome: store.OutcomeDead, Error: reason, Attempt: b.Attempt, Replay: b.ReplayOf, StartedAt: now}
+		}
+		ids, err := tx.InsertEvents(ctx, events)
+		if err != nil {
+			return fmt.Errorf("insert events: %w", err)
+		}
+		letters := make([]store.DeadLetter, len(b.Records))
+		for i, r := range b.Records {
+			letters[i] = store.DeadLetter{Flow: l.Name, Entity: l.Entity, System: l.Source, ExternalID: r.ID, Snapshot: mustJSON(r), Reason: reason, Attempts: b.Attempt, EventID: ids[i], CreatedAt: now}
+		}
+		_, err = tx.InsertDeadLetters(ctx, letters)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("bury %s batch of %d: %w", l.Name, len(b.Records), err)
+	}
+	e.count(l.Name, func(s *Stats) { s.Failed += len(b.Records) })
+	return nil
+}
+
+// Preview plans the changes waiting on a leg since its cursor, up to limit
+// records, without writing anything anywhere and without moving the cursor.
+func (e *Engine) Preview(ctx context.Context, legName string, limit int) ([]*RecordPlan, error) {
+	l, ok := e.legs[legName]
+	if !ok {
+		return nil, fmt.Errorf("preview: unknown leg %q", legName)
+	}
+	cursor, err := e.store.GetCursor(ctx, &store.CursorKey{Flow: l.Name, System: l.Source, Entity: l.Entity})
+	if err != nil {
+		return nil, fmt.Errorf("preview %s: get cursor: %w", l.Name, err)
+	}
+	var out []*RecordPlan
+	for len(out) < limit {
+		res, err := e.conns[l.Source].Read(ctx, connector.ReadRequest{Entity: l.Entity, Cursor: cursor, Limit: min(e.batch, limit-len(out))})
+		if err != nil {
+			return nil, fmt.Errorf("preview %s: read %s: %w", l.Name, l.Source, err)
+		}
+		if recs := l.selectTriggered(res.Records); len(recs) > 0 {
+			bp, err := e.Plan(ctx, Batch{Leg: l.Name, Records: recs, Attempt: 1})
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, bp.Records...)
+		}
+		if res.Done || len(res.Records) == 0 || res.Next == cursor {
+			break
+		}
+		cursor = res.Next
+	}
+	return out, nil
+}
