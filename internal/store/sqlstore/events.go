@@ -1,0 +1,204 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/concord-sync/concord/internal/model"
+	"github.com/concord-sync/concord/internal/store"
+)
+
+const eventInsertCols = `flow, entity, source_system, source_id, target_system, target_id, concord_id,
+config_version, snapshot, plan, response, outcome, error, attempt, replay, started_at, duration_ns`
+
+const eventCols = "id, " + eventInsertCols
+
+// InsertEvents appends events and returns their ids in order. The ids ascend in
+// the order of events. A batch is written whole or not at all.
+func (o *ops) InsertEvents(ctx context.Context, events []store.Event) ([]int64, error) {
+	if len(events) == 0 {
+		return nil, nil
+	}
+	var ids []int64
+	write := func(o *ops) error {
+		var err error
+		if o.pg() {
+			ids, err = o.insertEventsPostgres(ctx, events)
+		} else {
+			ids, err = o.insertEventsSQLite(ctx, events)
+		}
+		return err
+	}
+	var err error
+	if o.pg() || len(events) <= chunkSize(17, 0) {
+		err = write(o) // one statement: atomic by itself
+	} else {
+		err = o.atomic(ctx, write)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("insert events: %w", err)
+	}
+	if len(ids) != len(events) {
+		return nil, fmt.Errorf("insert events: got %d ids for %d events", len(ids), len(events))
+	}
+	return ids, nil
+}
+
+func (o *ops) insertEventsSQLite(ctx context.Context, events []store.Event) ([]int64, error) {
+	const cols = 17
+	ids := make([]int64, 0, len(events))
+	err := chunks(len(events), chunkSize(cols, 0), func(lo, hi int) error {
+		var b strings.Builder
+		b.WriteString("INSERT INTO concord_event (" + eventInsertCols + ") VALUES ")
+		valuesList(&b, hi-lo, cols)
+		b.WriteString(" RETURNING id")
+		args := make([]any, 0, (hi-lo)*cols)
+		for i := range events[lo:hi] {
+			e := &events[lo+i]
+			args = append(args, e.Flow, string(e.Entity), e.SourceSystem, e.SourceID, e.TargetSystem,
+				e.TargetID, e.ConcordID, e.ConfigVersion, bytesArg(e.Snapshot), bytesArg(e.Plan),
+				bytesArg(e.Response), string(e.Outcome), e.Error, e.Attempt, e.Replay,
+				o.timeArg(e.StartedAt), int64(e.Duration))
+		}
+		got, err := o.queryIDs(ctx, b.String(), args...)
+		if err != nil {
+			return err
+		}
+		// RETURNING order is unspecified; ids are allocated in row order.
+		slices.Sort(got)
+		ids = append(ids, got...)
+		return nil
+	})
+	return ids, err
+}
+
+func (o *ops) insertEventsPostgres(ctx context.Context, events []store.Event) ([]int64, error) {
+	n := len(events)
+	var (
+		flow, entity, srcSys, srcID    = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		tgtSys, tgtID, concord, cfgVer = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		snapshot, plan, response       = make([][]byte, n), make([][]byte, n), make([][]byte, n)
+		outcome, errText               = make([]string, n), make([]string, n)
+		attempt                        = make([]int32, n)
+		replay, duration               = make([]int64, n), make([]int64, n)
+		started                        = make([]*time.Time, n)
+	)
+	for i := range events {
+		e := &events[i]
+		flow[i], entity[i], srcSys[i], srcID[i] = e.Flow, string(e.Entity), e.SourceSystem, e.SourceID
+		tgtSys[i], tgtID[i], concord[i], cfgVer[i] = e.TargetSystem, e.TargetID, e.ConcordID, e.ConfigVersion
+		snapshot[i], plan[i], response[i] = nilIfEmpty(e.Snapshot), nilIfEmpty(e.Plan), nilIfEmpty(e.Response)
+		outcome[i], errText[i] = string(e.Outcome), e.Error
+		attempt[i], replay[i], duration[i] = int32(e.Attempt), e.Replay, int64(e.Duration)
+		if !e.StartedAt.IsZero() {
+			t := e.StartedAt.UTC().Truncate(time.Microsecond)
+			started[i] = &t
+		}
+	}
+	const q = "INSERT INTO concord_event (" + eventInsertCols + `)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+$8::text[], $9::bytea[], $10::bytea[], $11::bytea[], $12::text[], $13::text[], $14::int[], $15::bigint[],
+$16::timestamptz[], $17::bigint[])
+RETURNING id`
+	ids, err := o.queryIDs(ctx, q, flow, entity, srcSys, srcID, tgtSys, tgtID, concord, cfgVer,
+		snapshot, plan, response, outcome, errText, attempt, replay, started, duration)
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(ids)
+	return ids, nil
+}
+
+func nilIfEmpty(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+type rowScanner interface {
+	Scan(dest ...any) error
+}
+
+func scanEvent(r rowScanner) (store.Event, error) {
+	var e store.Event
+	var entity, outcome string
+	var duration int64
+	err := r.Scan(&e.ID, &e.Flow, &entity, &e.SourceSystem, &e.SourceID, &e.TargetSystem, &e.TargetID,
+		&e.ConcordID, &e.ConfigVersion, bytesCol{&e.Snapshot}, bytesCol{&e.Plan}, bytesCol{&e.Response},
+		&outcome, &e.Error, &e.Attempt, &e.Replay, timeCol{&e.StartedAt}, &duration)
+	if err != nil {
+		return e, err
+	}
+	e.Entity, e.Outcome, e.Duration = model.Entity(entity), store.Outcome(outcome), time.Duration(duration)
+	return e, nil
+}
+
+// GetEvent returns one event, or an error wrapping store.ErrNotFound.
+func (o *ops) GetEvent(ctx context.Context, id int64) (store.Event, error) {
+	row := o.q.QueryRowContext(ctx, o.rebind("SELECT "+eventCols+" FROM concord_event WHERE id = ?"), id)
+	e, err := scanEvent(row)
+	if err != nil {
+		return store.Event{}, fmt.Errorf("get event %d: %w", id, notFound(err))
+	}
+	return e, nil
+}
+
+// ListEvents lists events, newest (highest id) first, filtered by p; Limit 0
+// means 100.
+func (o *ops) ListEvents(ctx context.Context, p *store.ListEventsParams) ([]store.Event, error) {
+	if p == nil {
+		p = &store.ListEventsParams{}
+	}
+	var where []string
+	var args []any
+	if p.Flow != "" {
+		where = append(where, "flow = ?")
+		args = append(args, p.Flow)
+	}
+	if p.Outcome != "" {
+		where = append(where, "outcome = ?")
+		args = append(args, string(p.Outcome))
+	}
+	if p.SourceID != "" {
+		where = append(where, "source_id = ?")
+		args = append(args, p.SourceID)
+	}
+	if p.BeforeID > 0 {
+		where = append(where, "id < ?")
+		args = append(args, p.BeforeID)
+	}
+	q := "SELECT " + eventCols + " FROM concord_event"
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY id DESC LIMIT ?"
+	args = append(args, limitOr(p.Limit, 100))
+	rows, err := o.q.QueryContext(ctx, o.rebind(q), args...)
+	if err != nil {
+		return nil, fmt.Errorf("list events: %w", err)
+	}
+	out, err := collectRows(rows, scanEvent)
+	if err != nil {
+		return nil, fmt.Errorf("list events: %w", err)
+	}
+	return out, nil
+}
+
+// collectRows scans every row and closes rows.
+func collectRows[T any](rows *sql.Rows, scan func(rowScanner) (T, error)) ([]T, error) {
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
