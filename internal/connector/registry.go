@@ -49,6 +49,9 @@ type OpenParams struct {
 	Settings map[string]any
 	// Logger is already scoped to the system.
 	Logger *slog.Logger
+	// Dir is the directory of the config file: connectors resolve relative file
+	// paths in their settings against it. Empty means the working directory.
+	Dir string
 }
 
 // SettingError is a problem with one setting, named by its dotted path below the
