@@ -380,7 +380,7 @@ func loadFull(t *testing.T) *config.Config {
 	return cfg
 }
 
-func mustRead(t *testing.T, path string) []byte {
+func mustRead(t testing.TB, path string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)

@@ -48,7 +48,13 @@ type node struct {
 	entries []entry
 	// items are a sequence's elements.
 	items []*node
+	// size counts the nodes below and including this one, with aliases
+	// expanded, to refuse alias bombs before anything walks the tree.
+	size int
 }
+
+// maxNodes bounds the size of a config with its aliases expanded.
+const maxNodes = 1_000_000
 
 // entry is one key/value pair of a mapping.
 type entry struct {
@@ -163,10 +169,10 @@ func (c *converter) convert(an ast.Node) (*node, error) {
 		return nil, c.errAt(an, "yaml: nesting too deep")
 	}
 	line, col := pos(an)
-	n := &node{kind: kindScalar, line: line, col: col}
+	n := &node{kind: kindScalar, line: line, col: col, size: 1}
 	switch v := an.(type) {
 	case nil:
-		return &node{kind: kindNull}, nil
+		return &node{kind: kindNull, size: 1}, nil
 	case *ast.NullNode:
 		n.kind = kindNull
 	case *ast.StringNode:
@@ -218,11 +224,15 @@ func (c *converter) convert(an ast.Node) (*node, error) {
 				return nil, err
 			}
 			n.items = append(n.items, in)
+			n.size += in.size
 		}
 	case *ast.CommentNode, *ast.CommentGroupNode:
 		n.kind = kindNull
 	default:
 		return nil, c.errAt(an, "yaml: unsupported node %s", an.Type())
+	}
+	if n.size > maxNodes {
+		return nil, c.errAt(an, "yaml: more than %d values once aliases are expanded", maxNodes)
 	}
 	return n, nil
 }
@@ -266,10 +276,12 @@ func (c *converter) mapping(n *node, values []*ast.MappingValueNode) error {
 			key = strconv.FormatBool(b)
 		}
 		n.entries = append(n.entries, entry{key: strings.TrimSpace(key), k: k, v: v})
+		n.size += v.size
 	}
 	for _, e := range merged {
 		if !hasKey(n, e.key) {
 			n.entries = append(n.entries, e)
+			n.size += e.v.size
 		}
 	}
 	return nil
