@@ -84,7 +84,7 @@ func (n *node) text() string {
 
 // describe names the node's type for "want X, got Y" messages.
 func (n *node) describe() string {
-	switch v := n.value.(type) {
+	switch n.value.(type) {
 	case string:
 		return "a string"
 	case bool:
@@ -94,7 +94,6 @@ func (n *node) describe() string {
 	case float64:
 		return "a number"
 	default:
-		_ = v
 		return n.kind.String()
 	}
 }
