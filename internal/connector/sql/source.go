@@ -1,0 +1,312 @@
+package sqlconn
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/concord-sync/concord/internal/connector"
+	"github.com/concord-sync/concord/internal/model"
+)
+
+// cursor is the position of the last row a Read returned: its updated_at as the
+// database gave it (text or RFC 3339) and its id.
+type cursor struct {
+	TS string `json:"t"`
+	ID string `json:"i"`
+}
+
+func parseCursor(s string) (*cursor, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var c cursor
+	if err := json.Unmarshal([]byte(s), &c); err != nil || c.TS == "" {
+		return nil, fmt.Errorf("bad cursor %q", s)
+	}
+	if _, err := parseTimeText(c.TS); err != nil {
+		return nil, fmt.Errorf("bad cursor %q: %w", s, err)
+	}
+	return &c, nil
+}
+
+func (c cursor) String() string {
+	b, _ := json.Marshal(c)
+	return string(b)
+}
+
+// rawTime renders a driver's updated_at value for the cursor.
+func rawTime(raw any) string {
+	switch v := raw.(type) {
+	case time.Time:
+		return v.UTC().Format(time.RFC3339Nano)
+	case []byte:
+		return string(v)
+	case string:
+		return v
+	}
+	return fmt.Sprint(raw)
+}
+
+// bindTS is the bind value for a cursor timestamp: the database's own text for
+// dialects that store text, so equality holds for rows written by others.
+func (c *Conn) bindTS(raw string) (any, error) {
+	t, err := parseTimeText(raw)
+	if err != nil {
+		return nil, err
+	}
+	if c.d.timeAsText {
+		return raw, nil
+	}
+	return t, nil
+}
+
+// selectFrom returns "SELECT <columns> FROM <table>" for t.
+func (c *Conn) selectFrom(t *table) string {
+	d := c.d
+	cols := []string{d.asText(t.id), d.ident(t.updatedAt)}
+	if t.link != "" {
+		cols = append(cols, d.asText(t.link))
+	}
+	if t.archived != "" {
+		cols = append(cols, d.ident(t.archived))
+	}
+	for _, f := range t.fields {
+		switch f.typ {
+		case model.TypeDecimal, model.TypeMoney:
+			cols = append(cols, d.asText(f.col))
+		default:
+			cols = append(cols, d.ident(f.col))
+		}
+		if f.currencyColumn != "" {
+			cols = append(cols, d.ident(f.currencyColumn))
+		}
+	}
+	return "SELECT " + strings.Join(cols, ", ") + " FROM " + d.ident(t.name...)
+}
+
+// scanned is one row: the record and the raw updated_at for cursors.
+type scanned struct {
+	rec   model.Record
+	rawTS string
+}
+
+// scanRows reads every row of a selectFrom query.
+func (c *Conn) scanRows(t *table, rows *sql.Rows) ([]scanned, error) {
+	defer rows.Close()
+	n := 2 + len(t.fields)
+	if t.link != "" {
+		n++
+	}
+	if t.archived != "" {
+		n++
+	}
+	for _, f := range t.fields {
+		if f.currencyColumn != "" {
+			n++
+		}
+	}
+	vals := make([]any, n)
+	ptrs := make([]any, n)
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	var out []scanned
+	for rows.Next() {
+		clear(vals)
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, fmt.Errorf("scan %s: %w", t.entity, err)
+		}
+		s, err := c.decodeRow(t, vals)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read %s rows: %w", t.entity, err)
+	}
+	return out, nil
+}
+
+func (c *Conn) decodeRow(t *table, vals []any) (scanned, error) {
+	id, err := asString(vals[0])
+	if err != nil {
+		return scanned{}, fmt.Errorf("read %s id: %w", t.entity, err)
+	}
+	if vals[1] == nil {
+		return scanned{}, fmt.Errorf("read %s %s: %s is null", t.entity, id, t.updatedAt)
+	}
+	ts, err := parseTime(vals[1])
+	if err != nil {
+		return scanned{}, fmt.Errorf("read %s %s: %w", t.entity, id, err)
+	}
+	rec := model.Record{Entity: t.entity, ID: id, UpdatedAt: ts, Version: ts.Format(time.RFC3339Nano), Fields: make(model.Fields, len(t.fields))}
+	i := 2
+	if t.link != "" {
+		if vals[i] != nil {
+			if rec.LinkKey, err = asString(vals[i]); err != nil {
+				return scanned{}, fmt.Errorf("read %s %s link: %w", t.entity, id, err)
+			}
+		}
+		i++
+	}
+	if t.archived != "" {
+		if vals[i] != nil {
+			if rec.Archived, err = asBool(vals[i]); err != nil {
+				return scanned{}, fmt.Errorf("read %s %s archived: %w", t.entity, id, err)
+			}
+		}
+		i++
+	}
+	for _, f := range t.fields {
+		raw := vals[i]
+		i++
+		var cur any
+		if f.currencyColumn != "" {
+			cur = vals[i]
+			i++
+		}
+		v, err := decodeValue(f, raw, cur)
+		if err != nil {
+			return scanned{}, fmt.Errorf("read %s %s field %s: %w", t.entity, id, f.field, err)
+		}
+		rec.Fields[f.field] = v
+	}
+	return scanned{rec: rec, rawTS: rawTime(vals[1])}, nil
+}
+
+// query runs a selectFrom query with a suffix.
+func (c *Conn) query(ctx context.Context, q queryer, t *table, where string, a *args) ([]scanned, error) {
+	rows, err := q.QueryContext(ctx, c.selectFrom(t)+where, a.vals...)
+	if err != nil {
+		return nil, fmt.Errorf("query %s: %w", t.entity, err)
+	}
+	return c.scanRows(t, rows)
+}
+
+// queryer is *sql.DB or *sql.Tx.
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// Read implements connector.Connector. Rows are read in (updated_at, id) order
+// after the cursor. When the page has room, rows from the overlap window before
+// the cursor (updated_at >= cursor - overlap) are re-delivered first, so a row
+// whose transaction committed late is still seen; the engine drops the ones it
+// already has by id and version. Done is true when fewer than Limit rows lie
+// past the cursor, so paging always terminates.
+func (c *Conn) Read(ctx context.Context, req connector.ReadRequest) (connector.ReadResult, error) {
+	t, err := c.table("read", req.Entity)
+	if err != nil {
+		return connector.ReadResult{}, err
+	}
+	cur, err := parseCursor(req.Cursor)
+	if err != nil {
+		return connector.ReadResult{}, fmt.Errorf("read %s: %w", req.Entity, err)
+	}
+	limit := req.Limit
+	if limit <= 0 {
+		limit = DefaultLimit
+	}
+	d := c.d
+	u, id := d.ident(t.updatedAt), d.ident(t.id)
+	order := " ORDER BY " + u + ", " + id + " LIMIT " + fmt.Sprint(limit)
+
+	a := &args{d: d}
+	where := ""
+	if cur != nil {
+		ts, err := c.bindTS(cur.TS)
+		if err != nil {
+			return connector.ReadResult{}, fmt.Errorf("read %s: %w", req.Entity, err)
+		}
+		where = " WHERE " + u + " > " + a.add(ts) + " OR (" + u + " = " + a.add(ts) + " AND " + id + " > " + a.add(cur.ID) + ")"
+	}
+	fresh, err := c.query(ctx, c.db, t, where+order, a)
+	if err != nil {
+		return connector.ReadResult{}, fmt.Errorf("read: %w", err)
+	}
+
+	var window []scanned
+	if room := limit - len(fresh); cur != nil && c.cfg.overlap > 0 && room > 0 {
+		ts, _ := c.bindTS(cur.TS)
+		start, _ := parseTimeText(cur.TS)
+		a := &args{d: d}
+		w := " WHERE " + u + " >= " + a.add(d.encodeTime(start.Add(-c.cfg.overlap))) +
+			" AND (" + u + " < " + a.add(ts) + " OR (" + u + " = " + a.add(ts) + " AND " + id + " <= " + a.add(cur.ID) + "))" +
+			" ORDER BY " + u + ", " + id + " LIMIT " + fmt.Sprint(room)
+		if window, err = c.query(ctx, c.db, t, w, a); err != nil {
+			return connector.ReadResult{}, fmt.Errorf("read overlap: %w", err)
+		}
+	}
+
+	res := connector.ReadResult{Next: req.Cursor, Done: len(fresh) < limit}
+	res.Records = make([]model.Record, 0, len(window)+len(fresh))
+	for _, s := range window {
+		res.Records = append(res.Records, project(s.rec, req.Fields))
+	}
+	for _, s := range fresh {
+		res.Records = append(res.Records, project(s.rec, req.Fields))
+	}
+	if n := len(fresh); n > 0 {
+		res.Next = cursor{TS: fresh[n-1].rawTS, ID: fresh[n-1].rec.ID}.String()
+	}
+	return res, nil
+}
+
+func project(r model.Record, fields []string) model.Record {
+	if fields != nil {
+		r.Fields = r.Fields.Only(fields)
+	}
+	return r
+}
+
+// Get implements connector.Connector with chunked IN queries on the id column.
+func (c *Conn) Get(ctx context.Context, entity model.Entity, ids []string) (map[string]model.Record, error) {
+	t, err := c.table("get", entity)
+	if err != nil {
+		return nil, err
+	}
+	return c.getBy(ctx, c.db, t, t.id, ids, false)
+}
+
+// Lookup implements connector.Connector with chunked IN queries on the link
+// column.
+func (c *Conn) Lookup(ctx context.Context, entity model.Entity, linkKeys []string) (map[string]model.Record, error) {
+	t, err := c.table("lookup", entity)
+	if err != nil {
+		return nil, err
+	}
+	return c.getBy(ctx, c.db, t, t.link, linkKeys, true)
+}
+
+// getBy returns rows whose col is one of keys, keyed by id or by link key.
+func (c *Conn) getBy(ctx context.Context, q queryer, t *table, col string, keys []string, byLink bool) (map[string]model.Record, error) {
+	out := make(map[string]model.Record, len(keys))
+	for _, chunk := range chunks(keys) {
+		a := &args{d: c.d}
+		where := " WHERE " + c.d.ident(col) + " IN (" + a.list(chunk) + ")"
+		rows, err := c.query(ctx, q, t, where, a)
+		if err != nil && isBadInput(err) {
+			// A key the column's type cannot hold (a text id for a bigint
+			// column) matches nothing; compare as text instead.
+			a = &args{d: c.d}
+			where = " WHERE " + c.d.asText(col) + " IN (" + a.list(chunk) + ")"
+			rows, err = c.query(ctx, q, t, where, a)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("get by %s: %w", col, err)
+		}
+		for _, s := range rows {
+			key := s.rec.ID
+			if byLink {
+				key = s.rec.LinkKey
+			}
+			out[key] = s.rec
+		}
+	}
+	return out, nil
+}

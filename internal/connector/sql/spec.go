@@ -1,0 +1,342 @@
+package sqlconn
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/concord-sync/concord/internal/connector"
+	"github.com/concord-sync/concord/internal/model"
+)
+
+// Name is the connector type in the config file (`connector: sql`).
+const Name = "sql"
+
+// Setting names.
+const (
+	SettingDriver   = "driver"
+	SettingDSN      = "dsn"
+	SettingPath     = "path"
+	SettingPassword = "password"
+	SettingOverlap  = "overlap"
+	SettingEntities = "entities"
+)
+
+// Drivers.
+const (
+	DriverSQLite   = "sqlite"
+	DriverPostgres = "postgres"
+	DriverMySQL    = "mysql"
+)
+
+// Id kinds: how a created row gets its primary key.
+const (
+	IDAuto = "auto" // the database generates it
+	IDUUID = "uuid" // the connector generates a UUID
+	IDLink = "link" // the link key is the id
+)
+
+// DefaultOverlap is the change-detection overlap window when none is set.
+const DefaultOverlap = 2 * time.Second
+
+// Settings are the sql connector's settings, decoded from the system's settings.
+type Settings struct {
+	Driver string `json:"driver"`
+	// DSN is the data source name: a file path for sqlite, a URL or key=value
+	// string for postgres, a go-sql-driver DSN for mysql.
+	DSN string `json:"dsn"`
+	// Path is an alias of DSN for sqlite.
+	Path string `json:"path"`
+	// Password, when set, is injected into the DSN (postgres and mysql).
+	Password string `json:"password"`
+	// Overlap is a Go duration; DefaultOverlap when empty.
+	Overlap string `json:"overlap"`
+	// Entities maps canonical entity names to tables.
+	Entities map[string]EntitySettings `json:"entities"`
+}
+
+// EntitySettings maps one canonical entity to one table.
+type EntitySettings struct {
+	Table     string                  `json:"table"`
+	ID        string                  `json:"id"`
+	IDKind    string                  `json:"id_kind"`
+	UpdatedAt string                  `json:"updated_at"`
+	Link      string                  `json:"link"`
+	Archived  string                  `json:"archived"`
+	Fields    map[string]FieldMapping `json:"fields"`
+}
+
+// FieldMapping maps one canonical field to a column. In the config it is either
+// a column name or an object.
+type FieldMapping struct {
+	Column string `json:"column"`
+	// Type is required for custom fields and must match for standard ones.
+	Type model.FieldType `json:"type"`
+	// Currency is the fixed ISO 4217 currency of a money column.
+	Currency string `json:"currency"`
+	// CurrencyColumn holds each row's currency for a money column.
+	CurrencyColumn string `json:"currency_column"`
+}
+
+// UnmarshalJSON accepts a bare column name or the object form.
+func (m *FieldMapping) UnmarshalJSON(b []byte) error {
+	var col string
+	if err := json.Unmarshal(b, &col); err == nil {
+		*m = FieldMapping{Column: col}
+		return nil
+	}
+	type plain FieldMapping
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var p plain
+	if err := dec.Decode(&p); err != nil {
+		return fmt.Errorf("field mapping: %w", err)
+	}
+	*m = FieldMapping(p)
+	return nil
+}
+
+// Spec returns the sql connector's spec.
+func Spec() connector.Spec {
+	return connector.Spec{
+		Name:    Name,
+		Summary: "Reads and writes tables of an in-house CRM or ERP database (SQLite, PostgreSQL, MySQL/MariaDB).",
+		Fields: []connector.Field{
+			{Name: SettingDriver, Type: "string", Required: true, Example: "postgres",
+				Description: "Database driver: sqlite, postgres or mysql (also MariaDB)."},
+			{Name: SettingDSN, Type: "string", Required: true, Example: "postgres://erp@db.internal/erp",
+				Description: "Data source name: a file path for sqlite, a URL or key=value string for postgres, user@tcp(host:3306)/db for mysql. Keep credentials out of it; use password."},
+			{Name: SettingPath, Type: "string", Example: "./crm.db",
+				Description: "For sqlite, the database file, as an alternative to dsn; used as given."},
+			{Name: SettingPassword, Type: "string", Secret: true, Example: "env:CRM_DB_PASSWORD",
+				Description: "Database password, injected into the DSN (postgres and mysql)."},
+			{Name: SettingOverlap, Type: "duration", Default: DefaultOverlap.String(), Example: "5s",
+				Description: "Change-detection overlap window: each read re-reads rows this much older than the cursor, to catch transactions that committed late."},
+			{Name: SettingEntities, Type: "map", Required: true,
+				Example:     "account: {table: customers, id: customer_id, updated_at: updated_at, link: crm_id, fields: {name: company_name}}",
+				Description: "Per canonical entity: table, id, id_kind (auto|uuid|link), updated_at, link, archived and fields (canonical field -> column or {column, type, currency, currency_column})."},
+		},
+		Validate: Validate,
+		Open: func(ctx context.Context, p connector.OpenParams) (connector.Connector, error) {
+			return Open(ctx, p)
+		},
+	}
+}
+
+// Register adds the sql connector to reg.
+func Register(reg *connector.Registry) { reg.Register(Spec()) }
+
+// Validate checks settings without side effects and returns every problem as a
+// *connector.SettingError with a dotted path.
+func Validate(settings map[string]any) []error {
+	_, errs := decode(settings)
+	return errs
+}
+
+// config is the validated, resolved form of Settings.
+type config struct {
+	driver   string
+	dsn      string
+	password string
+	overlap  time.Duration
+	entities map[model.Entity]*table
+}
+
+// table is one entity's resolved mapping.
+type table struct {
+	entity    model.Entity
+	name      []string // possibly schema-qualified
+	id        string
+	idKind    string
+	updatedAt string
+	link      string // empty only when idKind is link and the id is the link
+	archived  string
+	fields    []*column // sorted by canonical name
+	byName    map[string]*column
+}
+
+// column is one mapped canonical field.
+type column struct {
+	field          string
+	col            string
+	typ            model.FieldType
+	ref            model.Entity
+	currency       string
+	currencyColumn string
+}
+
+func settingErr(path, format string, args ...any) error {
+	return &connector.SettingError{Path: path, Msg: fmt.Sprintf(format, args...)}
+}
+
+// checkIdent refuses identifiers that could break quoting.
+func checkIdent(path, name string, required bool) []error {
+	if name == "" {
+		if required {
+			return []error{settingErr(path, "required")}
+		}
+		return nil
+	}
+	if strings.ContainsAny(name, "\"`\x00") {
+		return []error{settingErr(path, "identifier %q contains a quote or NUL character", name)}
+	}
+	if len(name) > 128 {
+		return []error{settingErr(path, "identifier longer than 128 characters")}
+	}
+	return nil
+}
+
+func decode(settings map[string]any) (*config, []error) {
+	var s Settings
+	if err := connector.DecodeSettings(settings, &s); err != nil {
+		return nil, []error{err}
+	}
+	var errs []error
+	cfg := &config{driver: s.Driver, dsn: s.DSN, password: s.Password, overlap: DefaultOverlap, entities: map[model.Entity]*table{}}
+	switch s.Driver {
+	case DriverSQLite:
+		if s.DSN != "" && s.Path != "" {
+			errs = append(errs, settingErr(SettingPath, "give dsn or path, not both"))
+		}
+		if s.DSN == "" {
+			cfg.dsn = s.Path
+		}
+		if s.Password != "" {
+			errs = append(errs, settingErr(SettingPassword, "sqlite has no password"))
+		}
+	case DriverPostgres, DriverMySQL:
+		if s.Path != "" {
+			errs = append(errs, settingErr(SettingPath, "only for sqlite; use dsn"))
+		}
+	case "":
+		errs = append(errs, settingErr(SettingDriver, "required (sqlite, postgres or mysql)"))
+	default:
+		errs = append(errs, settingErr(SettingDriver, "unknown driver %q (want sqlite, postgres or mysql)", s.Driver))
+	}
+	if cfg.dsn == "" {
+		errs = append(errs, settingErr(SettingDSN, "required"))
+	}
+	if s.Overlap != "" {
+		d, err := time.ParseDuration(s.Overlap)
+		switch {
+		case err != nil:
+			errs = append(errs, settingErr(SettingOverlap, "not a duration: %q", s.Overlap))
+		case d < 0:
+			errs = append(errs, settingErr(SettingOverlap, "must not be negative"))
+		default:
+			cfg.overlap = d
+		}
+	}
+	if len(s.Entities) == 0 {
+		errs = append(errs, settingErr(SettingEntities, "map at least one entity"))
+	}
+	names := make([]string, 0, len(s.Entities))
+	for n := range s.Entities {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		t, terrs := decodeEntity(SettingEntities+"."+n, model.Entity(n), s.Entities[n])
+		errs = append(errs, terrs...)
+		if t != nil {
+			cfg.entities[t.entity] = t
+		}
+	}
+	return cfg, errs
+}
+
+func decodeEntity(path string, e model.Entity, s EntitySettings) (*table, []error) {
+	var errs []error
+	if !e.Valid() {
+		return nil, []error{settingErr(path, "unknown canonical entity %q", e)}
+	}
+	t := &table{entity: e, id: s.ID, idKind: s.IDKind, updatedAt: s.UpdatedAt, link: s.Link, archived: s.Archived, byName: map[string]*column{}}
+	if s.Table == "" {
+		errs = append(errs, settingErr(path+".table", "required"))
+	} else {
+		t.name = strings.Split(s.Table, ".")
+		for _, part := range t.name {
+			if part == "" {
+				errs = append(errs, settingErr(path+".table", "empty name part in %q", s.Table))
+				break
+			}
+		}
+		errs = append(errs, checkIdent(path+".table", s.Table, true)...)
+	}
+	errs = append(errs, checkIdent(path+".id", s.ID, true)...)
+	errs = append(errs, checkIdent(path+".updated_at", s.UpdatedAt, true)...)
+	errs = append(errs, checkIdent(path+".archived", s.Archived, false)...)
+	switch s.IDKind {
+	case "":
+		t.idKind = IDAuto
+	case IDAuto, IDUUID, IDLink:
+	default:
+		errs = append(errs, settingErr(path+".id_kind", "unknown id kind %q (want auto, uuid or link)", s.IDKind))
+	}
+	if t.idKind == IDLink && s.Link == "" {
+		t.link = s.ID
+	}
+	errs = append(errs, checkIdent(path+".link", s.Link, t.idKind != IDLink)...)
+	if len(s.Fields) == 0 {
+		errs = append(errs, settingErr(path+".fields", "map at least one field"))
+	}
+	for name, m := range s.Fields {
+		c, cerrs := decodeField(path+".fields."+name, e, name, m)
+		errs = append(errs, cerrs...)
+		if c != nil {
+			t.fields = append(t.fields, c)
+			t.byName[name] = c
+		}
+	}
+	slices.SortFunc(t.fields, func(a, b *column) int { return strings.Compare(a.field, b.field) })
+	return t, errs
+}
+
+func decodeField(path string, e model.Entity, name string, m FieldMapping) (*column, []error) {
+	var errs []error
+	c := &column{field: name, col: m.Column, typ: m.Type, currency: strings.ToUpper(m.Currency), currencyColumn: m.CurrencyColumn}
+	errs = append(errs, checkIdent(path+".column", m.Column, true)...)
+	errs = append(errs, checkIdent(path+".currency_column", m.CurrencyColumn, false)...)
+	if def, ok := model.LookupField(e, name); ok {
+		if m.Type != "" && m.Type != def.Type {
+			errs = append(errs, settingErr(path+".type", "standard field %s is %s, not %s", name, def.Type, m.Type))
+		}
+		c.typ, c.ref = def.Type, def.Ref
+	} else {
+		switch {
+		case m.Type == "":
+			errs = append(errs, settingErr(path, "unknown field of %s: custom fields need a type", e))
+		case !slices.Contains(model.FieldTypes, m.Type):
+			errs = append(errs, settingErr(path+".type", "unknown type %q", m.Type))
+		case m.Type == model.TypeRef:
+			errs = append(errs, settingErr(path+".type", "custom ref fields are not supported; map the standard field"))
+		}
+	}
+	switch c.typ {
+	case model.TypeLines:
+		errs = append(errs, settingErr(path, "lines fields are not supported; map order_line as its own entity"))
+	case model.TypeMoney:
+		switch {
+		case c.currency == "" && c.currencyColumn == "":
+			errs = append(errs, settingErr(path, "money needs currency or currency_column"))
+		case c.currency != "" && c.currencyColumn != "":
+			errs = append(errs, settingErr(path, "give currency or currency_column, not both"))
+		case c.currency != "" && len(c.currency) != 3:
+			errs = append(errs, settingErr(path+".currency", "%q is not an ISO 4217 code", m.Currency))
+		}
+	default:
+		if c.currency != "" || c.currencyColumn != "" {
+			errs = append(errs, settingErr(path, "currency only applies to money fields"))
+		}
+	}
+	return c, errs
+}
+
+// errDecode wraps the first settings problem for Open.
+var errDecode = errors.New("invalid settings")
