@@ -248,7 +248,7 @@ func (e *Engine) record(ctx context.Context, bp *BatchPlan, answers []response, 
 		s.Failed += st.Failed
 	})
 	if st.Failed+st.Retrying+st.Quarantined > 0 {
-		e.log.WarnContext(ctx, "batch had failures", "leg", l.Name, "attempt", b.Attempt, "failed", st.Failed, "retrying", st.Retrying, "quarantined", st.Quarantined)
+		e.log.InfoContext(ctx, "batch had failures", "leg", l.Name, "attempt", b.Attempt, "failed", st.Failed, "retrying", st.Retrying, "quarantined", st.Quarantined)
 	}
 	return outs, nil
 }

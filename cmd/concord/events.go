@@ -1,0 +1,154 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/concord-sync/concord/internal/connector/all"
+	"github.com/concord-sync/concord/internal/store"
+)
+
+// openStoreOnly loads the config and opens just the store, for the read-only
+// commands that need no system.
+func openStoreOnly(ctx context.Context, g *globals) (store.Store, error) {
+	log, err := g.logger()
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := loadConfig(g, all.Registry(all.Deps{}))
+	if err != nil {
+		return nil, err
+	}
+	st, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	return st, nil
+}
+
+func newEventsCmd(g *globals) *cobra.Command {
+	var p store.ListEventsParams
+	var status string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "events",
+		Short: "List sync events (every attempt to apply a change), newest first",
+		Long: `events lists the event log: one event per attempt to apply one change, with the
+flow, the source and target records, the outcome (created, updated, unchanged,
+stale, quarantined, failed, retrying, dead) and the error. Each event keeps the
+source snapshot, the config version, the planned diff and the target's answer:
+see them with concord events show ID, and re-apply with concord replay ID.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			st, err := openStoreOnly(ctx, g)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			p.Outcome = store.Outcome(status)
+			evs, err := st.ListEvents(ctx, &p)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(cmd.OutOrStdout(), eventViews(evs))
+			}
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "ID\tTIME\tFLOW\tSOURCE\tTARGET\tOUTCOME\tATTEMPT\tERROR")
+			for _, e := range evs {
+				fmt.Fprintf(w, "%d\t%s\t%s\t%s:%s\t%s:%s\t%s\t%d\t%s\n", e.ID, e.StartedAt.Format(time.DateTime), e.Flow, e.SourceSystem, e.SourceID, e.TargetSystem, e.TargetID, e.Outcome, e.Attempt, e.Error)
+			}
+			return w.Flush()
+		},
+	}
+	cmd.Flags().StringVar(&p.Flow, "flow", "", "only this flow")
+	cmd.Flags().StringVar(&status, "status", "", "only this outcome: created, updated, unchanged, stale, quarantined, failed, retrying, dead")
+	cmd.Flags().StringVar(&p.SourceID, "source-id", "", "only events of this source record")
+	cmd.Flags().IntVar(&p.Limit, "limit", 100, "most events to list")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.AddCommand(&cobra.Command{
+		Use:   "show ID",
+		Short: "Show one event whole: snapshot, plan, response",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := strconv.ParseInt(args[0], 10, 64)
+			if err != nil {
+				return usageErr(fmt.Errorf("event id %q is not a number", args[0]))
+			}
+			ctx := cmd.Context()
+			st, err := openStoreOnly(ctx, g)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			ev, err := st.GetEvent(ctx, id)
+			if errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("no event %d", id)
+			}
+			if err != nil {
+				return err
+			}
+			return writeJSON(cmd.OutOrStdout(), eventView(ev))
+		},
+	})
+	return cmd
+}
+
+// eventJSON is how an event prints: the stored JSON documents stay JSON.
+type eventJSON struct {
+	ID            int64           `json:"id"`
+	Flow          string          `json:"flow"`
+	Entity        string          `json:"entity"`
+	Source        string          `json:"source"`
+	SourceID      string          `json:"source_id"`
+	Target        string          `json:"target"`
+	TargetID      string          `json:"target_id,omitempty"`
+	ConcordID     string          `json:"concord_id,omitempty"`
+	ConfigVersion string          `json:"config_version"`
+	Outcome       store.Outcome   `json:"outcome"`
+	Error         string          `json:"error,omitempty"`
+	Attempt       int             `json:"attempt"`
+	ReplayOf      int64           `json:"replay_of,omitempty"`
+	StartedAt     time.Time       `json:"started_at"`
+	DurationMS    float64         `json:"duration_ms"`
+	Snapshot      json.RawMessage `json:"snapshot,omitempty"`
+	Plan          json.RawMessage `json:"plan,omitempty"`
+	Response      json.RawMessage `json:"response,omitempty"`
+}
+
+func eventView(e store.Event) eventJSON {
+	return eventJSON{ID: e.ID, Flow: e.Flow, Entity: string(e.Entity), Source: e.SourceSystem, SourceID: e.SourceID,
+		Target: e.TargetSystem, TargetID: e.TargetID, ConcordID: e.ConcordID, ConfigVersion: e.ConfigVersion,
+		Outcome: e.Outcome, Error: e.Error, Attempt: e.Attempt, ReplayOf: e.Replay, StartedAt: e.StartedAt,
+		DurationMS: float64(e.Duration.Microseconds()) / 1000, Snapshot: raw(e.Snapshot), Plan: raw(e.Plan), Response: raw(e.Response)}
+}
+
+func eventViews(evs []store.Event) []eventJSON {
+	out := make([]eventJSON, len(evs))
+	for i, e := range evs {
+		out[i] = eventView(e)
+	}
+	return out
+}
+
+func raw(b []byte) json.RawMessage {
+	if len(b) == 0 {
+		return nil
+	}
+	return json.RawMessage(b)
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

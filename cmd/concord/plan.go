@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/concord-sync/concord/internal/engine"
+)
+
+func newPlanCmd(g *globals) *cobra.Command {
+	var flow string
+	var asJSON, all bool
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "plan",
+		Short: "Show what a sync would change, per record and field; nothing is written",
+		Long: `plan reads the changes waiting on each flow since its cursor, cleans, links and
+diffs them against the target exactly as sync would, and prints the result per
+record: create, update (with each field's old and new value), none (the target
+already agrees), quarantine (with the field and reason), stale or fail. Nothing is
+written to any system or to the store, and cursors do not move.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			a, err := openApp(ctx, g)
+			if err != nil {
+				return err
+			}
+			defer a.Close(context.WithoutCancel(ctx))
+			legs, err := a.selectLegs(flow)
+			if err != nil {
+				return err
+			}
+			var plans []*engine.RecordPlan
+			for _, l := range legs {
+				p, err := a.eng.Preview(ctx, l, limit)
+				if err != nil {
+					return err
+				}
+				plans = append(plans, p...)
+			}
+			if asJSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				if plans == nil {
+					plans = []*engine.RecordPlan{}
+				}
+				return enc.Encode(plans)
+			}
+			printPlans(cmd.OutOrStdout(), plans, all)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&flow, "flow", "", "only this flow")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().BoolVar(&all, "all", false, "also list records with nothing to do")
+	cmd.Flags().IntVar(&limit, "limit", 1000, "most records to plan per flow")
+	return cmd
+}
+
+func printPlans(w io.Writer, plans []*engine.RecordPlan, all bool) {
+	counts := map[engine.Action]int{}
+	for _, p := range plans {
+		counts[p.Action]++
+		if !all && (p.Action == engine.ActionNone || p.Action == engine.ActionSkip) {
+			continue
+		}
+		target := p.TargetID
+		if target == "" {
+			target = "(new)"
+		}
+		fmt.Fprintf(w, "%-10s %s  %s %s -> %s\n", p.Action, p.Leg, p.Source.Entity, p.Source.ID, target)
+		for _, c := range p.Changes {
+			fmt.Fprintf(w, "    %-18s %q -> %q\n", c.Field, c.From.String(), c.To.String())
+		}
+		if p.Reason != "" {
+			field := ""
+			if p.Field != "" {
+				field = p.Field + ": "
+			}
+			fmt.Fprintf(w, "    %s%s\n", field, p.Reason)
+		}
+	}
+	var parts []string
+	for _, a := range []engine.Action{engine.ActionCreate, engine.ActionUpdate, engine.ActionNone, engine.ActionSkip, engine.ActionStale, engine.ActionQuarantine, engine.ActionFail} {
+		parts = append(parts, fmt.Sprintf("%d %s", counts[a], a))
+	}
+	fmt.Fprintf(w, "plan: %s (nothing written)\n", strings.Join(parts, ", "))
+}

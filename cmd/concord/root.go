@@ -1,0 +1,71 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// globals are the flags every subcommand shares.
+type globals struct {
+	config    string
+	logLevel  string
+	logFormat string
+}
+
+func newRootCmd() *cobra.Command {
+	g := &globals{}
+	root := &cobra.Command{
+		Use:   "concord",
+		Short: "Concord keeps your CRM and ERP in agreement",
+		Long: `Concord links the records a CRM and an ERP share (customers, products, deals and
+orders, invoices, payments), moves each field in the one direction its owner allows,
+and logs every change so that any of them can be re-run safely.
+
+Start with:  concord validate --config concord.yaml
+Then:        concord plan --config concord.yaml      (what would change, nothing written)
+             concord sync --once --config concord.yaml
+Docs:        docs/ (configuration: docs/config.md, CLI: docs/cli.md)
+
+Exit codes: 0 ok, 1 runtime failure, 2 invalid config or usage.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVarP(&g.config, "config", "c", envOr("CONCORD_CONFIG", "concord.yaml"), "config file (env CONCORD_CONFIG)")
+	root.PersistentFlags().StringVar(&g.logLevel, "log-level", envOr("CONCORD_LOG_LEVEL", "warn"), "log level: debug, info, warn, error")
+	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr(err) })
+	root.AddCommand(
+		newValidateCmd(g), newSchemaCmd(), newConnectorsCmd(),
+		newPlanCmd(g), newSyncCmd(g), newServeCmd(g),
+		newEventsCmd(g), newReplayCmd(g), newDeadLetterCmd(g), newLinksCmd(g), newQuarantineCmd(g),
+		newBenchCmd(g), newQuickstartCmd(g),
+	)
+	return root
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// logger builds the process logger from the flags; logs go to stderr.
+func (g *globals) logger() (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(strings.ToUpper(g.logLevel))); err != nil {
+		return nil, usageErr(fmt.Errorf("--log-level %q: want debug, info, warn or error", g.logLevel))
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch g.logFormat {
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	}
+	return nil, usageErr(fmt.Errorf("--log-format %q: want text or json", g.logFormat))
+}

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/concord-sync/concord/internal/engine"
+)
+
+func newSyncCmd(g *globals) *cobra.Command {
+	var once bool
+	var flow string
+	var progress string
+	cmd := &cobra.Command{
+		Use:   "sync --once",
+		Short: "Run one pass of every flow and print a summary",
+		Long: `sync --once reads every flow's changes since its cursor, queues them durably, applies
+them to the targets, and waits until the queue is empty (retries included), then
+prints a summary: read, created, updated, unchanged, skipped (echoes and versions
+already applied), stale, quarantined, retrying, failed. It can be stopped at any
+moment, kill -9 included: the next run goes on where this one stopped, without
+duplicates and without losing changes. For continuous sync use concord serve.
+Exit code 1 when any change failed.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !once {
+				return usageErr(errors.New("sync needs --once (for continuous sync run concord serve)"))
+			}
+			ctx := cmd.Context()
+			a, err := openApp(ctx, g)
+			if err != nil {
+				return err
+			}
+			defer a.Close(context.WithoutCancel(ctx))
+			legs, err := a.selectLegs(flow)
+			if err != nil {
+				return err
+			}
+			show := progress == "on" || (progress == "auto" && term.IsTerminal(int(os.Stderr.Fd())))
+			if err := a.syncOnce(ctx, legs, show, cmd.ErrOrStderr()); err != nil {
+				return err
+			}
+			stats := a.eng.Stats()
+			printSummary(cmd.OutOrStdout(), stats)
+			for _, s := range stats {
+				if s.Failed > 0 {
+					return &exitError{code: exitRuntime, err: fmt.Errorf("%d changes failed; see concord events --status failed and concord deadletter list", totalFailed(stats))}
+				}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&once, "once", false, "run one pass and exit")
+	cmd.Flags().StringVar(&flow, "flow", "", "only this flow")
+	cmd.Flags().StringVar(&progress, "progress", "auto", "progress bar: auto (on a terminal), on, off")
+	return cmd
+}
+
+// syncOnce polls legs until their sources are drained, while the workers apply
+// the queued batches, then waits for the queue to empty.
+func (a *app) syncOnce(ctx context.Context, legs []string, show bool, out io.Writer) error {
+	if err := a.queue.Start(ctx, a.eng); err != nil {
+		return err
+	}
+	var bar *progressbar.ProgressBar
+	if show {
+		bar = progressbar.NewOptions64(-1, progressbar.OptionSetWriter(out), progressbar.OptionSetDescription("syncing"),
+			progressbar.OptionShowCount(), progressbar.OptionSetItsString("changes"), progressbar.OptionShowIts(),
+			progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionClearOnFinish())
+	}
+	done := make(chan struct{})
+	if bar != nil {
+		go func() {
+			t := time.NewTicker(200 * time.Millisecond)
+			defer t.Stop()
+			for {
+				select {
+				case <-done:
+					return
+				case <-t.C:
+					_ = bar.Set64(int64(applied(a.eng.Stats())))
+				}
+			}
+		}()
+	}
+	defer close(done)
+	for _, leg := range legs {
+		for {
+			res, err := a.eng.Poll(ctx, leg)
+			if err != nil {
+				return err
+			}
+			if res.Done {
+				break
+			}
+		}
+	}
+	if err := a.queue.Drain(ctx, 25*time.Millisecond); err != nil {
+		return fmt.Errorf("wait for queue: %w", err)
+	}
+	if bar != nil {
+		_ = bar.Finish()
+	}
+	return a.queue.Stop(ctx)
+}
+
+func applied(stats []engine.Stats) int {
+	n := 0
+	for _, s := range stats {
+		n += s.Created + s.Updated + s.Unchanged + s.Skipped + s.Stale + s.Quarantined + s.Failed
+	}
+	return n
+}
+
+func totalFailed(stats []engine.Stats) int {
+	n := 0
+	for _, s := range stats {
+		n += s.Failed
+	}
+	return n
+}
+
+// printSummary prints one row per leg and a total.
+func printSummary(w io.Writer, stats []engine.Stats) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "FLOW\tREAD\tCREATED\tUPDATED\tUNCHANGED\tSKIPPED\tSTALE\tQUARANTINED\tRETRYING\tFAILED\t")
+	var t engine.Stats
+	row := func(s engine.Stats) {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", s.Leg, s.Read, s.Created, s.Updated, s.Unchanged, s.Skipped, s.Stale, s.Quarantined, s.Retrying, s.Failed)
+	}
+	for _, s := range stats {
+		row(s)
+		t.Read += s.Read
+		t.Created += s.Created
+		t.Updated += s.Updated
+		t.Unchanged += s.Unchanged
+		t.Skipped += s.Skipped
+		t.Stale += s.Stale
+		t.Quarantined += s.Quarantined
+		t.Retrying += s.Retrying
+		t.Failed += s.Failed
+	}
+	t.Leg = "total"
+	row(t)
+	tw.Flush()
+}

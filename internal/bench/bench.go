@@ -1,0 +1,227 @@
+// Package bench measures the engine end to end: N changes synced between two
+// in-memory systems through the real store and the real queue, next to the raw
+// rate of inserting the same rows into the same store in one transaction.
+package bench
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/concord-sync/concord/internal/connector"
+	"github.com/concord-sync/concord/internal/connector/memory"
+	"github.com/concord-sync/concord/internal/engine"
+	"github.com/concord-sync/concord/internal/model"
+	"github.com/concord-sync/concord/internal/queue"
+	"github.com/concord-sync/concord/internal/store"
+	"github.com/concord-sync/concord/internal/store/pgstore"
+	"github.com/concord-sync/concord/internal/store/sqlitestore"
+)
+
+// Params configure a run.
+type Params struct {
+	Records   int
+	BatchSize int
+	// Store is "sqlite" (a file in Dir) or "postgres" (DSN).
+	Store string
+	DSN   string
+	Dir   string
+	Log   *slog.Logger
+}
+
+// Result is what one run measured.
+type Result struct {
+	Store       string
+	Records     int
+	Elapsed     time.Duration
+	ChangesPerS float64
+	// RawPerS is the rate of inserting the same rows (events, links,
+	// fingerprints) into the same store in one transaction.
+	RawPerS float64
+	// PeakRSS is the process's peak resident memory in bytes (VmHWM), 0 if unknown.
+	PeakRSS uint64
+	// PeakHeap is the largest Go heap in use seen during the sync.
+	PeakHeap uint64
+}
+
+// Ratio is how many times slower the sync is than the raw insert.
+func (r Result) Ratio() float64 { return r.RawPerS / r.ChangesPerS }
+
+func openStore(ctx context.Context, p Params, name string) (store.Store, error) {
+	if p.Store == "postgres" {
+		return pgstore.Open(ctx, p.DSN, p.Log)
+	}
+	return sqlitestore.Open(ctx, filepath.Join(p.Dir, name), p.Log)
+}
+
+var benchFields = []string{"name", "email", "phone", "city", "country", "credit_limit"}
+
+func records(n int) []model.Record {
+	out := make([]model.Record, n)
+	for i := range n {
+		out[i] = model.Record{Entity: model.Account, ID: "c" + strconv.Itoa(i), Fields: model.Fields{
+			"name":         model.Text(fmt.Sprintf("Company %d GmbH", i)),
+			"email":        model.Text(fmt.Sprintf("buyer%d@example.com", i)),
+			"phone":        model.Text(fmt.Sprintf("+4930%07d", i)),
+			"city":         model.Text("Berlin"),
+			"country":      model.Text("DE"),
+			"credit_limit": model.Money(decimal.New(int64(i%1000)*100, 0), "EUR"),
+		}}
+	}
+	return out
+}
+
+// Run syncs p.Records accounts from one in-memory system to another through the
+// store and the queue, then measures the raw insert rate on a fresh store.
+func Run(ctx context.Context, p Params) (Result, error) {
+	if p.Log == nil {
+		p.Log = slog.New(slog.DiscardHandler)
+	}
+	if p.BatchSize < 1 {
+		p.BatchSize = 1000
+	}
+	res := Result{Store: p.Store, Records: p.Records}
+	st, err := openStore(ctx, p, "sync.db")
+	if err != nil {
+		return res, err
+	}
+	defer st.Close()
+	crm, erp := memory.New("crm", model.Account), memory.New("erp", model.Account)
+	for _, r := range records(p.Records) {
+		crm.Put(r)
+	}
+	defs, owners := map[string]model.FieldDef{}, map[string]string{}
+	for _, f := range benchFields {
+		defs[f], _ = model.LookupField(model.Account, f)
+		owners[f] = "crm"
+	}
+	leg := engine.Leg{Name: "bench", Flow: "bench", Source: "crm", Target: "erp", Entity: model.Account, Fields: benchFields,
+		Trigger: engine.TriggerChange, Owners: owners, Defs: defs, Clean: map[string][]string{"email": {"email"}, "phone": {"phone"}}}
+	q, err := queue.New(ctx, st, queue.Config{Legs: []string{"bench"}, PollInterval: 10 * time.Millisecond}, p.Log)
+	if err != nil {
+		return res, err
+	}
+	eng, err := engine.New(engine.Params{Store: st, Connectors: map[string]connector.Connector{"crm": crm, "erp": erp},
+		Legs: []engine.Leg{leg}, ConfigVersion: "bench", Queue: q, BatchSize: p.BatchSize, Logger: p.Log})
+	if err != nil {
+		return res, err
+	}
+	stopHeap := watchHeap(&res.PeakHeap)
+	start := time.Now()
+	if err := q.Start(ctx, eng); err != nil {
+		return res, err
+	}
+	for {
+		r, err := eng.Poll(ctx, "bench")
+		if err != nil {
+			return res, err
+		}
+		if r.Done {
+			break
+		}
+	}
+	if err := q.Drain(ctx, 5*time.Millisecond); err != nil {
+		return res, err
+	}
+	res.Elapsed = time.Since(start)
+	stopHeap()
+	if err := q.Stop(ctx); err != nil {
+		return res, err
+	}
+	if got := erp.Count(model.Account); got != p.Records {
+		return res, fmt.Errorf("bench: %d of %d records arrived", got, p.Records)
+	}
+	res.ChangesPerS = float64(p.Records) / res.Elapsed.Seconds()
+	res.RawPerS, err = rawInsert(ctx, p)
+	if err != nil {
+		return res, err
+	}
+	res.PeakRSS = peakRSS()
+	return res, nil
+}
+
+// rawInsert writes, in one transaction on a fresh store, the rows a sync of
+// p.Records changes records: one event, two links and one fingerprint each.
+func rawInsert(ctx context.Context, p Params) (float64, error) {
+	st, err := openStore(ctx, p, "raw.db")
+	if err != nil {
+		return 0, err
+	}
+	defer st.Close()
+	recs := records(p.Records)
+	events := make([]store.Event, len(recs))
+	links := make([]store.Link, 0, 2*len(recs))
+	fps := make([]store.Fingerprint, len(recs))
+	now := time.Now().UTC()
+	for i, r := range recs {
+		snap := fmt.Appendf(nil, `{"entity":"account","id":%q,"fields":{"name":{"k":"text","s":%q}}}`, r.ID, r.Fields["name"].Str)
+		cid := fmt.Sprintf("raw-%d", i)
+		events[i] = store.Event{Flow: "raw", Entity: model.Account, SourceSystem: "crm", SourceID: r.ID, TargetSystem: "erp", TargetID: "m" + r.ID,
+			ConcordID: cid, ConfigVersion: "bench", Snapshot: snap, Plan: snap, Outcome: store.OutcomeCreated, Attempt: 1, StartedAt: now}
+		links = append(links, store.Link{Entity: model.Account, ConcordID: cid, System: "crm", ExternalID: r.ID},
+			store.Link{Entity: model.Account, ConcordID: cid, System: "erp", ExternalID: "m" + r.ID})
+		fps[i] = store.Fingerprint{Flow: "raw", System: "crm", Entity: model.Account, ExternalID: r.ID, Hash: r.Fields.Fingerprint(benchFields), UpdatedAt: now}
+	}
+	start := time.Now()
+	err = st.InTx(ctx, func(tx store.Tx) error {
+		if _, err := tx.InsertEvents(ctx, events); err != nil {
+			return err
+		}
+		if err := tx.PutLinks(ctx, &store.PutLinksParams{Links: links}); err != nil {
+			return err
+		}
+		return tx.PutFingerprints(ctx, fps)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("raw insert: %w", err)
+	}
+	return float64(len(recs)) / time.Since(start).Seconds(), nil
+}
+
+// watchHeap samples the Go heap until the returned func is called.
+func watchHeap(peak *uint64) func() {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		var ms runtime.MemStats
+		for {
+			runtime.ReadMemStats(&ms)
+			*peak = max(*peak, ms.HeapInuse)
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
+// peakRSS reads VmHWM from /proc/self/status (Linux); 0 elsewhere.
+func peakRSS() uint64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, _ := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}

@@ -1,0 +1,42 @@
+package bench_test
+
+import (
+	"context"
+	"os"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/concord-sync/concord/internal/bench"
+)
+
+// BenchmarkSync reports changes/s through the real SQLite store and queue, and the
+// raw insert rate of the same rows; see docs/benchmarks.md.
+func BenchmarkSync(b *testing.B) {
+	stores := []string{"sqlite"}
+	if os.Getenv("TEST_DATABASE_URL") != "" {
+		stores = append(stores, "postgres")
+	}
+	for _, s := range stores {
+		b.Run(s, func(b *testing.B) {
+			for b.Loop() {
+				r, err := bench.Run(context.Background(), bench.Params{Records: 20000, Store: s, DSN: os.Getenv("TEST_DATABASE_URL"), Dir: b.TempDir()})
+				require.NoError(b, err)
+				b.ReportMetric(r.ChangesPerS, "changes/s")
+				b.ReportMetric(r.RawPerS, "raw-inserts/s")
+				b.ReportMetric(float64(r.PeakHeap)/1e6, "peak-heap-MB")
+			}
+		})
+	}
+}
+
+// TestRun checks the benchmark itself: every record arrives and rates are sane.
+func TestRun(t *testing.T) {
+	t.Parallel()
+	r, err := bench.Run(context.Background(), bench.Params{Records: 500, BatchSize: 100, Store: "sqlite", Dir: t.TempDir()})
+	require.NoError(t, err)
+	require.Equal(t, 500, r.Records)
+	require.Positive(t, r.ChangesPerS)
+	require.Positive(t, r.RawPerS)
+	require.Positive(t, r.PeakHeap)
+}

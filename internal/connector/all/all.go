@@ -1,0 +1,25 @@
+// Package all registers every connector that ships with Concord.
+package all
+
+import (
+	"github.com/concord-sync/concord/internal/connector"
+	"github.com/concord-sync/concord/internal/connector/memory"
+	sqlconn "github.com/concord-sync/concord/internal/connector/sql"
+)
+
+// Deps are what some connectors share within one process.
+type Deps struct {
+	// Memory holds the in-memory systems; nil gets a fresh hub.
+	Memory *memory.Hub
+}
+
+// Registry returns a registry holding every shipped connector.
+func Registry(d Deps) *connector.Registry {
+	if d.Memory == nil {
+		d.Memory = memory.NewHub()
+	}
+	reg := connector.NewRegistry()
+	memory.Register(reg, d.Memory)
+	sqlconn.Register(reg)
+	return reg
+}
