@@ -4,14 +4,19 @@
 package trytontest
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 )
 
@@ -50,21 +55,126 @@ func Require(t testing.TB) Env {
 	}
 }
 
-// Clone gives the test its own copy of the template database and drops it
-// when the test ends (unless TRYTON_KEEP=1). It skips or fails like Require.
+// Clone gives the test its own copy of the template database, taken from the
+// pool Main prepared, and drops it when the test ends (unless TRYTON_KEEP=1).
+// It skips or fails like Require.
 func Clone(t testing.TB) Env {
 	t.Helper()
 	env := Require(t)
-	env.Database = dbName(t.Name())
-	run(t, cloneCmd("TRYTON_CLONE_CMD", "clone"), env.Database)
-	t.Cleanup(func() {
-		if os.Getenv("TRYTON_KEEP") == "1" {
-			t.Logf("kept tryton database %s", env.Database)
-			return
-		}
-		run(t, cloneCmd("TRYTON_DROP_CMD", "drop"), env.Database)
-	})
+	pool.mu.Lock()
+	if len(pool.names) == 0 {
+		pool.mu.Unlock()
+		t.Fatalf("trytontest: no prepared database left: call trytontest.Main(m, n) from TestMain with a larger n")
+	}
+	env.Database = pool.names[0]
+	pool.names = pool.names[1:]
+	pool.mu.Unlock()
+	t.Cleanup(func() { drop(env.Database) })
 	return env
+}
+
+var pool struct {
+	mu    sync.Mutex
+	names []string
+}
+
+// Main prepares n cloned databases, runs the package's tests and drops what is
+// left. Call it from TestMain. trytond loads a database's module pool on the
+// first request, and a pool loading while the server answers other requests
+// breaks them (AssertionError inside trytond); so clones are made and warmed
+// up under an exclusive lock shared by all test processes, and tests run
+// under a shared one.
+func Main(m *testing.M, n int) {
+	os.Exit(runMain(m, n))
+}
+
+func runMain(m *testing.M, n int) int {
+	url := os.Getenv("TRYTON_URL")
+	if url == "" {
+		return m.Run() // tests skip or fail in Require
+	}
+	env := Env{
+		URL: strings.TrimRight(url, "/"), User: envOr("TRYTON_USER", "concord"),
+		Password: envOr("TRYTON_PASSWORD", "Sync4Concord!"),
+	}
+	f, err := os.OpenFile(filepath.Join(os.TempDir(), "concord-tryton.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "trytontest: open lock:", err)
+		return 1
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		fmt.Fprintln(os.Stderr, "trytontest: lock:", err)
+		return 1
+	}
+	defer func() {
+		pool.mu.Lock()
+		left := pool.names
+		pool.names = nil
+		pool.mu.Unlock()
+		for _, name := range left {
+			drop(name)
+		}
+	}()
+	for i := range n {
+		name := dbName(fmt.Sprintf("p%d", i))
+		if out, err := command(cloneCmd("TRYTON_CLONE_CMD", "clone"), name); err != nil {
+			fmt.Fprintf(os.Stderr, "trytontest: clone %s: %v\n%s\n(%s)\n", name, err, out, hint)
+			return 1
+		}
+		pool.mu.Lock()
+		pool.names = append(pool.names, name)
+		pool.mu.Unlock()
+		env.Database = name
+		if err := warm(env); err != nil {
+			fmt.Fprintf(os.Stderr, "trytontest: warm up %s: %v\n", name, err)
+			return 1
+		}
+	}
+	// Downgrade to shared: other packages' tests may run now, not their set-up.
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH); err != nil {
+		fmt.Fprintln(os.Stderr, "trytontest: lock:", err)
+		return 1
+	}
+	return m.Run()
+}
+
+func drop(name string) {
+	if os.Getenv("TRYTON_KEEP") == "1" {
+		fmt.Fprintf(os.Stderr, "trytontest: kept database %s\n", name)
+		return
+	}
+	_, _ = command(cloneCmd("TRYTON_DROP_CMD", "drop"), name)
+}
+
+func command(cmd []string, name string) ([]byte, error) {
+	args := append(cmd[1:len(cmd):len(cmd)], name)
+	return exec.Command(cmd[0], args...).CombinedOutput()
+}
+
+// warm logs in once so that the server loads the new database's pool.
+func warm(env Env) error {
+	body, _ := json.Marshal(map[string]any{"id": 1, "method": "common.db.login",
+		"params": []any{env.User, map[string]any{"password": env.Password}, "en"}})
+	resp, err := http.Post(env.URL+"/"+env.Database+"/", "application/json", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Result []any `json:"result"`
+		Error  any   `json:"error"`
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("login: http status %d", resp.StatusCode)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return fmt.Errorf("login: %w", err)
+	}
+	if out.Error != nil || len(out.Result) != 2 {
+		return fmt.Errorf("login refused: %v", out.Error)
+	}
+	return nil
 }
 
 var unsafe = regexp.MustCompile(`[^a-z0-9]+`)
@@ -84,15 +194,6 @@ func cloneCmd(env, sub string) []string {
 		return strings.Fields(strings.Trim(s, `"'`))
 	}
 	return []string{"bash", filepath.Join(repoRoot(), "scripts", "tryton.sh"), sub}
-}
-
-func run(t testing.TB, cmd []string, name string) {
-	t.Helper()
-	args := append(cmd[1:len(cmd):len(cmd)], name)
-	out, err := exec.Command(cmd[0], args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s\n(%s)", strings.Join(cmd, " "), name, err, out, hint)
-	}
 }
 
 func repoRoot() string {

@@ -1,0 +1,48 @@
+package tryton
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/concord-sync/concord/internal/connector"
+	"github.com/concord-sync/concord/internal/connector/connectortest"
+	"github.com/concord-sync/concord/internal/model"
+)
+
+func TestIntegrationConformance_Account(t *testing.T) {
+	t.Parallel()
+	connectortest.Run(t, connectortest.Harness{
+		Open: func(t *testing.T) connector.Connector {
+			c, _ := openTest(t)
+			return c
+		},
+		Entity: model.Account,
+		NewFields: func(i int) model.Fields {
+			return model.Fields{
+				"name":    model.Text(fmt.Sprintf("Acme %d", i)),
+				"email":   model.Text(fmt.Sprintf("billing%d@acme.example", i)),
+				"phone":   model.Text(fmt.Sprintf("+1212555%04d", i)),
+				"street":  model.Text(fmt.Sprintf("%d Main St", i)),
+				"city":    model.Text("New York"),
+				"zip":     model.Text("10001"),
+				"country": model.Text("US"),
+				"active":  model.Bool(true),
+			}
+		},
+		Change: func(f model.Fields) model.Fields {
+			out := model.Fields{}
+			for k, v := range f {
+				out[k] = v
+			}
+			out["name"] = model.Text(f["name"].Str + " Inc")
+			out["city"] = model.Text("Queens")
+			return out
+		},
+		Invalid: func() model.Fields {
+			// Tryton 6.0 accepts a party without name and any e-mail text; an
+			// unknown country is refused (by the connector's lookup).
+			return model.Fields{"name": model.Text("Bad Country"), "country": model.Text("ZZ")}
+		},
+		Features: connectortest.Features{PartialFailure: true, OptimisticConcurrency: true},
+	})
+}

@@ -1,0 +1,370 @@
+package tryton
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/concord-sync/concord/internal/connector"
+	"github.com/concord-sync/concord/internal/connector/tryton/trytonrpc"
+	"github.com/concord-sync/concord/internal/model"
+)
+
+// entityDef maps one canonical entity to a Tryton model.
+type entityDef struct {
+	entity   model.Entity
+	model    string
+	fields   []string
+	readOnly []string
+	// read lists the Tryton fields a record needs (dotted reads allowed).
+	read []string
+	// children are relations whose create/write dates count as changes of the
+	// record: Tryton does not bump the parent when a child is edited directly.
+	children []string
+	// linkDomain finds records by link key; nil when the entity has none.
+	linkDomain func(c *Conn, keys []string) trytonrpc.Domain
+	// linkKey returns the link key stored in a read record.
+	linkKey func(c *Conn, r trytonrpc.Record) string
+	// domain restricts what the entity covers (e.g. customer invoices only).
+	domain func(c *Conn) trytonrpc.Domain
+	// context adds read context keys (locations for stock).
+	context func(c *Conn) trytonrpc.Context
+	// toFields translates a read record.
+	toFields func(c *Conn, r trytonrpc.Record) model.Fields
+	// create returns the values of a create; update the values of a write given
+	// the current record (read with read + change fields). Nil means read-only.
+	create func(ctx context.Context, c *Conn, op connector.Op) (trytonrpc.Values, error)
+	update func(ctx context.Context, c *Conn, op connector.Op, cur trytonrpc.Record) (trytonrpc.Values, error)
+	// afterCreate runs once per created batch (sale: quote and confirm) and
+	// returns a per-record error, nil for success.
+	afterCreate func(ctx context.Context, c *Conn, ids []int64) []error
+	// hasActive is true when the model can be archived (field active).
+	hasActive bool
+	// labels maps Tryton field labels (as in error messages) to canonical fields.
+	labels map[string]string
+}
+
+var entities = map[model.Entity]*entityDef{
+	model.Account: accountDef(),
+}
+
+func (c *Conn) def(e model.Entity) (*entityDef, error) {
+	d, ok := entities[e]
+	if !ok {
+		return nil, fmt.Errorf("tryton entity %s: %w", e, connector.ErrUnsupported)
+	}
+	return d, nil
+}
+
+func (d *entityDef) stampFields() []string {
+	out := []string{"id", "create_date", "write_date"}
+	for _, ch := range d.children {
+		out = append(out, ch+".create_date", ch+".write_date")
+	}
+	return out
+}
+
+func (d *entityDef) readContext(c *Conn) trytonrpc.Context {
+	ctx := trytonrpc.Context{"active_test": false}
+	if d.context != nil {
+		for k, v := range d.context(c) {
+			ctx[k] = v
+		}
+	}
+	return ctx
+}
+
+func (d *entityDef) baseDomain(c *Conn) trytonrpc.Domain {
+	if d.domain == nil {
+		return trytonrpc.Domain{}
+	}
+	return d.domain(c)
+}
+
+// changedAt returns when the record or one of its children last changed:
+// coalesce(write_date, create_date), naive UTC.
+func (d *entityDef) changedAt(r trytonrpc.Record) time.Time {
+	latest := stamp(r)
+	for _, ch := range d.children {
+		for _, cr := range related(r, ch) {
+			if t := stamp(cr); t.After(latest) {
+				latest = t
+			}
+		}
+	}
+	return latest
+}
+
+func stamp(r trytonrpc.Record) time.Time {
+	if t := r.Time("write_date"); !t.IsZero() {
+		return t
+	}
+	return r.Time("create_date")
+}
+
+// related returns the records read through a dotted many2one or x2many field.
+func related(r trytonrpc.Record, name string) []trytonrpc.Record {
+	if one := r.Related(name); one != nil {
+		return []trytonrpc.Record{one}
+	}
+	return r.RelatedList(name)
+}
+
+// cursor is the read position: the change time of the newest record delivered
+// and the records delivered within the overlap window before it, with the
+// change time they had, so that a re-read of the window skips them while a
+// record committed late with an older time is still found.
+type cursor struct {
+	T    time.Time        `json:"t"`
+	Seen map[string]int64 `json:"seen,omitempty"` // id -> change time, unix µs
+}
+
+func parseCursor(s string) (cursor, error) {
+	var cur cursor
+	if s == "" {
+		return cur, nil
+	}
+	if err := json.Unmarshal([]byte(s), &cur); err != nil {
+		return cur, connector.Permanent("", fmt.Errorf("bad tryton cursor: %w", err))
+	}
+	return cur, nil
+}
+
+type candidate struct {
+	id int64
+	at time.Time
+}
+
+// Read implements connector.Connector: records changed since the cursor, by
+// coalesce(write_date, create_date) of the record and its children, looking
+// back the overlap window; oldest first.
+func (c *Conn) Read(ctx context.Context, req connector.ReadRequest) (connector.ReadResult, error) {
+	d, err := c.def(req.Entity)
+	if err != nil {
+		return connector.ReadResult{}, err
+	}
+	cur, err := parseCursor(req.Cursor)
+	if err != nil {
+		return connector.ReadResult{}, err
+	}
+	limit := req.Limit
+	if limit <= 0 {
+		limit = DefaultReadLimit
+	}
+	domain := d.baseDomain(c)
+	if !cur.T.IsZero() {
+		since := cur.T.Add(-c.overlap)
+		or := trytonrpc.Domain{"OR", trytonrpc.Leaf("create_date", ">=", since), trytonrpc.Leaf("write_date", ">=", since)}
+		for _, ch := range d.children {
+			or = append(or, trytonrpc.Leaf(ch+".create_date", ">=", since), trytonrpc.Leaf(ch+".write_date", ">=", since))
+		}
+		domain = append(domain, or)
+	}
+	stamps, err := c.rpc.SearchRead(ctx, d.model, domain, d.stampFields(), trytonrpc.SearchOptions{Context: d.readContext(c)})
+	if err != nil {
+		return connector.ReadResult{}, c.mapErr(fmt.Sprintf("read %s changes", req.Entity), err)
+	}
+	var cands []candidate
+	for _, r := range stamps {
+		at := d.changedAt(r)
+		if seen, ok := cur.Seen[strconv.FormatInt(r.ID(), 10)]; ok && seen == at.UnixMicro() {
+			continue
+		}
+		if !cur.T.IsZero() && at.Before(cur.T.Add(-c.overlap)) {
+			continue // matched through a child that changed before the window
+		}
+		cands = append(cands, candidate{id: r.ID(), at: at})
+	}
+	slices.SortFunc(cands, func(a, b candidate) int {
+		if n := a.at.Compare(b.at); n != 0 {
+			return n
+		}
+		return cmp.Compare(a.id, b.id)
+	})
+	done := len(cands) <= limit
+	if !done {
+		cands = cands[:limit]
+	}
+	ids := make([]int64, len(cands))
+	for i, cd := range cands {
+		ids[i] = cd.id
+	}
+	recs, err := c.get(ctx, d, ids)
+	if err != nil {
+		return connector.ReadResult{}, err
+	}
+	next := cursor{T: cur.T, Seen: map[string]int64{}}
+	out := make([]model.Record, 0, len(ids))
+	for _, id := range ids {
+		r, ok := recs[id]
+		if !ok {
+			continue // deleted between the two calls
+		}
+		out = append(out, r)
+		if r.UpdatedAt.After(next.T) {
+			next.T = r.UpdatedAt
+		}
+	}
+	// Keep what was seen within the window before the new position.
+	floor := next.T.Add(-c.overlap)
+	for id, at := range cur.Seen {
+		if time.UnixMicro(at).UTC().Compare(floor) >= 0 {
+			next.Seen[id] = at
+		}
+	}
+	for _, r := range out {
+		if r.UpdatedAt.Compare(floor) >= 0 {
+			next.Seen[r.ID] = r.UpdatedAt.UnixMicro()
+		}
+	}
+	if len(next.Seen) == 0 {
+		next.Seen = nil
+	}
+	b, err := json.Marshal(next)
+	if err != nil {
+		return connector.ReadResult{}, fmt.Errorf("encode tryton cursor: %w", err)
+	}
+	return connector.ReadResult{Records: out, Next: string(b), Done: done}, nil
+}
+
+// Get implements connector.Connector.
+func (c *Conn) Get(ctx context.Context, entity model.Entity, ids []string) (map[string]model.Record, error) {
+	d, err := c.def(entity)
+	if err != nil {
+		return nil, err
+	}
+	nums := make([]int64, 0, len(ids))
+	for _, s := range ids {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n <= 0 {
+			continue // not a Tryton id: absent
+		}
+		nums = append(nums, n)
+	}
+	// read refuses ids that do not exist; search first keeps absent ids absent.
+	found, err := c.rpc.Search(ctx, d.model, append(d.baseDomain(c), trytonrpc.Leaf("id", "in", nums)), trytonrpc.SearchOptions{Context: d.readContext(c)})
+	if err != nil {
+		return nil, c.mapErr(fmt.Sprintf("get %s", entity), err)
+	}
+	recs, err := c.get(ctx, d, found)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]model.Record, len(recs))
+	for _, r := range recs {
+		out[r.ID] = r
+	}
+	return out, nil
+}
+
+// Lookup implements connector.Connector.
+func (c *Conn) Lookup(ctx context.Context, entity model.Entity, linkKeys []string) (map[string]model.Record, error) {
+	d, err := c.def(entity)
+	if err != nil {
+		return nil, err
+	}
+	if d.linkDomain == nil {
+		return nil, fmt.Errorf("lookup tryton %s: %w", entity, connector.ErrUnsupported)
+	}
+	out := map[string]model.Record{}
+	if len(linkKeys) == 0 {
+		return out, nil
+	}
+	ids, err := c.rpc.Search(ctx, d.model, append(d.baseDomain(c), d.linkDomain(c, linkKeys)...), trytonrpc.SearchOptions{Context: d.readContext(c)})
+	if err != nil {
+		return nil, c.mapErr(fmt.Sprintf("lookup %s", entity), err)
+	}
+	recs, err := c.get(ctx, d, ids)
+	if err != nil {
+		return nil, err
+	}
+	want := map[string]bool{}
+	for _, k := range linkKeys {
+		want[k] = true
+	}
+	for _, id := range ids {
+		r, ok := recs[id]
+		if !ok || !want[r.LinkKey] {
+			continue
+		}
+		if prev, dup := out[r.LinkKey]; dup && prev.ID < r.ID {
+			continue // keep the oldest when a key was stored twice
+		}
+		out[r.LinkKey] = r
+	}
+	return out, nil
+}
+
+// get reads full records by id.
+func (c *Conn) get(ctx context.Context, d *entityDef, ids []int64) (map[int64]model.Record, error) {
+	out := make(map[int64]model.Record, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	fields := append(slices.Clone(d.read), d.stampFields()...)
+	fields = append(fields, "_timestamp")
+	if d.hasActive {
+		fields = append(fields, "active")
+	}
+	rows, err := c.rpc.Read(ctx, d.model, ids, fields, d.readContext(c))
+	if err != nil {
+		return nil, c.mapErr(fmt.Sprintf("read %s", d.entity), err)
+	}
+	for _, r := range rows {
+		rec := model.Record{
+			Entity:    d.entity,
+			ID:        strconv.FormatInt(r.ID(), 10),
+			Version:   version(r),
+			UpdatedAt: d.changedAt(r),
+			Fields:    d.toFields(c, r),
+		}
+		if _, ok := r["active"]; ok {
+			rec.Archived = !r.Bool("active")
+		}
+		if d.linkKey != nil {
+			rec.LinkKey = d.linkKey(c, r)
+		}
+		out[r.ID()] = rec
+	}
+	return out, nil
+}
+
+// version is the record's version token: the server's _timestamp (checked by
+// the server on write) and the exact change time in µs (checked by the
+// connector, because _timestamp has a 1 s resolution on SQLite).
+func version(r trytonrpc.Record) string {
+	return r.Timestamp() + "/" + strconv.FormatInt(stamp(r).UnixMicro(), 10)
+}
+
+func splitVersion(v string) (server, micros string) {
+	for i := len(v) - 1; i >= 0; i-- {
+		if v[i] == '/' {
+			return v[:i], v[i+1:]
+		}
+	}
+	return v, ""
+}
+
+// mapErr translates a client error into the connector contract's errors.
+func (c *Conn) mapErr(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var rl *trytonrpc.RateLimitError
+	switch {
+	case errors.As(err, &rl):
+		return &connector.RetryAfterError{After: rl.RetryAfter, Err: fmt.Errorf("%s: %w: %w", op, connector.ErrRateLimited, err)}
+	case errors.Is(err, trytonrpc.ErrUnauthorized):
+		return fmt.Errorf("%s: %w: %w", op, connector.ErrUnauthorized, err)
+	case errors.Is(err, trytonrpc.ErrConcurrency):
+		return fmt.Errorf("%s: %w: %w", op, connector.ErrConflict, err)
+	case trytonrpc.IsPermanent(err):
+		return connector.Permanent("", fmt.Errorf("%s: %w", op, err))
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
