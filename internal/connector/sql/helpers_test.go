@@ -258,4 +258,3 @@ func clone(m map[string]any, kv ...any) map[string]any {
 	}
 	return out
 }
-

@@ -51,17 +51,18 @@ func rawTime(raw any) string {
 	return fmt.Sprint(raw)
 }
 
-// bindTS is the bind value for a cursor timestamp: the database's own text for
-// dialects that store text, so equality holds for rows written by others.
+// bindTS is the bind value for a cursor timestamp. SQLite compares text, so it
+// gets the row's own text back and equality holds for rows written by others in
+// another layout; the other databases compare time values.
 func (c *Conn) bindTS(raw string) (any, error) {
 	t, err := parseTimeText(raw)
 	if err != nil {
 		return nil, err
 	}
-	if c.d.timeAsText {
+	if c.d.name == DriverSQLite {
 		return raw, nil
 	}
-	return t, nil
+	return c.d.encodeTime(t), nil
 }
 
 // selectFrom returns "SELECT <columns> FROM <table>" for t.
