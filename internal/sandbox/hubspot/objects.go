@@ -2,7 +2,6 @@ package hubspot
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/url"
 	"sort"
@@ -354,5 +353,3 @@ func (s *Server) Archive(objectType, id string) error {
 	s.archiveLocked(rec, SourceCRMUI)
 	return nil
 }
-
-func idString(id int64) string { return fmt.Sprint(id) }
