@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
 
@@ -43,6 +44,10 @@ func Open(ctx context.Context, dsn string, logger *slog.Logger) (*Store, error) 
 		Dialect:           sqlstore.Postgres,
 		Logger:            logger,
 		IsUniqueViolation: isUniqueViolation,
+		// Unnamed statements with cached descriptions: one round trip, and each
+		// batch is planned for its own arrays (a cached generic plan for
+		// "= ANY($n)" can fall back to a sequential scan).
+		BatchArgs: []any{pgx.QueryExecModeCacheDescribe},
 	})}
 	ms, err := sqlstore.LoadMigrations(migrations, "migration/postgres")
 	if err == nil {

@@ -123,7 +123,7 @@ func (o *ops) MarkDeadLettersRetried(ctx context.Context, ids []int64) error {
 	ts := o.timeArg(now())
 	err := forIn(o, "id", ids, func(cond string, args []any) error {
 		q := "UPDATE concord_dead_letter SET retried_at = ? WHERE retried_at IS NULL AND " + cond
-		_, err := o.q.ExecContext(ctx, o.rebind(q), append([]any{ts}, args...)...)
+		_, err := o.q.ExecContext(ctx, o.rebind(q), o.batch(append([]any{ts}, args...)...)...)
 		return err
 	})
 	if err != nil {

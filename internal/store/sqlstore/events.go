@@ -104,8 +104,8 @@ SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
 $8::text[], $9::bytea[], $10::bytea[], $11::bytea[], $12::text[], $13::text[], $14::int[], $15::bigint[],
 $16::timestamptz[], $17::bigint[])
 RETURNING id`
-	ids, err := o.queryIDs(ctx, q, flow, entity, srcSys, srcID, tgtSys, tgtID, concord, cfgVer,
-		snapshot, plan, response, outcome, errText, attempt, replay, started, duration)
+	ids, err := o.queryIDs(ctx, q, o.batch(flow, entity, srcSys, srcID, tgtSys, tgtID, concord, cfgVer,
+		snapshot, plan, response, outcome, errText, attempt, replay, started, duration)...)
 	if err != nil {
 		return nil, err
 	}

@@ -45,7 +45,7 @@ func (o *ops) GetFingerprints(ctx context.Context, p *store.GetFingerprintsParam
 	if o.pg() {
 		err = collect("SELECT "+fingerprintCols+
 			" FROM concord_fingerprint WHERE flow = $1 AND system = $2 AND entity = $3 AND external_id = ANY($4)",
-			p.Flow, p.System, string(p.Entity), ids)
+			o.batch(p.Flow, p.System, string(p.Entity), ids)...)
 	} else {
 		err = chunks(len(ids), chunkSize(1, 3), func(lo, hi int) error {
 			var b strings.Builder
@@ -152,6 +152,6 @@ func (o *ops) putFingerprintsPostgres(ctx context.Context, fps []store.Fingerpri
 	const q = "INSERT INTO concord_fingerprint (" + fingerprintCols + `)
 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])` +
 		fingerprintUpsertTail
-	_, err := o.q.ExecContext(ctx, q, flow, system, entity, external, hash, version, updated)
+	_, err := o.q.ExecContext(ctx, q, o.batch(flow, system, entity, external, hash, version, updated)...)
 	return err
 }

@@ -31,7 +31,10 @@ type externalKey struct {
 // twice the last one wins. If a (system, entity, external id) already belongs to
 // another concord id, in the store or in the batch, it returns an error wrapping
 // store.ErrConflict and writes nothing of the batch (inside a caller's
-// transaction it uses a savepoint, so the transaction stays usable).
+// transaction it uses a savepoint when needed, so the transaction stays
+// usable). The store's unique index finds conflicts, row by row in batch order:
+// a batch that first moves a pairing off an external id may give that id to
+// another concord id.
 func (o *ops) PutLinks(ctx context.Context, p *store.PutLinksParams) error {
 	if p == nil || len(p.Links) == 0 {
 		return nil
@@ -40,22 +43,31 @@ func (o *ops) PutLinks(ctx context.Context, p *store.PutLinksParams) error {
 	if err != nil {
 		return fmt.Errorf("put links: %w", err)
 	}
-	err = o.atomic(ctx, func(o *ops) error {
-		if err := o.checkLinkOwners(ctx, links); err != nil {
-			return err
-		}
+	write := func(o *ops) error {
 		if o.pg() {
 			return o.upsertLinksPostgres(ctx, links)
 		}
 		return o.upsertLinksSQLite(ctx, links)
-	})
-	if err != nil {
-		if o.s.isUnique(err) {
-			return fmt.Errorf("put links: %w: %w", store.ErrConflict, err)
-		}
+	}
+	// One statement is atomic by itself; a failed one also leaves a SQLite
+	// transaction usable, but aborts a PostgreSQL one.
+	oneStatement := o.pg() || len(links) <= chunkSize(6, 0)
+	if oneStatement && (o.tx == nil || o.own || !o.pg()) {
+		err = write(o)
+	} else {
+		err = o.atomic(ctx, write)
+	}
+	if err == nil {
+		return nil
+	}
+	if !o.s.isUnique(err) {
 		return fmt.Errorf("put links: %w", err)
 	}
-	return nil
+	// Name the offending link; the write is already undone.
+	if diag := o.checkLinkOwners(ctx, links); diag != nil {
+		return fmt.Errorf("put links: %w", diag)
+	}
+	return fmt.Errorf("put links: %w: %w", store.ErrConflict, err)
 }
 
 // normalizeLinks drops repeated pairings (last wins), fills in times and refuses
@@ -91,7 +103,8 @@ func normalizeLinks(in []store.Link) ([]store.Link, error) {
 	return out, nil
 }
 
-// checkLinkOwners refuses links whose external id belongs to another concord id.
+// checkLinkOwners reports the first link whose external id belongs to another
+// concord id, as an error wrapping store.ErrConflict.
 func (o *ops) checkLinkOwners(ctx context.Context, links []store.Link) error {
 	type group struct {
 		system string
@@ -158,7 +171,7 @@ func (o *ops) upsertLinksPostgres(ctx context.Context, links []store.Link) error
 	}
 	const q = "INSERT INTO concord_link (" + linkCols + `)
 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[])` + linkUpsertTail
-	if _, err := o.q.ExecContext(ctx, q, entity, concord, system, external, created, updated); err != nil {
+	if _, err := o.q.ExecContext(ctx, q, o.batch(entity, concord, system, external, created, updated)...); err != nil {
 		return fmt.Errorf("upsert links: %w", err)
 	}
 	return nil
@@ -213,11 +226,17 @@ func (o *ops) getLinks(ctx context.Context, system string, entity model.Entity, 
 	}
 	if o.pg() {
 		q := "SELECT " + linkCols + " FROM concord_link WHERE system = $1 AND entity = $2 AND " + column + " = ANY($3)"
-		return out, collect(q, system, string(entity), ids)
+		return out, collect(q, o.batch(system, string(entity), ids)...)
+	}
+	// Without statistics SQLite may scan a primary key prefix instead of probing
+	// the concord id index once per id.
+	from := "concord_link"
+	if column == "concord_id" {
+		from = "concord_link INDEXED BY concord_link_concord_idx"
 	}
 	err := chunks(len(ids), chunkSize(1, 2), func(lo, hi int) error {
 		var b strings.Builder
-		b.WriteString("SELECT " + linkCols + " FROM concord_link WHERE system = ? AND entity = ? AND " + column + " IN (")
+		b.WriteString("SELECT " + linkCols + " FROM " + from + " WHERE system = ? AND entity = ? AND " + column + " IN (")
 		inList(&b, hi-lo)
 		b.WriteByte(')')
 		args := make([]any, 0, hi-lo+2)
@@ -241,8 +260,8 @@ func scanLink(rows *sql.Rows) (store.Link, error) {
 	return l, nil
 }
 
-// ListLinks lists links, most recently updated first, filtered by p; Limit 0
-// means 100.
+// ListLinks lists links, most recently updated first (ties by system, entity
+// and external id), filtered by p; Limit 0 means 100.
 func (o *ops) ListLinks(ctx context.Context, p *store.ListLinksParams) ([]store.Link, error) {
 	if p == nil {
 		p = &store.ListLinksParams{}
@@ -265,7 +284,7 @@ func (o *ops) ListLinks(ctx context.Context, p *store.ListLinksParams) ([]store.
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
-	q += " ORDER BY updated_at DESC, id DESC LIMIT ?"
+	q += " ORDER BY updated_at DESC, system, entity, external_id LIMIT ?"
 	args = append(args, limitOr(p.Limit, 100))
 	rows, err := o.q.QueryContext(ctx, o.rebind(q), args...)
 	if err != nil {

@@ -124,7 +124,7 @@ func (o *ops) ReleaseQuarantine(ctx context.Context, p *store.ReleaseQuarantineP
 	err := forIn(o, "external_id", dedupe(p.ExternalIDs), func(cond string, args []any) error {
 		q := "UPDATE concord_quarantine SET released_at = ? WHERE flow = ? AND system = ? AND entity = ? AND released_at IS NULL AND " + cond
 		_, err := o.q.ExecContext(ctx, o.rebind(q),
-			append([]any{ts, p.Flow, p.System, string(p.Entity)}, args...)...)
+			o.batch(append([]any{ts, p.Flow, p.System, string(p.Entity)}, args...)...)...)
 		return err
 	})
 	if err != nil {

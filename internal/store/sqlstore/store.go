@@ -33,6 +33,11 @@ type Config struct {
 	Logger *slog.Logger
 	// IsUniqueViolation reports whether err is the driver's unique-constraint error.
 	IsUniqueViolation func(err error) bool
+	// BatchArgs are driver options prepended to the arguments of the PostgreSQL
+	// statements whose best plan depends on the batch (unnest and ANY), such as
+	// pgx.QueryExecModeCacheDescribe, so that they are planned for the actual
+	// arrays instead of falling back to a generic plan.
+	BatchArgs []any
 }
 
 // Store implements store.Store on database/sql. All methods are safe for
@@ -46,6 +51,7 @@ type Store struct {
 	dialect   Dialect
 	logger    *slog.Logger
 	isUnique  func(error) bool
+	batchArgs []any
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -62,7 +68,7 @@ func New(cfg Config) *Store {
 	if isUnique == nil {
 		isUnique = func(error) bool { return false }
 	}
-	s := &Store{db: cfg.DB, dialect: cfg.Dialect, logger: logger, isUnique: isUnique}
+	s := &Store{db: cfg.DB, dialect: cfg.Dialect, logger: logger, isUnique: isUnique, batchArgs: cfg.BatchArgs}
 	s.ops = ops{s: s, q: cfg.DB}
 	return s
 }
@@ -87,7 +93,13 @@ func (s *Store) Close() error {
 // InTx runs fn in one transaction: committed if fn returns nil, rolled back
 // otherwise and on panic (which is then re-raised). fn's error is returned as is.
 func (s *Store) InTx(ctx context.Context, fn func(tx store.Tx) error) error {
-	return s.inTx(ctx, func(o *ops) error { return fn(&Tx{ops: *o}) })
+	return s.inTx(ctx, func(o *ops) error {
+		// The caller may go on after a failed call, so each call must undo its
+		// own partial writes: the Tx does not own the transaction.
+		t := &Tx{ops: *o}
+		t.own = false
+		return fn(t)
+	})
 }
 
 func (s *Store) inTx(ctx context.Context, fn func(o *ops) error) (err error) {
@@ -176,6 +188,14 @@ func (o *ops) atomic(ctx context.Context, fn func(o *ops) error) error {
 }
 
 func (o *ops) pg() bool { return o.s.dialect == Postgres }
+
+// batch prepends the store's BatchArgs to args.
+func (o *ops) batch(args ...any) []any {
+	if len(o.s.batchArgs) == 0 {
+		return args
+	}
+	return append(append(make([]any, 0, len(o.s.batchArgs)+len(args)), o.s.batchArgs...), args...)
+}
 
 // rebind rewrites ? placeholders to $n for PostgreSQL. Queries here never hold
 // a literal question mark.

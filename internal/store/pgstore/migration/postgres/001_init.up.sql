@@ -1,19 +1,18 @@
 -- Concord store, PostgreSQL dialect. Times are TIMESTAMPTZ (microseconds, UTC);
 -- durations are BIGINT nanoseconds.
 
+-- Links have no surrogate key and no list index: every index costs on the
+-- engine's hot write path, and listing links is rare.
 CREATE TABLE concord_link (
-    id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     entity      TEXT        NOT NULL,
     concord_id  TEXT        NOT NULL,
     system      TEXT        NOT NULL,
     external_id TEXT        NOT NULL,
     created_at  TIMESTAMPTZ NOT NULL,
     updated_at  TIMESTAMPTZ NOT NULL,
-    CONSTRAINT concord_link_external_key UNIQUE (system, entity, external_id),
-    CONSTRAINT concord_link_concord_key UNIQUE (entity, concord_id, system)
+    CONSTRAINT concord_link_concord_key PRIMARY KEY (entity, concord_id, system),
+    CONSTRAINT concord_link_external_key UNIQUE (system, entity, external_id)
 );
-
-CREATE INDEX concord_link_updated_idx ON concord_link (updated_at, id);
 
 CREATE TABLE concord_event (
     id             BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

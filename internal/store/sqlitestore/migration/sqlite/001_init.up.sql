@@ -1,19 +1,21 @@
 -- Concord store, SQLite dialect. Times are INTEGER unix microseconds (UTC);
 -- durations are INTEGER nanoseconds.
 
+-- Links have no surrogate key and no list index: every index costs on the
+-- engine's hot write path, and listing links is rare.
 CREATE TABLE concord_link (
-    id          INTEGER PRIMARY KEY,
     entity      TEXT    NOT NULL,
     concord_id  TEXT    NOT NULL,
     system      TEXT    NOT NULL,
     external_id TEXT    NOT NULL,
     created_at  INTEGER NOT NULL,
     updated_at  INTEGER NOT NULL,
-    UNIQUE (system, entity, external_id),
-    UNIQUE (entity, concord_id, system)
-);
+    PRIMARY KEY (system, entity, external_id)
+) WITHOUT ROWID;
 
-CREATE INDEX concord_link_updated_idx ON concord_link (updated_at, id);
+-- Named so that lookups by concord id can say INDEXED BY: without statistics
+-- SQLite may prefer a prefix scan of the primary key over 1000 IN probes.
+CREATE UNIQUE INDEX concord_link_concord_idx ON concord_link (entity, concord_id, system);
 
 CREATE TABLE concord_event (
     id             INTEGER PRIMARY KEY AUTOINCREMENT,
