@@ -48,3 +48,5 @@ func exitCode(err error) int {
 	}
 	return exitRuntime
 }
+
+func asExit(err error, target **exitError) bool { return errors.As(err, target) }
