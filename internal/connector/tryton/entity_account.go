@@ -2,7 +2,7 @@ package tryton
 
 import (
 	"context"
-		"slices"
+	"slices"
 	"strings"
 
 	"github.com/concord-sync/concord/internal/connector"
