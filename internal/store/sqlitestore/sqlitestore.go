@@ -64,6 +64,9 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error)
 	if err == nil {
 		err = s.Migrate(ctx, ms)
 	}
+	if err == nil {
+		err = s.PrepareHot(ctx)
+	}
 	if err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("open sqlite store: %w", err)

@@ -56,7 +56,7 @@ func inList(b *strings.Builder, n int) {
 
 // queryIDs runs a query returning one integer column.
 func (o *ops) queryIDs(ctx context.Context, q string, args ...any) ([]int64, error) {
-	rows, err := o.q.QueryContext(ctx, q, args...)
+	rows, err := o.query(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}

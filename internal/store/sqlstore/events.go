@@ -34,7 +34,7 @@ func (o *ops) InsertEvents(ctx context.Context, events []store.Event) ([]int64, 
 		return err
 	}
 	var err error
-	if o.pg() || len(events) <= chunkSize(17, 0) {
+	if o.pg() || oneHotChunk(len(events)) {
 		err = write(o) // one statement: atomic by itself
 	} else {
 		err = o.atomic(ctx, write)
@@ -51,12 +51,9 @@ func (o *ops) InsertEvents(ctx context.Context, events []store.Event) ([]int64, 
 func (o *ops) insertEventsSQLite(ctx context.Context, events []store.Event) ([]int64, error) {
 	const cols = 17
 	ids := make([]int64, 0, len(events))
-	err := chunks(len(events), chunkSize(cols, 0), func(lo, hi int) error {
-		var b strings.Builder
-		b.WriteString("INSERT INTO concord_event (" + eventInsertCols + ") VALUES ")
-		valuesList(&b, hi-lo, cols)
-		b.WriteString(" RETURNING id")
-		args := make([]any, 0, (hi-lo)*cols)
+	args := make([]any, 0, min(len(events), hotChunk)*cols)
+	err := hotChunks(len(events), func(lo, hi int) error {
+		args = args[:0]
 		for i := range events[lo:hi] {
 			e := &events[lo+i]
 			args = append(args, e.Flow, string(e.Entity), e.SourceSystem, e.SourceID, e.TargetSystem,
@@ -64,7 +61,7 @@ func (o *ops) insertEventsSQLite(ctx context.Context, events []store.Event) ([]i
 				bytesArg(e.Response), string(e.Outcome), e.Error, e.Attempt, e.Replay,
 				o.timeArg(e.StartedAt), int64(e.Duration))
 		}
-		got, err := o.queryIDs(ctx, b.String(), args...)
+		got, err := o.queryIDs(ctx, sqliteEventsSQL(hi-lo), args...)
 		if err != nil {
 			return err
 		}

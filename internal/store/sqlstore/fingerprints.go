@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/concord-sync/concord/internal/model"
@@ -28,7 +27,7 @@ func (o *ops) GetFingerprints(ctx context.Context, p *store.GetFingerprintsParam
 	}
 	ids := dedupe(p.ExternalIDs)
 	collect := func(q string, args ...any) error {
-		rows, err := o.q.QueryContext(ctx, q, args...)
+		rows, err := o.query(ctx, q, args...)
 		if err != nil {
 			return err
 		}
@@ -47,18 +46,13 @@ func (o *ops) GetFingerprints(ctx context.Context, p *store.GetFingerprintsParam
 			" FROM concord_fingerprint WHERE flow = $1 AND system = $2 AND entity = $3 AND external_id = ANY($4)",
 			o.batch(p.Flow, p.System, string(p.Entity), ids)...)
 	} else {
-		err = chunks(len(ids), chunkSize(1, 3), func(lo, hi int) error {
-			var b strings.Builder
-			b.WriteString("SELECT " + fingerprintCols +
-				" FROM concord_fingerprint WHERE flow = ? AND system = ? AND entity = ? AND external_id IN (")
-			inList(&b, hi-lo)
-			b.WriteByte(')')
-			args := make([]any, 0, hi-lo+3)
-			args = append(args, p.Flow, p.System, string(p.Entity))
+		args := make([]any, 0, min(len(ids), hotChunk)+3)
+		err = hotChunks(len(ids), func(lo, hi int) error {
+			args = append(args[:0], p.Flow, p.System, string(p.Entity))
 			for _, id := range ids[lo:hi] {
 				args = append(args, id)
 			}
-			return collect(b.String(), args...)
+			return collect(sqliteFingerprintsGetSQL(hi-lo), args...)
 		})
 	}
 	if err != nil {
@@ -90,7 +84,7 @@ func (o *ops) PutFingerprints(ctx context.Context, fps []store.Fingerprint) erro
 	switch {
 	case o.pg():
 		err = o.putFingerprintsPostgres(ctx, fps)
-	case len(fps) <= chunkSize(7, 0):
+	case oneHotChunk(len(fps)):
 		err = o.putFingerprintsSQLite(ctx, fps)
 	default:
 		err = o.atomic(ctx, func(o *ops) error { return o.putFingerprintsSQLite(ctx, fps) })
@@ -125,17 +119,14 @@ SET hash = excluded.hash, version = excluded.version, updated_at = excluded.upda
 
 func (o *ops) putFingerprintsSQLite(ctx context.Context, fps []store.Fingerprint) error {
 	const cols = 7
-	return chunks(len(fps), chunkSize(cols, 0), func(lo, hi int) error {
-		var b strings.Builder
-		b.WriteString("INSERT INTO concord_fingerprint (" + fingerprintCols + ") VALUES ")
-		valuesList(&b, hi-lo, cols)
-		b.WriteString(fingerprintUpsertTail)
-		args := make([]any, 0, (hi-lo)*cols)
+	args := make([]any, 0, min(len(fps), hotChunk)*cols)
+	return hotChunks(len(fps), func(lo, hi int) error {
+		args = args[:0]
 		for _, fp := range fps[lo:hi] {
 			args = append(args, fp.Flow, fp.System, string(fp.Entity), fp.ExternalID, fp.Hash, fp.Version,
 				o.timeArg(fp.UpdatedAt))
 		}
-		_, err := o.q.ExecContext(ctx, b.String(), args...)
+		_, err := o.exec(ctx, sqliteFingerprintsSQL(hi-lo), args...)
 		return err
 	})
 }

@@ -51,7 +51,7 @@ func (o *ops) PutLinks(ctx context.Context, p *store.PutLinksParams) error {
 	}
 	// One statement is atomic by itself; a failed one also leaves a SQLite
 	// transaction usable, but aborts a PostgreSQL one.
-	oneStatement := o.pg() || len(links) <= chunkSize(6, 0)
+	oneStatement := o.pg() || oneHotChunk(len(links))
 	if oneStatement && (o.tx == nil || o.own || !o.pg()) {
 		err = write(o)
 	} else {
@@ -143,17 +143,14 @@ SET external_id = excluded.external_id, updated_at = excluded.updated_at`
 
 func (o *ops) upsertLinksSQLite(ctx context.Context, links []store.Link) error {
 	const cols = 6
-	return chunks(len(links), chunkSize(cols, 0), func(lo, hi int) error {
-		var b strings.Builder
-		b.WriteString("INSERT INTO concord_link (" + linkCols + ") VALUES ")
-		valuesList(&b, hi-lo, cols)
-		b.WriteString(linkUpsertTail)
-		args := make([]any, 0, (hi-lo)*cols)
+	args := make([]any, 0, min(len(links), hotChunk)*cols)
+	return hotChunks(len(links), func(lo, hi int) error {
+		args = args[:0]
 		for _, l := range links[lo:hi] {
 			args = append(args, string(l.Entity), l.ConcordID, l.System, l.ExternalID,
 				o.timeArg(l.CreatedAt), o.timeArg(l.UpdatedAt))
 		}
-		if _, err := o.q.ExecContext(ctx, b.String(), args...); err != nil {
+		if _, err := o.exec(ctx, sqliteLinksSQL(hi-lo), args...); err != nil {
 			return fmt.Errorf("upsert links: %w", err)
 		}
 		return nil
@@ -206,7 +203,7 @@ func (o *ops) getLinks(ctx context.Context, system string, entity model.Entity, 
 	}
 	ids = dedupe(ids)
 	collect := func(q string, args ...any) error {
-		rows, err := o.q.QueryContext(ctx, q, args...)
+		rows, err := o.query(ctx, q, args...)
 		if err != nil {
 			return err
 		}
@@ -228,23 +225,17 @@ func (o *ops) getLinks(ctx context.Context, system string, entity model.Entity, 
 		q := "SELECT " + linkCols + " FROM concord_link WHERE system = $1 AND entity = $2 AND " + column + " = ANY($3)"
 		return out, collect(q, o.batch(system, string(entity), ids)...)
 	}
-	// Without statistics SQLite may scan a primary key prefix instead of probing
-	// the concord id index once per id.
-	from := "concord_link"
+	build := sqliteLinksByExternalSQL
 	if column == "concord_id" {
-		from = "concord_link INDEXED BY concord_link_concord_idx"
+		build = sqliteLinksByConcordSQL
 	}
-	err := chunks(len(ids), chunkSize(1, 2), func(lo, hi int) error {
-		var b strings.Builder
-		b.WriteString("SELECT " + linkCols + " FROM " + from + " WHERE system = ? AND entity = ? AND " + column + " IN (")
-		inList(&b, hi-lo)
-		b.WriteByte(')')
-		args := make([]any, 0, hi-lo+2)
-		args = append(args, system, string(entity))
+	args := make([]any, 0, min(len(ids), hotChunk)+2)
+	err := hotChunks(len(ids), func(lo, hi int) error {
+		args = append(args[:0], system, string(entity))
 		for _, id := range ids[lo:hi] {
 			args = append(args, id)
 		}
-		return collect(b.String(), args...)
+		return collect(build(hi-lo), args...)
 	})
 	return out, err
 }

@@ -52,6 +52,9 @@ type Store struct {
 	logger    *slog.Logger
 	isUnique  func(error) bool
 	batchArgs []any
+	// stmts are the prepared SQLite hot-path statements by text; read-only
+	// after PrepareHot.
+	stmts     map[string]*sql.Stmt
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -83,7 +86,7 @@ func (s *Store) Dialect() string { return string(s.dialect) }
 // the first call's result.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		if err := s.db.Close(); err != nil {
+		if err := errors.Join(closeStmts(s.stmts), s.db.Close()); err != nil {
 			s.closeErr = fmt.Errorf("close store: %w", err)
 		}
 	})
