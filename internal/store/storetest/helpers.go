@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
@@ -17,21 +18,36 @@ import (
 )
 
 // Logger returns a logger writing to tb.Log, at debug level when CONCORD_DEBUG=1.
+// Records logged after tb's cleanups have run (by goroutines that outlive the
+// test) are dropped instead of panicking.
 func Logger(tb testing.TB) *slog.Logger {
 	level := slog.LevelInfo
 	if os.Getenv("CONCORD_DEBUG") == "1" {
 		level = slog.LevelDebug
 	}
-	return slog.New(slog.NewTextHandler(tbWriter{tb}, &slog.HandlerOptions{Level: level}))
+	w := &tbWriter{tb: tb}
+	tb.Cleanup(func() {
+		w.mu.Lock()
+		w.done = true
+		w.mu.Unlock()
+	})
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 }
 
-type tbWriter struct{ tb testing.TB }
+type tbWriter struct {
+	tb   testing.TB
+	mu   sync.Mutex
+	done bool
+}
 
-var _ io.Writer = tbWriter{}
+var _ io.Writer = (*tbWriter)(nil)
 
-func (w tbWriter) Write(p []byte) (int, error) {
-	w.tb.Helper()
-	w.tb.Log(strings.TrimSuffix(string(p), "\n"))
+func (w *tbWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done {
+		w.tb.Log(strings.TrimSuffix(string(p), "\n"))
+	}
 	return len(p), nil
 }
 
