@@ -182,20 +182,6 @@ type jsonValue struct {
 	Lines    []Record `json:"l,omitempty"`
 }
 
-// MarshalJSON encodes v losslessly: decimals as strings, times as RFC 3339.
-func (v Value) MarshalJSON() ([]byte, error) {
-	j := jsonValue{Kind: v.Kind.String(), Str: v.Str, Currency: v.Currency, Bool: v.Bool, Entity: v.Entity, Lines: v.Lines}
-	switch v.Kind {
-	case KindDecimal, KindMoney:
-		j.Num = v.Num.String()
-	case KindDate:
-		j.Time = v.Time.Format(time.DateOnly)
-	case KindTime:
-		j.Time = v.Time.Format(time.RFC3339Nano)
-	}
-	return json.Marshal(j)
-}
-
 // UnmarshalJSON decodes the form written by MarshalJSON.
 func (v *Value) UnmarshalJSON(b []byte) error {
 	if bytes.Equal(b, []byte("null")) {
