@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -62,9 +63,16 @@ type Queue struct {
 	worker *applyWorker
 }
 
-// applyArgs are the arguments of one apply job.
+// applyArgs are the arguments of one apply job. The batch itself is stored in
+// concord_queue_payload, in the same transaction, and the job carries its id: a
+// claim check. River keeps job arguments as JSON documents that SQLite and
+// PostgreSQL parse on every insert and fetch; a batch of a thousand records is
+// cheaper as one opaque blob.
 type applyArgs struct {
-	Batch engine.Batch `json:"batch"`
+	Leg     string `json:"leg"`
+	Payload int64  `json:"payload"`
+	Records int    `json:"records"`
+	Attempt int    `json:"attempt"`
 }
 
 // Kind implements river.JobArgs.
@@ -108,7 +116,11 @@ func New(ctx context.Context, st store.Store, cfg Config, logger *slog.Logger) (
 	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
 		return nil, fmt.Errorf("queue: migrate river tables: %w", err)
 	}
-	q := &Queue{st: st, queues: map[string]string{}, log: logger, cfg: cfg, worker: &applyWorker{}}
+	if _, err := st.DB().ExecContext(ctx, payloadDDL[st.Dialect()]); err != nil {
+		return nil, fmt.Errorf("queue: create payload table: %w", err)
+	}
+	q := &Queue{st: st, queues: map[string]string{}, log: logger, cfg: cfg}
+	q.worker = &applyWorker{q: q}
 	queues := map[string]river.QueueConfig{}
 	for _, leg := range cfg.Legs {
 		name := QueueName(leg)
@@ -187,7 +199,16 @@ func (q *Queue) EnqueueTx(ctx context.Context, tx store.Tx, batches []engine.Bat
 		if b.Live {
 			prio = 1
 		}
-		params = append(params, river.InsertManyParams{Args: applyArgs{Batch: b}, InsertOpts: &river.InsertOpts{Queue: name, Priority: prio, ScheduledAt: at}})
+		blob, err := json.Marshal(b)
+		if err != nil {
+			return fmt.Errorf("enqueue: encode batch: %w", err)
+		}
+		var id int64
+		if err := tx.SQL().QueryRowContext(ctx, q.sql(`INSERT INTO concord_queue_payload (batch) VALUES ($1) RETURNING id`), blob).Scan(&id); err != nil {
+			return fmt.Errorf("enqueue: store batch: %w", err)
+		}
+		args := applyArgs{Leg: b.Leg, Payload: id, Records: len(b.Records), Attempt: b.Attempt}
+		params = append(params, river.InsertManyParams{Args: args, InsertOpts: &river.InsertOpts{Queue: name, Priority: prio, ScheduledAt: at}})
 	}
 	if len(params) == 0 {
 		return nil
@@ -259,9 +280,50 @@ func (q *Queue) Drain(ctx context.Context, every time.Duration) error {
 	}
 }
 
+// payloadDDL creates the claim-check table per dialect.
+var payloadDDL = map[string]string{
+	"sqlite":   `CREATE TABLE IF NOT EXISTS concord_queue_payload (id INTEGER PRIMARY KEY AUTOINCREMENT, batch BLOB NOT NULL)`,
+	"postgres": `CREATE TABLE IF NOT EXISTS concord_queue_payload (id BIGSERIAL PRIMARY KEY, batch BYTEA NOT NULL)`,
+}
+
+// sql rewrites $n placeholders for SQLite.
+func (q *Queue) sql(query string) string {
+	if q.st.Dialect() == "sqlite" {
+		return placeholder.ReplaceAllString(query, "?")
+	}
+	return query
+}
+
+var placeholder = regexp.MustCompile(`\$[0-9]+`)
+
+// load reads a job's batch; ok is false when the payload is gone because an
+// earlier run of the job applied it and crashed before River recorded that.
+func (q *Queue) load(ctx context.Context, id int64) (b engine.Batch, ok bool, err error) {
+	var blob []byte
+	err = q.st.DB().QueryRowContext(ctx, q.sql(`SELECT batch FROM concord_queue_payload WHERE id = $1`), id).Scan(&blob)
+	if errors.Is(err, sql.ErrNoRows) {
+		return b, false, nil
+	}
+	if err != nil {
+		return b, false, fmt.Errorf("load batch %d: %w", id, err)
+	}
+	if err := json.Unmarshal(blob, &b); err != nil {
+		return b, false, fmt.Errorf("decode batch %d: %w", id, err)
+	}
+	return b, true, nil
+}
+
+func (q *Queue) forget(ctx context.Context, id int64) error {
+	if _, err := q.st.DB().ExecContext(ctx, q.sql(`DELETE FROM concord_queue_payload WHERE id = $1`), id); err != nil {
+		return fmt.Errorf("delete batch %d: %w", id, err)
+	}
+	return nil
+}
+
 // applyWorker runs one batch through the engine.
 type applyWorker struct {
 	river.WorkerDefaults[applyArgs]
+	q    *Queue
 	proc Processor
 	log  *slog.Logger
 }
@@ -272,10 +334,16 @@ func (w *applyWorker) Work(ctx context.Context, job *river.Job[applyArgs]) error
 	if w.proc == nil {
 		return errors.New("queue: no processor")
 	}
-	b := job.Args.Batch
-	_, err := w.proc.Process(ctx, b)
-	if err == nil {
+	b, ok, err := w.q.load(ctx, job.Args.Payload)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		w.log.InfoContext(ctx, "batch already applied", "leg", job.Args.Leg, "payload", job.Args.Payload)
 		return nil
+	}
+	if _, err = w.proc.Process(ctx, b); err == nil {
+		return w.q.forget(ctx, job.Args.Payload)
 	}
 	if job.Attempt < job.MaxAttempts {
 		w.log.WarnContext(ctx, "batch failed; river retries it", "leg", b.Leg, "records", len(b.Records), "attempt", job.Attempt, "err", err)
@@ -285,7 +353,7 @@ func (w *applyWorker) Work(ctx context.Context, job *river.Job[applyArgs]) error
 		return errors.Join(err, fmt.Errorf("dead-letter batch: %w", berr))
 	}
 	w.log.ErrorContext(ctx, "batch dead-lettered", "leg", b.Leg, "records", len(b.Records), "err", err)
-	return nil
+	return w.q.forget(ctx, job.Args.Payload)
 }
 
 // backoff is the engine's retry policy as River's: exponential with ±50% jitter.
