@@ -6,8 +6,10 @@ package bench
 import (
 	"bufio"
 	"context"
+	"database/sql"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -15,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
 	"github.com/shopspring/decimal"
 
 	"github.com/concord-sync/concord/internal/connector"
@@ -56,11 +59,40 @@ type Result struct {
 // Ratio is how many times slower the sync is than the raw insert.
 func (r Result) Ratio() float64 { return r.RawPerS / r.ChangesPerS }
 
-func openStore(ctx context.Context, p Params, name string) (store.Store, error) {
-	if p.Store == "postgres" {
-		return pgstore.Open(ctx, p.DSN, p.Log)
+// openStore opens a fresh store: a file in p.Dir for SQLite, a new schema for
+// PostgreSQL (dropped by the returned func).
+func openStore(ctx context.Context, p Params, name string) (store.Store, func(), error) {
+	if p.Store != "postgres" {
+		st, err := sqlitestore.Open(ctx, filepath.Join(p.Dir, name), p.Log)
+		return st, func() {}, err
 	}
-	return sqlitestore.Open(ctx, filepath.Join(p.Dir, name), p.Log)
+	db, err := sql.Open("pgx", p.DSN)
+	if err != nil {
+		return nil, nil, err
+	}
+	schema := fmt.Sprintf("concord_bench_%s_%d", strings.TrimSuffix(name, ".db"), time.Now().UnixNano())
+	if _, err := db.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
+		db.Close()
+		return nil, nil, fmt.Errorf("bench: create schema: %w", err)
+	}
+	drop := func() {
+		_, _ = db.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+		db.Close()
+	}
+	u, err := url.Parse(p.DSN)
+	if err != nil {
+		drop()
+		return nil, nil, fmt.Errorf("bench: --dsn must be a postgres:// URL: %w", err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	st, err := pgstore.Open(ctx, u.String(), p.Log)
+	if err != nil {
+		drop()
+		return nil, nil, err
+	}
+	return st, drop, nil
 }
 
 var benchFields = []string{"name", "email", "phone", "city", "country", "credit_limit"}
@@ -90,10 +122,11 @@ func Run(ctx context.Context, p Params) (Result, error) {
 		p.BatchSize = 1000
 	}
 	res := Result{Store: p.Store, Records: p.Records}
-	st, err := openStore(ctx, p, "sync.db")
+	st, drop, err := openStore(ctx, p, "sync.db")
 	if err != nil {
 		return res, err
 	}
+	defer drop()
 	defer st.Close()
 	crm, erp := memory.New("crm", model.Account), memory.New("erp", model.Account)
 	for _, r := range records(p.Records) {
@@ -152,10 +185,11 @@ func Run(ctx context.Context, p Params) (Result, error) {
 // rawInsert writes, in one transaction on a fresh store, the rows a sync of
 // p.Records changes records: one event, two links and one fingerprint each.
 func rawInsert(ctx context.Context, p Params) (float64, error) {
-	st, err := openStore(ctx, p, "raw.db")
+	st, drop, err := openStore(ctx, p, "raw.db")
 	if err != nil {
 		return 0, err
 	}
+	defer drop()
 	defer st.Close()
 	recs := records(p.Records)
 	events := make([]store.Event, len(recs))
