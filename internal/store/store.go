@@ -100,6 +100,22 @@ type Ops interface {
 
 	// MarkDeadLettersRetried marks dead letters as re-queued (they stay for the record).
 	MarkDeadLettersRetried(ctx context.Context, ids []int64) error
+
+	// InsertWebhookEvents stores raw webhook events and reports, per event, whether
+	// it was new: an event whose (system, event id) is already stored is a repeated
+	// delivery and is not stored again.
+	InsertWebhookEvents(ctx context.Context, events []WebhookEvent) ([]bool, error)
+}
+
+// WebhookEvent is one change a system announced by webhook, as received.
+type WebhookEvent struct {
+	System   string
+	EventID  string
+	Entity   model.Entity
+	RecordID string
+	// Body is the raw delivery the event came in (shared by its events).
+	Body       []byte
+	ReceivedAt time.Time
 }
 
 // ErrConflict is returned when a write would break a uniqueness promise.
