@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/concord-sync/concord/internal/engine"
+	"github.com/concord-sync/concord/internal/server"
 )
 
 func newServeCmd(g *globals) *cobra.Command {
@@ -20,7 +23,9 @@ func newServeCmd(g *globals) *cobra.Command {
 		Short: "Sync continuously: pollers on an interval, workers, health and stats over HTTP",
 		Long: `serve runs every flow continuously: a poller per flow reads changes every interval
 (the flow's every:, else sync.poll_interval), the queue's workers apply them, and
-an HTTP server answers GET /healthz and GET /stats (JSON counters per flow).
+an HTTP server answers GET /healthz, GET /stats (JSON counters per flow and per
+webhook system) and POST /webhooks/{system} for systems that push changes: the
+delivery is verified, stored and queued in one transaction and answered at once.
 SIGTERM or SIGINT stops the pollers, lets running batches finish, and exits 0.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -49,10 +54,15 @@ func (a *app) serve(ctx context.Context, addr string) error {
 			return fmt.Errorf("listen %s: %w", addr, err)
 		}
 		mux := http.NewServeMux()
+		recv := server.NewReceiver(a.store, server.Verifiers(a.conns), a.eng, a.log.With("component", "webhooks"))
+		recv.Register(mux)
 		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 		mux.HandleFunc("GET /stats", func(w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
-			_ = json.NewEncoder(w).Encode(a.eng.Stats())
+			_ = json.NewEncoder(w).Encode(struct {
+				Flows    []engine.Stats        `json:"flows"`
+				Webhooks []server.WebhookStats `json:"webhooks"`
+			}{a.eng.Stats(), recv.Stats()})
 		})
 		srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 		go func() {

@@ -40,17 +40,19 @@ func TestServe(t *testing.T) {
 		done <- cmd.ExecuteContext(ctx)
 	}()
 
-	var stats []engine.Stats
+	var stats struct {
+		Flows []engine.Stats `json:"flows"`
+	}
 	require.Eventually(t, func() bool {
 		resp, err := http.Get(fmt.Sprintf("http://%s/stats", addr))
 		if err != nil {
 			return false
 		}
 		defer resp.Body.Close()
-		if json.NewDecoder(resp.Body).Decode(&stats) != nil || len(stats) != 2 {
+		if json.NewDecoder(resp.Body).Decode(&stats) != nil || len(stats.Flows) != 2 {
 			return false
 		}
-		return stats[0].Created == 29 && stats[1].Created == 77
+		return stats.Flows[0].Created == 29 && stats.Flows[1].Created == 77
 	}, 20*time.Second, 50*time.Millisecond, "serve syncs both flows: %+v", stats)
 
 	resp, err := http.Get(fmt.Sprintf("http://%s/healthz", addr))

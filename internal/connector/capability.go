@@ -2,6 +2,7 @@ package connector
 
 import (
 	"context"
+	"errors"
 	"net/http"
 
 	"github.com/concord-sync/concord/internal/model"
@@ -13,11 +14,23 @@ type Archiver interface {
 	Archive(ctx context.Context, entity model.Entity, ids []string) ([]Result, error)
 }
 
-// WebhookVerifier is implemented by connectors whose system pushes changes. Verify
-// checks the delivery's signature and returns the changed record ids per entity.
+// WebhookVerifier is implemented by connectors whose system pushes changes.
+// VerifyWebhook checks the delivery's signature and freshness and returns the
+// changes it announces. Its errors wrap ErrWebhookForged, ErrWebhookStale or
+// ErrWebhookMalformed, so the receiver can count refusals by kind.
 type WebhookVerifier interface {
 	VerifyWebhook(r *http.Request, body []byte) ([]WebhookEvent, error)
 }
+
+// Webhook refusals, checked with errors.Is.
+var (
+	// ErrWebhookForged: the signature is missing or does not match.
+	ErrWebhookForged = errors.New("webhook signature does not match")
+	// ErrWebhookStale: the delivery's timestamp is too old (a replay).
+	ErrWebhookStale = errors.New("webhook timestamp too old")
+	// ErrWebhookMalformed: the body or headers cannot be read.
+	ErrWebhookMalformed = errors.New("webhook delivery malformed")
+)
 
 // WebhookEvent is one change announced by a webhook delivery.
 type WebhookEvent struct {

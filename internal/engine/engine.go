@@ -30,6 +30,9 @@ type Batch struct {
 	// Live marks work a user is waiting for (a won deal, a webhook), which the
 	// queue runs before backfills.
 	Live bool `json:"live,omitempty"`
+	// Fetch lists source record ids to read when the batch runs, for changes
+	// announced by webhook: the request that announced them does no I/O.
+	Fetch []string `json:"fetch,omitempty"`
 }
 
 // Enqueuer puts batches on the durable queue inside the caller's transaction, so

@@ -79,6 +79,20 @@ func (e *Engine) Plan(ctx context.Context, b Batch) (*BatchPlan, error) {
 	if !ok {
 		return nil, fmt.Errorf("plan: unknown leg %q", b.Leg)
 	}
+	if len(b.Fetch) > 0 {
+		fetched, err := e.conns[l.Source].Get(ctx, l.Entity, b.Fetch)
+		if err != nil {
+			return nil, fmt.Errorf("plan %s: get %d announced records from %s: %w", l.Name, len(b.Fetch), l.Source, err)
+		}
+		extra := make([]model.Record, 0, len(fetched))
+		for _, id := range b.Fetch {
+			if r, ok := fetched[id]; ok {
+				extra = append(extra, r)
+			}
+		}
+		b.Records = append(b.Records[:len(b.Records):len(b.Records)], l.selectTriggered(extra)...)
+		b.Fetch = nil
+	}
 	recs := dedupe(b.Records)
 	bp := &BatchPlan{Batch: b, Leg: l, Records: make([]*RecordPlan, len(recs))}
 	ids := make([]string, len(recs))
