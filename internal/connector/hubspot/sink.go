@@ -307,11 +307,20 @@ func isRecordErr(err error) bool {
 	return errors.As(err, &r)
 }
 
-// replaceLines archives a deal's line items and creates the given ones,
+// replaceLines dissociates and archives a deal's line items and creates the given ones,
 // associated with it. A retry repeats the replacement, so the outcome is the
 // same however often it runs.
 func (c *Conn) replaceLines(ctx context.Context, o *object, f *field, id string, current []string, v model.Value) error {
 	if len(current) > 0 {
+		pairs := make([]hubspothttp.AssocPair, len(current))
+		for n, lineID := range current {
+			pairs[n] = hubspothttp.AssocPair{From: hubspothttp.IDRef{ID: id}, To: hubspothttp.IDRef{ID: lineID}}
+		}
+		for start := 0; start < len(pairs); start += hubspothttp.MaxBatch {
+			if err := c.api.BatchArchiveAssociations(ctx, o.name, f.association, pairs[start:min(start+hubspothttp.MaxBatch, len(pairs))]); err != nil {
+				return fmt.Errorf("remove old %s associations: %w", f.association, c.callErr(err))
+			}
+		}
 		for start := 0; start < len(current); start += hubspothttp.MaxBatch {
 			if err := c.api.BatchArchive(ctx, f.association, current[start:min(start+hubspothttp.MaxBatch, len(current))]); err != nil {
 				return fmt.Errorf("archive old %s: %w", f.association, c.callErr(err))
