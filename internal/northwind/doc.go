@@ -2,9 +2,9 @@
 //
 // The data comes from the PostgreSQL dump of github.com/pthom/northwind_psql
 // (commit cd0ef28d66369fbe177778e604e4be0f153c9e5c, Microsoft Public
-// License; see LICENSE in this directory and testdata/northwind/SOURCE.md).
-// A byte-identical copy of testdata/northwind/northwind.sql is embedded here
-// because go:embed cannot reach outside the package directory.
+// License; see testdata/northwind/LICENSE and testdata/northwind/SOURCE.md).
+// The dump itself is testdata/northwind/northwind.sql, embedded by the
+// repository's root package (go:embed cannot reach outside a package directory).
 //
 // Only the INSERT statements are read. The dump stores prices, freight and
 // discounts in PostgreSQL "real" (float4) columns and prints them with nine

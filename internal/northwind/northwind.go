@@ -1,14 +1,15 @@
 package northwind
 
 import (
-	_ "embed"
 	"time"
 
 	"github.com/shopspring/decimal"
+
+	concord "github.com/concord-sync/concord"
 )
 
-//go:embed northwind.sql
-var dump []byte
+// dump is testdata/northwind/northwind.sql, embedded by the root package.
+var dump = concord.NorthwindSQL
 
 // Data is the whole Northwind sample database. Slices are in dump order,
 // which is ascending by primary key.

@@ -1,7 +1,6 @@
 package northwind_test
 
 import (
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -118,16 +117,6 @@ func TestLoad(t *testing.T) {
 		d2.Customers[0].CompanyName = "changed"
 		require.Equal(t, "Alfreds Futterkiste", d.Customers[0].CompanyName)
 	})
-}
-
-func TestLoad_MatchesTestdata(t *testing.T) {
-	t.Parallel()
-	// The embedded copy must stay identical to testdata/northwind/northwind.sql.
-	want, err := os.ReadFile("../../testdata/northwind/northwind.sql")
-	require.NoError(t, err)
-	got, err := os.ReadFile("northwind.sql")
-	require.NoError(t, err)
-	require.Equal(t, want, got)
 }
 
 func TestParse(t *testing.T) {
