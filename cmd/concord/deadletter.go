@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -29,30 +28,16 @@ retry it by hand: the retry goes through the queue like any change and is logged
 		Use:   "list",
 		Short: "List dead letters, oldest first",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			st, err := openStoreOnly(ctx, g)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			dls, err := st.ListDeadLetters(ctx, &store.ListDeadLettersParams{Flow: flow, IncludeRetried: retried})
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				if dls == nil {
-					dls = []store.DeadLetter{}
-				}
-				return writeJSON(cmd.OutOrStdout(), dls)
-			}
-			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "ID\tTIME\tFLOW\tRECORD\tATTEMPTS\tEVENT\tREASON")
-			for _, d := range dls {
-				fmt.Fprintf(w, "%d\t%s\t%s\t%s:%s:%s\t%d\t%d\t%s\n", d.ID, d.CreatedAt.Format(time.DateTime), d.Flow, d.System, d.Entity, d.ExternalID, d.Attempts, d.EventID, d.Reason)
-			}
-			return w.Flush()
-		},
+		RunE: listing[store.DeadLetter]{
+			fetch: func(ctx context.Context, st store.Store) ([]store.DeadLetter, error) {
+				return st.ListDeadLetters(ctx, &store.ListDeadLettersParams{Flow: flow, IncludeRetried: retried})
+			},
+			header: "ID\tTIME\tFLOW\tRECORD\tATTEMPTS\tEVENT\tREASON",
+			row: func(d store.DeadLetter) string {
+				return fmt.Sprintf("%d\t%s\t%s\t%s:%s:%s\t%d\t%d\t%s", d.ID, d.CreatedAt.Format(time.DateTime), d.Flow, d.System, d.Entity, d.ExternalID, d.Attempts, d.EventID, d.Reason)
+			},
+			json: &asJSON,
+		}.run(g),
 	}
 	list.Flags().StringVar(&flow, "flow", "", "only this flow")
 	list.Flags().BoolVar(&asJSON, "json", false, "print JSON")

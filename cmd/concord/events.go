@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -47,28 +46,18 @@ stale, quarantined, failed, retrying, dead) and the error. Each event keeps the
 source snapshot, the config version, the planned diff and the target's answer:
 see them with concord events show ID, and re-apply with concord replay ID.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			st, err := openStoreOnly(ctx, g)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			p.Outcome = store.Outcome(status)
-			evs, err := st.ListEvents(ctx, &p)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return writeJSON(cmd.OutOrStdout(), eventViews(evs))
-			}
-			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "ID\tTIME\tFLOW\tSOURCE\tTARGET\tOUTCOME\tATTEMPT\tERROR")
-			for _, e := range evs {
-				fmt.Fprintf(w, "%d\t%s\t%s\t%s:%s\t%s:%s\t%s\t%d\t%s\n", e.ID, e.StartedAt.Format(time.DateTime), e.Flow, e.SourceSystem, e.SourceID, e.TargetSystem, e.TargetID, e.Outcome, e.Attempt, e.Error)
-			}
-			return w.Flush()
-		},
+		RunE: listing[store.Event]{
+			fetch: func(ctx context.Context, st store.Store) ([]store.Event, error) {
+				p.Outcome = store.Outcome(status)
+				return st.ListEvents(ctx, &p)
+			},
+			header: "ID\tTIME\tFLOW\tSOURCE\tTARGET\tOUTCOME\tATTEMPT\tERROR",
+			row: func(e store.Event) string {
+				return fmt.Sprintf("%d\t%s\t%s\t%s:%s\t%s:%s\t%s\t%d\t%s", e.ID, e.StartedAt.Format(time.DateTime), e.Flow, e.SourceSystem, e.SourceID, e.TargetSystem, e.TargetID, e.Outcome, e.Attempt, e.Error)
+			},
+			asJSON: func(evs []store.Event) any { return eventViews(evs) },
+			json:   &asJSON,
+		}.run(g),
 	}
 	cmd.Flags().StringVar(&p.Flow, "flow", "", "only this flow")
 	cmd.Flags().StringVar(&status, "status", "", "only this outcome: created, updated, unchanged, stale, quarantined, failed, retrying, dead")

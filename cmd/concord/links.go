@@ -1,8 +1,8 @@
 package main
 
 import (
+	"context"
 	"fmt"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -23,31 +23,17 @@ external ids only, never by e-mail or name: when Concord creates a record in a
 target, or finds the one an earlier crashed attempt created (by the source id it
 stored in the target's link field).`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			st, err := openStoreOnly(ctx, g)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			p.Entity = model.Entity(entity)
-			links, err := st.ListLinks(ctx, &p)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				if links == nil {
-					links = []store.Link{}
-				}
-				return writeJSON(cmd.OutOrStdout(), links)
-			}
-			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "ENTITY\tCONCORD ID\tSYSTEM\tEXTERNAL ID\tLINKED")
-			for _, l := range links {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", l.Entity, l.ConcordID, l.System, l.ExternalID, l.CreatedAt.Format(time.DateTime))
-			}
-			return w.Flush()
-		},
+		RunE: listing[store.Link]{
+			fetch: func(ctx context.Context, st store.Store) ([]store.Link, error) {
+				p.Entity = model.Entity(entity)
+				return st.ListLinks(ctx, &p)
+			},
+			header: "ENTITY\tCONCORD ID\tSYSTEM\tEXTERNAL ID\tLINKED",
+			row: func(l store.Link) string {
+				return fmt.Sprintf("%s\t%s\t%s\t%s\t%s", l.Entity, l.ConcordID, l.System, l.ExternalID, l.CreatedAt.Format(time.DateTime))
+			},
+			json: &asJSON,
+		}.run(g),
 	}
 	cmd.Flags().StringVar(&entity, "entity", "", "only this entity")
 	cmd.Flags().StringVar(&p.System, "system", "", "only this system")
@@ -68,30 +54,16 @@ required field is not copied: it is quarantined with the field and the reason,
 and the rest of its batch goes on. Fix it in the source system; the next sync
 picks up the change, and the record leaves the quarantine once it passes.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			st, err := openStoreOnly(ctx, g)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			entries, err := st.ListQuarantine(ctx, &p)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				if entries == nil {
-					entries = []store.QuarantineEntry{}
-				}
-				return writeJSON(cmd.OutOrStdout(), entries)
-			}
-			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "TIME\tFLOW\tRECORD\tFIELD\tREASON")
-			for _, q := range entries {
-				fmt.Fprintf(w, "%s\t%s\t%s:%s:%s\t%s\t%s\n", q.CreatedAt.Format(time.DateTime), q.Flow, q.System, q.Entity, q.ExternalID, q.Field, q.Reason)
-			}
-			return w.Flush()
-		},
+		RunE: listing[store.QuarantineEntry]{
+			fetch: func(ctx context.Context, st store.Store) ([]store.QuarantineEntry, error) {
+				return st.ListQuarantine(ctx, &p)
+			},
+			header: "TIME\tFLOW\tRECORD\tFIELD\tREASON",
+			row: func(q store.QuarantineEntry) string {
+				return fmt.Sprintf("%s\t%s\t%s:%s:%s\t%s\t%s", q.CreatedAt.Format(time.DateTime), q.Flow, q.System, q.Entity, q.ExternalID, q.Field, q.Reason)
+			},
+			json: &asJSON,
+		}.run(g),
 	}
 	cmd.Flags().StringVar(&p.Flow, "flow", "", "only this flow")
 	cmd.Flags().IntVar(&p.Limit, "limit", 100, "most entries to list")
