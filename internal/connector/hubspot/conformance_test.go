@@ -9,8 +9,8 @@ import (
 
 	"github.com/concord-sync/concord/internal/connector"
 	"github.com/concord-sync/concord/internal/connector/connectortest"
-	sandbox "github.com/concord-sync/concord/internal/sandbox/hubspot"
 	"github.com/concord-sync/concord/internal/model"
+	sandbox "github.com/concord-sync/concord/internal/sandbox/hubspot"
 )
 
 // accountSettings maps account with a custom enumeration property, so that

@@ -13,8 +13,8 @@ import (
 	"github.com/concord-sync/concord/internal/connector"
 	"github.com/concord-sync/concord/internal/connector/hubspot"
 	"github.com/concord-sync/concord/internal/connector/hubspot/hubspothttp"
-	sandbox "github.com/concord-sync/concord/internal/sandbox/hubspot"
 	"github.com/concord-sync/concord/internal/model"
+	sandbox "github.com/concord-sync/concord/internal/sandbox/hubspot"
 )
 
 // readAll reads entity from cursor until Done and returns the deliveries and
