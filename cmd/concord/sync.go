@@ -116,7 +116,7 @@ func (a *app) syncOnce(ctx context.Context, legs []string, show bool, out io.Wri
 func applied(stats []engine.Stats) int {
 	n := 0
 	for _, s := range stats {
-		n += s.Created + s.Updated + s.Unchanged + s.Skipped + s.Stale + s.Quarantined + s.Failed
+		n += s.Applied()
 	}
 	return n
 }
@@ -139,15 +139,7 @@ func printSummary(w io.Writer, stats []engine.Stats) {
 	}
 	for _, s := range stats {
 		row(s)
-		t.Read += s.Read
-		t.Created += s.Created
-		t.Updated += s.Updated
-		t.Unchanged += s.Unchanged
-		t.Skipped += s.Skipped
-		t.Stale += s.Stale
-		t.Quarantined += s.Quarantined
-		t.Retrying += s.Retrying
-		t.Failed += s.Failed
+		t.Add(s)
 	}
 	t.Leg = "total"
 	row(t)

@@ -174,6 +174,24 @@ type Stats struct {
 	Failed      int    `json:"failed"` // dead-lettered or refused
 }
 
+// Add adds o's counters to s (not the leg name).
+func (s *Stats) Add(o Stats) {
+	s.Read += o.Read
+	s.Created += o.Created
+	s.Updated += o.Updated
+	s.Unchanged += o.Unchanged
+	s.Skipped += o.Skipped
+	s.Stale += o.Stale
+	s.Quarantined += o.Quarantined
+	s.Retrying += o.Retrying
+	s.Failed += o.Failed
+}
+
+// Applied is the number of changes that reached an outcome.
+func (s Stats) Applied() int {
+	return s.Created + s.Updated + s.Unchanged + s.Skipped + s.Stale + s.Quarantined + s.Failed
+}
+
 // Stats returns a copy of the counters of every leg, in leg order.
 func (e *Engine) Stats() []Stats {
 	e.mu.Lock()

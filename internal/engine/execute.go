@@ -237,16 +237,7 @@ func (e *Engine) record(ctx context.Context, bp *BatchPlan, answers []response, 
 	if err != nil {
 		return nil, fmt.Errorf("record %s batch of %d: %w", l.Name, n, err)
 	}
-	e.count(l.Name, func(s *Stats) {
-		s.Created += st.Created
-		s.Updated += st.Updated
-		s.Unchanged += st.Unchanged
-		s.Skipped += st.Skipped
-		s.Stale += st.Stale
-		s.Quarantined += st.Quarantined
-		s.Retrying += st.Retrying
-		s.Failed += st.Failed
-	})
+	e.count(l.Name, func(s *Stats) { s.Add(st) })
 	if st.Failed+st.Retrying+st.Quarantined > 0 {
 		e.log.InfoContext(ctx, "batch had failures", "leg", l.Name, "attempt", b.Attempt, "failed", st.Failed, "retrying", st.Retrying, "quarantined", st.Quarantined)
 	}
