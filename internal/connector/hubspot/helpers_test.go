@@ -27,7 +27,7 @@ type fixture struct {
 
 // newFixture starts a sandbox with cfg (search delay ~0 unless set) and the
 // connector settings to reach it.
-func newFixture(t *testing.T, cfg sandbox.Config) *fixture {
+func newFixture(t testing.TB, cfg sandbox.Config) *fixture {
 	t.Helper()
 	if cfg.Token == "" {
 		cfg.Token = token
@@ -60,7 +60,7 @@ func (f *fixture) with(kv map[string]any) map[string]any {
 	return out
 }
 
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	level := slog.LevelInfo
 	if os.Getenv("CONCORD_DEBUG") == "1" {
 		level = slog.LevelDebug
@@ -68,7 +68,7 @@ func testLogger(t *testing.T) *slog.Logger {
 	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: level}))
 }
 
-type tWriter struct{ t *testing.T }
+type tWriter struct{ t testing.TB }
 
 func (w tWriter) Write(p []byte) (int, error) {
 	w.t.Log(string(p))
@@ -77,7 +77,7 @@ func (w tWriter) Write(p []byte) (int, error) {
 
 // open opens the connector with settings (the fixture's when nil) and a
 // limiter of its own, so parallel tests do not share a budget.
-func (f *fixture) open(t *testing.T, settings map[string]any, opts ...hubspot.Options) *hubspot.Conn {
+func (f *fixture) open(t testing.TB, settings map[string]any, opts ...hubspot.Options) *hubspot.Conn {
 	t.Helper()
 	if settings == nil {
 		settings = f.settings

@@ -1,0 +1,188 @@
+package hubspot_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/concord-sync/concord/internal/connector"
+	"github.com/concord-sync/concord/internal/connector/hubspot"
+	"github.com/concord-sync/concord/internal/model"
+	sandbox "github.com/concord-sync/concord/internal/sandbox/hubspot"
+)
+
+const secret = "client-secret-123"
+
+var fixedNow = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+
+// webhookConn opens a connector (against a throwaway sandbox) with a webhook
+// secret and a fixed clock.
+func webhookConn(t testing.TB) *hubspot.Conn {
+	f := newFixture(t, sandbox.Config{})
+	return f.open(t, f.with(map[string]any{"webhook_secret": secret, "entities": map[string]any{
+		"account": map[string]any{}, "deal": map[string]any{},
+	}}), hubspot.Options{Now: func() time.Time { return fixedNow }})
+}
+
+// independentSig computes the v3 signature from HubSpot's documented recipe,
+// without the package's code.
+func independentSig(method, uri string, body []byte, ts string) string {
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte(method + uri + string(body) + ts))
+	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
+}
+
+func delivery(body []byte, sig, ts string) *http.Request {
+	r := httptest.NewRequest(http.MethodPost, "https://concord.example.com/webhooks/crm?portal=1", bytes.NewReader(body))
+	if sig != "" {
+		r.Header.Set(hubspot.HeaderSignatureV3, sig)
+	}
+	if ts != "" {
+		r.Header.Set(hubspot.HeaderTimestamp, ts)
+	}
+	return r
+}
+
+const uri = "https://concord.example.com/webhooks/crm?portal=1"
+
+var events = []byte(`[{"eventId":101,"subscriptionId":7,"portalId":62515,"appId":1,"occurredAt":1748779200000,"subscriptionType":"company.propertyChange","attemptNumber":0,"objectId":1234,"propertyName":"name","propertyValue":"Acme","changeSource":"CRM_UI"},
+{"eventId":102,"subscriptionType":"deal.creation","objectId":99,"occurredAt":1748779200000},
+{"eventId":103,"subscriptionType":"contact.creation","objectId":5,"occurredAt":1748779200000}]`)
+
+func TestConn_VerifyWebhook(t *testing.T) {
+	t.Parallel()
+	c := webhookConn(t)
+	ts := strconv.FormatInt(fixedNow.Add(-time.Minute).UnixMilli(), 10)
+
+	t.Run("OK", func(t *testing.T) {
+		t.Parallel()
+		for name, sig := range map[string]string{
+			"sandbox":     sandbox.SignatureV3(secret, http.MethodPost, uri, events, ts),
+			"independent": independentSig(http.MethodPost, uri, events, ts),
+		} {
+			got, err := c.VerifyWebhook(delivery(events, sig, ts), events)
+			require.NoError(t, err, name)
+			require.Equal(t, []connector.WebhookEvent{
+				{ID: "101", Entity: model.Account, RecordID: "1234"},
+				{ID: "102", Entity: model.Deal, RecordID: "99"},
+			}, got, "contacts are not mapped: dropped (%s)", name)
+		}
+	})
+
+	t.Run("ErrForged", func(t *testing.T) {
+		t.Parallel()
+		sig := independentSig(http.MethodPost, uri, events, ts)
+		tampered := bytes.Replace(events, []byte("1234"), []byte("4321"), 1)
+		_, err := c.VerifyWebhook(delivery(tampered, sig, ts), tampered)
+		require.ErrorIs(t, err, hubspot.ErrWebhookForged)
+		other := hmac.New(sha256.New, []byte("wrong secret"))
+		other.Write([]byte(http.MethodPost + uri + string(events) + ts))
+		_, err = c.VerifyWebhook(delivery(events, base64.StdEncoding.EncodeToString(other.Sum(nil)), ts), events)
+		require.ErrorIs(t, err, hubspot.ErrWebhookForged)
+		_, err = c.VerifyWebhook(delivery(events, "not base64!", ts), events)
+		require.ErrorIs(t, err, hubspot.ErrWebhookForged)
+	})
+
+	t.Run("ErrStale", func(t *testing.T) {
+		t.Parallel()
+		old := strconv.FormatInt(fixedNow.Add(-5*time.Minute-time.Second).UnixMilli(), 10)
+		_, err := c.VerifyWebhook(delivery(events, independentSig(http.MethodPost, uri, events, old), old), events)
+		require.ErrorIs(t, err, hubspot.ErrWebhookStale)
+	})
+
+	t.Run("ErrMalformed", func(t *testing.T) {
+		t.Parallel()
+		_, err := c.VerifyWebhook(delivery(events, "", ts), events)
+		require.ErrorIs(t, err, hubspot.ErrWebhookMalformed)
+		_, err = c.VerifyWebhook(delivery(events, "x", "yesterday"), events)
+		require.ErrorIs(t, err, hubspot.ErrWebhookMalformed)
+		body := []byte(`{"not":"an array"}`)
+		_, err = c.VerifyWebhook(delivery(body, independentSig(http.MethodPost, uri, body, ts), ts), body)
+		require.ErrorIs(t, err, hubspot.ErrWebhookMalformed)
+	})
+
+	t.Run("ErrUnconfigured", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t, sandbox.Config{})
+		_, err := f.open(t, nil).VerifyWebhook(delivery(events, "x", ts), events)
+		require.ErrorIs(t, err, hubspot.ErrWebhookUnconfigured)
+	})
+}
+
+// TestConn_VerifyWebhookDelivered receives real deliveries from the sandbox.
+func TestConn_VerifyWebhookDelivered(t *testing.T) {
+	t.Parallel()
+	got := make(chan []connector.WebhookEvent, 10)
+	var c *hubspot.Conn
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		evs, err := c.VerifyWebhook(r, body)
+		if err != nil {
+			t.Errorf("verify: %v", err)
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		got <- evs
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(recv.Close)
+	f := newFixture(t, sandbox.Config{Webhook: sandbox.WebhookConfig{URL: recv.URL + "/webhooks/crm", ClientSecret: secret}})
+	c = f.open(t, f.with(map[string]any{"webhook_secret": secret}))
+	_, err := f.srv.Subscribe("company.creation", "")
+	require.NoError(t, err)
+	o, err := f.srv.Put("companies", map[string]string{"name": "Hooked"})
+	require.NoError(t, err)
+	select {
+	case evs := <-got:
+		require.Len(t, evs, 1)
+		require.Equal(t, model.Account, evs[0].Entity)
+		require.Equal(t, o.ID, evs[0].RecordID)
+		require.NotEmpty(t, evs[0].ID)
+	case <-time.After(5 * time.Second):
+		require.FailNow(t, "no delivery")
+	}
+	_, failed := f.srv.WebhookStats()
+	require.Zero(t, failed)
+	_ = context.Background()
+}
+
+func FuzzVerifyWebhook(f *testing.F) {
+	f.Add(events, "", false)
+	f.Add([]byte(`[]`), "", false)
+	f.Add([]byte(`[{"eventId":1,"subscriptionType":"company.creation","objectId":-1}]`), "", false)
+	f.Add([]byte(`[{"eventId":"1","subscriptionType":"deal","objectId":1e99}]`), "", true)
+	f.Add([]byte(`null`), "garbage", true)
+	c := webhookConn(f)
+	ts := strconv.FormatInt(fixedNow.UnixMilli(), 10)
+	f.Fuzz(func(t *testing.T, body []byte, sig string, sign bool) {
+		if sign {
+			sig = independentSig(http.MethodPost, uri, body, ts)
+		}
+		evs, err := c.VerifyWebhook(delivery(body, sig, ts), body)
+		if !sign {
+			// Without the secret nothing passes (an empty or random signature).
+			require.Error(t, err)
+			require.Nil(t, evs)
+			return
+		}
+		if err != nil {
+			require.ErrorIs(t, err, hubspot.ErrWebhookMalformed)
+			return
+		}
+		for _, ev := range evs {
+			require.NotEmpty(t, ev.ID)
+			require.NotEmpty(t, ev.RecordID)
+			require.True(t, ev.Entity == model.Account || ev.Entity == model.Deal)
+		}
+	})
+}
