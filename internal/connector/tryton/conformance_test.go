@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/shopspring/decimal"
+
 	"github.com/concord-sync/concord/internal/connector"
 	"github.com/concord-sync/concord/internal/connector/connectortest"
 	"github.com/concord-sync/concord/internal/model"
@@ -42,6 +44,42 @@ func TestIntegrationConformance_Account(t *testing.T) {
 			// Tryton 6.0 accepts a party without name and any e-mail text; an
 			// unknown country is refused (by the connector's lookup).
 			return model.Fields{"name": model.Text("Bad Country"), "country": model.Text("ZZ")}
+		},
+		Features: connectortest.Features{PartialFailure: true, OptimisticConcurrency: true},
+	})
+}
+
+func TestIntegrationConformance_Product(t *testing.T) {
+	t.Parallel()
+	connectortest.Run(t, connectortest.Harness{
+		Open: func(t *testing.T) connector.Connector {
+			c, _ := openTest(t)
+			return c
+		},
+		Entity: model.Product,
+		NewFields: func(i int) model.Fields {
+			return model.Fields{
+				"sku":         model.Text(fmt.Sprintf("SKU-%03d", i)),
+				"name":        model.Text(fmt.Sprintf("Widget %d", i)),
+				"description": model.Text(fmt.Sprintf("A widget, model %d", i)),
+				"list_price":  model.Money(decimal.New(int64(2500+i), -2), "USD"),
+				"cost_price":  model.Money(decimal.New(int64(1250+i), -2), "USD"),
+				"unit":        model.Text("Unit"),
+				"category":    model.Text("Accounting VAT 10%"),
+				"active":      model.Bool(true),
+			}
+		},
+		Change: func(f model.Fields) model.Fields {
+			out := model.Fields{}
+			for k, v := range f {
+				out[k] = v
+			}
+			out["name"] = model.Text(f["name"].Str + " Pro")
+			out["cost_price"] = model.Money(f["cost_price"].Num.Add(decimal.NewFromInt(1)), "USD")
+			return out
+		},
+		Invalid: func() model.Fields {
+			return model.Fields{"name": model.Text("Bad Unit"), "unit": model.Text("furlong")}
 		},
 		Features: connectortest.Features{PartialFailure: true, OptimisticConcurrency: true},
 	})

@@ -47,6 +47,9 @@ func accountDef() *entityDef {
 		toFields: partyFields,
 		create:   partyCreate,
 		update:   partyUpdate,
+		// A party is never written by Tryton after its create, so a create
+		// can return createdVersion instead of reading the parties back.
+		lazyVersion: true,
 		labels: map[string]string{
 			"Party.Name": "name", "Party.Active": "active",
 			"Address.Street": "street", "Address.City": "city", "Address.Postal Code": "zip",

@@ -76,9 +76,22 @@ func (c *Conn) createBatch(ctx context.Context, d *entityDef, ops []connector.Op
 	for j, i := range idx {
 		batch[j] = vals[i]
 	}
-	ids, err := c.rpc.Create(ctx, d.model, batch, nil)
+	createModel := d.model
+	if d.createModel != "" {
+		createModel = d.createModel
+	}
+	ids, err := c.rpc.Create(ctx, createModel, batch, nil)
+	if err == nil && d.created != nil {
+		ids, err = d.created(ctx, c, ids)
+		if err != nil {
+			return c.mapErr(fmt.Sprintf("create %s", d.entity), err)
+		}
+	}
 	if err == nil {
 		for j, i := range idx {
+			if d.lazyVersion {
+				results[i].Version = createdVersion
+			}
 			results[i].ID = strconv.FormatInt(ids[j], 10)
 		}
 		if d.afterCreate != nil {
@@ -142,7 +155,8 @@ func (c *Conn) updateAll(ctx context.Context, d *entityDef, ops []connector.Op, 
 	}
 	type pending struct {
 		op  int
-		id  int64
+		id  int64 // the record
+		wid int64 // the record written (writeModel)
 		val trytonrpc.Values
 		ts  string
 	}
@@ -158,9 +172,17 @@ func (c *Conn) updateAll(ctx context.Context, d *entityDef, ops []connector.Op, 
 			continue
 		}
 		ts := ""
-		if ops[i].Version != "" {
+		switch {
+		case ops[i].Version == createdVersion:
+			// Unchanged since its creation: never written, no child newer.
+			if cur.Has("write_date") || !d.changedAt(cur).Equal(cur.Time("create_date")) {
+				results[i].Err = fmt.Errorf("update tryton %s %d: %w", d.entity, id, connector.ErrConflict)
+				continue
+			}
+			ts = cur.Timestamp()
+		case ops[i].Version != "":
 			server, micros := splitVersion(ops[i].Version)
-			_, curMicros := splitVersion(version(cur))
+			_, curMicros := splitVersion(d.version(cur))
 			if micros != "" && micros != curMicros {
 				results[i].Err = fmt.Errorf("update tryton %s %d: %w", d.entity, id, connector.ErrConflict)
 				continue
@@ -172,7 +194,11 @@ func (c *Conn) updateAll(ctx context.Context, d *entityDef, ops []connector.Op, 
 			results[i].Err = c.opErr(d, ops[i], err)
 			continue
 		}
-		todo = append(todo, pending{op: i, id: id, val: v, ts: ts})
+		wid := id
+		if d.writeID != nil {
+			wid = d.writeID(cur)
+		}
+		todo = append(todo, pending{op: i, id: id, wid: wid, val: v, ts: ts})
 	}
 	if len(todo) == 0 {
 		return nil
@@ -181,7 +207,7 @@ func (c *Conn) updateAll(ctx context.Context, d *entityDef, ops []connector.Op, 
 		params := make([]any, 0, 2*len(ps))
 		stamps := map[int64]string{}
 		for _, p := range ps {
-			params = append(params, []int64{p.id}, p.val)
+			params = append(params, []int64{p.wid}, p.val)
 			if p.ts != "" {
 				stamps[p.id] = p.ts
 			}
@@ -190,7 +216,7 @@ func (c *Conn) updateAll(ctx context.Context, d *entityDef, ops []connector.Op, 
 		if len(stamps) > 0 {
 			extra = trytonrpc.Timestamps(d.model, stamps)
 		}
-		_, err := c.rpc.CallContext(ctx, "model."+d.model+".write", extra, params...)
+		_, err := c.rpc.CallContext(ctx, "model."+d.writeModelName()+".write", extra, params...)
 		return err
 	}
 	err = write(todo)
@@ -221,7 +247,7 @@ func (c *Conn) updateAll(ctx context.Context, d *entityDef, ops []connector.Op, 
 func (c *Conn) fillVersions(ctx context.Context, d *entityDef, results []connector.Result) error {
 	var ids []int64
 	for _, r := range results {
-		if r.Err == nil && r.ID != "" {
+		if r.Err == nil && r.ID != "" && r.Version == "" {
 			id, _ := strconv.ParseInt(r.ID, 10, 64)
 			ids = append(ids, id)
 		}
@@ -229,9 +255,8 @@ func (c *Conn) fillVersions(ctx context.Context, d *entityDef, results []connect
 	if len(ids) == 0 {
 		return nil
 	}
-	// Children written through the parent share its transaction time, so the
-	// parent's own dates suffice here (and keep this read cheap).
-	rows, err := c.rpc.Read(ctx, d.model, ids, []string{"id", "create_date", "write_date", "_timestamp"}, d.readContext(c))
+	fields := append(d.stampFields(), "_timestamp")
+	rows, err := c.rpc.Read(ctx, d.model, ids, fields, d.readContext(c))
 	if err != nil {
 		return c.mapErr(fmt.Sprintf("read back %s", d.entity), err)
 	}
@@ -240,9 +265,9 @@ func (c *Conn) fillVersions(ctx context.Context, d *entityDef, results []connect
 		byID[strconv.FormatInt(r.ID(), 10)] = r
 	}
 	for i := range results {
-		if r, ok := byID[results[i].ID]; ok && results[i].Err == nil {
-			results[i].Version = version(r)
-			results[i].UpdatedAt = stamp(r)
+		if r, ok := byID[results[i].ID]; ok && results[i].Err == nil && results[i].Version == "" {
+			results[i].Version = d.version(r)
+			results[i].UpdatedAt = d.changedAt(r)
 		}
 	}
 	return nil

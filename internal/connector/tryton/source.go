@@ -40,9 +40,21 @@ type entityDef struct {
 	// the current record (read with read + change fields). Nil means read-only.
 	create func(ctx context.Context, c *Conn, op connector.Op) (trytonrpc.Values, error)
 	update func(ctx context.Context, c *Conn, op connector.Op, cur trytonrpc.Record) (trytonrpc.Values, error)
+	// createModel is the model the create call goes to when it is not model
+	// (product: the template, with its variant nested); created then maps the
+	// ids it returns to ids of model, in order.
+	createModel string
+	created     func(ctx context.Context, c *Conn, ids []int64) ([]int64, error)
+	// writeModel and writeID say which record an update writes when it is not
+	// the record itself (product: its template, with the variant nested).
+	writeModel string
+	writeID    func(cur trytonrpc.Record) int64
 	// afterCreate runs once per created batch (sale: quote and confirm) and
 	// returns a per-record error, nil for success.
 	afterCreate func(ctx context.Context, c *Conn, ids []int64) []error
+	// lazyVersion makes creates return createdVersion instead of reading the
+	// new records back (see createdVersion).
+	lazyVersion bool
 	// hasActive is true when the model can be archived (field active).
 	hasActive bool
 	// labels maps Tryton field labels (as in error messages) to canonical fields.
@@ -51,11 +63,14 @@ type entityDef struct {
 
 var entities = map[model.Entity]*entityDef{
 	model.Account: accountDef(),
+	model.Product: productDef(),
+	model.Order:   orderDef(),
+	model.Invoice: invoiceDef(),
 }
 
 func (c *Conn) def(e model.Entity) (*entityDef, error) {
 	d, ok := entities[e]
-	if !ok {
+	if !ok || d == nil {
 		return nil, fmt.Errorf("tryton entity %s: %w", e, connector.ErrUnsupported)
 	}
 	return d, nil
@@ -319,11 +334,13 @@ func (c *Conn) get(ctx context.Context, d *entityDef, ids []int64) (map[int64]mo
 		rec := model.Record{
 			Entity:    d.entity,
 			ID:        strconv.FormatInt(r.ID(), 10),
-			Version:   version(r),
+			Version:   d.version(r),
 			UpdatedAt: d.changedAt(r),
 			Fields:    d.toFields(c, r),
 		}
-		if _, ok := r["active"]; ok {
+		if a, ok := rec.Fields["active"]; ok && a.Kind == model.KindBool {
+			rec.Archived = !a.Bool
+		} else if _, ok := r["active"]; ok {
 			rec.Archived = !r.Bool("active")
 		}
 		if d.linkKey != nil {
@@ -335,10 +352,25 @@ func (c *Conn) get(ctx context.Context, d *entityDef, ids []int64) (map[int64]mo
 }
 
 // version is the record's version token: the server's _timestamp (checked by
-// the server on write) and the exact change time in µs (checked by the
-// connector, because _timestamp has a 1 s resolution on SQLite).
-func version(r trytonrpc.Record) string {
-	return r.Timestamp() + "/" + strconv.FormatInt(stamp(r).UnixMicro(), 10)
+// the server on write) and the exact change time in µs of the record and its
+// children (checked by the connector, because _timestamp has a 1 s resolution
+// on SQLite and does not see children edited on their own).
+func (d *entityDef) version(r trytonrpc.Record) string {
+	return r.Timestamp() + "/" + strconv.FormatInt(d.changedAt(r).UnixMicro(), 10)
+}
+
+// createdVersion is the version a create returns without reading the new
+// record back: "as created, never changed since". An update planned against
+// it goes through only while the record's write_date is null and no child
+// changed after the record's creation, which is exact; the server's
+// _timestamp of the read made just before the write covers the rest.
+const createdVersion = "created"
+
+func (d *entityDef) writeModelName() string {
+	if d.writeModel != "" {
+		return d.writeModel
+	}
+	return d.model
 }
 
 func splitVersion(v string) (server, micros string) {

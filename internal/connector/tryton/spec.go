@@ -150,6 +150,11 @@ type Conn struct {
 	unit            int64
 	unitName        string
 	productCategory int64
+	uomByID         map[int64]string // unit of measure id -> name
+	uomByName       map[string]int64 // name and symbol (lower case) -> id
+	categoryByName  map[string]int64 // accounting product categories, lower case
+	currencyByCode  map[string]int64
+	currencyID      int64 // the company currency
 }
 
 var (
@@ -244,6 +249,37 @@ func (c *Conn) lookupSetup(ctx context.Context, s Settings) error {
 		return errors.New("no unit of measure with symbol u")
 	}
 	c.unit, c.unitName = units[0].ID(), units[0].String("name")
+	uoms, err := c.rpc.SearchRead(ctx, "product.uom", nil, []string{"name", "symbol"}, trytonrpc.SearchOptions{Context: trytonrpc.Context{"active_test": false}})
+	if err != nil {
+		return fmt.Errorf("read units: %w", err)
+	}
+	c.uomByID, c.uomByName = map[int64]string{}, map[string]int64{}
+	for _, u := range uoms {
+		c.uomByID[u.ID()] = u.String("name")
+		c.uomByName[strings.ToLower(u.String("symbol"))] = u.ID()
+	}
+	for _, u := range uoms { // names win over symbols
+		c.uomByName[strings.ToLower(u.String("name"))] = u.ID()
+	}
+	allCats, err := c.rpc.SearchRead(ctx, "product.category", trytonrpc.Domain{trytonrpc.Leaf("accounting", "=", true)}, []string{"name"}, trytonrpc.SearchOptions{Order: []trytonrpc.Order{{Field: "id"}}})
+	if err != nil {
+		return fmt.Errorf("read product categories: %w", err)
+	}
+	c.categoryByName = map[string]int64{}
+	for _, r := range allCats {
+		if _, dup := c.categoryByName[strings.ToLower(r.String("name"))]; !dup {
+			c.categoryByName[strings.ToLower(r.String("name"))] = r.ID()
+		}
+	}
+	curs, err := c.rpc.SearchRead(ctx, "currency.currency", nil, []string{"code"}, trytonrpc.SearchOptions{})
+	if err != nil {
+		return fmt.Errorf("read currencies: %w", err)
+	}
+	c.currencyByCode = map[string]int64{}
+	for _, r := range curs {
+		c.currencyByCode[r.String("code")] = r.ID()
+	}
+	c.currencyID = c.currencyByCode[c.currency]
 	cat := s.ProductCategory
 	if cat == "" {
 		cat = defaultProductCategory
@@ -268,6 +304,9 @@ func (c *Conn) Entities() []connector.EntityInfo {
 	out := make([]connector.EntityInfo, 0, len(entities))
 	for _, e := range entityOrder {
 		d := entities[e]
+		if d == nil {
+			continue
+		}
 		out = append(out, connector.EntityInfo{Entity: e, Fields: d.fields, ReadOnly: d.readOnly})
 	}
 	return out
@@ -293,4 +332,4 @@ func (c *Conn) Close(ctx context.Context) error {
 }
 
 // entityOrder lists the supported entities in a stable order.
-var entityOrder = []model.Entity{model.Account}
+var entityOrder = []model.Entity{model.Account, model.Product, model.Order, model.Invoice}

@@ -1,0 +1,4 @@
+package tryton
+
+func orderDef() *entityDef   { return nil }
+func invoiceDef() *entityDef { return nil }
