@@ -101,6 +101,9 @@ func (a *app) pollLoop(ctx context.Context, leg string, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
+		if err := a.eng.StartSweep(ctx, leg); err != nil {
+			a.log.ErrorContext(ctx, "sweep failed", "leg", leg, "err", err)
+		}
 		for {
 			res, err := a.eng.Poll(ctx, leg)
 			if err != nil {

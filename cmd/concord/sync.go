@@ -94,6 +94,9 @@ func (a *app) syncOnce(ctx context.Context, legs []string, show bool, out io.Wri
 	}
 	defer close(done)
 	for _, leg := range legs {
+		if err := a.eng.StartSweep(ctx, leg); err != nil {
+			return err
+		}
 		for {
 			res, err := a.eng.Poll(ctx, leg)
 			if err != nil {

@@ -33,6 +33,9 @@ type Batch struct {
 	// Fetch lists source record ids to read when the batch runs, for changes
 	// announced by webhook: the request that announced them does no I/O.
 	Fetch []string `json:"fetch,omitempty"`
+	// Pull marks records fetched because another record references them (a won
+	// deal's account): they pass the leg's trigger.
+	Pull bool `json:"pull,omitempty"`
 }
 
 // Enqueuer puts batches on the durable queue inside the caller's transaction, so
@@ -240,14 +243,18 @@ func (e *Engine) Poll(ctx context.Context, legName string) (PollResult, error) {
 	if err != nil {
 		return PollResult{}, fmt.Errorf("poll %s: read %s: %w", l.Name, l.Source, err)
 	}
-	recs := l.selectTriggered(res.Records)
+	recs, err := e.selectTriggered(ctx, l, res.Records)
+	if err != nil {
+		return PollResult{}, fmt.Errorf("poll %s: %w", l.Name, err)
+	}
 	out := PollResult{Read: len(res.Records), Queued: len(recs), Done: res.Done || len(res.Records) == 0}
 	if len(recs) == 0 && res.Next == cursor {
 		return out, nil
 	}
 	err = e.store.InTx(ctx, func(tx store.Tx) error {
 		if len(recs) > 0 {
-			if err := e.queue.EnqueueTx(ctx, tx, []Batch{{Leg: l.Name, Records: recs, Attempt: 1, Live: l.Trigger == TriggerDealWon}}, time.Time{}); err != nil {
+			b := Batch{Leg: l.Name, Records: recs, Attempt: 1, Live: l.Trigger == TriggerDealWon, Force: l.Trigger == TriggerSchedule}
+			if err := e.queue.EnqueueTx(ctx, tx, []Batch{b}, time.Time{}); err != nil {
 				return fmt.Errorf("enqueue: %w", err)
 			}
 		}
@@ -261,18 +268,90 @@ func (e *Engine) Poll(ctx context.Context, legName string) (PollResult, error) {
 	return out, nil
 }
 
-// selectTriggered keeps the records the leg's trigger selects.
-func (l *Leg) selectTriggered(recs []model.Record) []model.Record {
-	if l.Trigger != TriggerDealWon || (l.Entity != model.Deal && l.Entity != model.Order) {
-		return recs
+// StartSweep begins a new pass of a schedule leg: its cursor goes back to the
+// start, so the next polls read every record, and each is compared with the
+// target (a value changed by hand in the target is put back). Other legs are
+// left alone.
+func (e *Engine) StartSweep(ctx context.Context, legName string) error {
+	l, ok := e.legs[legName]
+	if !ok {
+		return fmt.Errorf("sweep: unknown leg %q", legName)
+	}
+	if l.Trigger != TriggerSchedule {
+		return nil
+	}
+	if err := e.store.SetCursor(ctx, &store.SetCursorParams{CursorKey: store.CursorKey{Flow: l.Name, System: l.Source, Entity: l.Entity}}); err != nil {
+		return fmt.Errorf("sweep %s: reset cursor: %w", l.Name, err)
+	}
+	return nil
+}
+
+// selectTriggered keeps the records the leg's trigger selects. With the deal_won
+// trigger, a deal moves once it is won (an order always); any other record (an
+// account, a contact) moves once it is linked in the target, which happens when
+// a won deal that references it pulls it across, and then on every change.
+func (e *Engine) selectTriggered(ctx context.Context, l *Leg, recs []model.Record) ([]model.Record, error) {
+	if l.Trigger != TriggerDealWon || len(recs) == 0 {
+		return recs, nil
 	}
 	out := recs[:0:0]
+	if l.Entity == model.Deal || l.Entity == model.Order {
+		for _, r := range recs {
+			if st := r.Fields.Get("stage"); st.Str == "won" || r.Entity == model.Order {
+				out = append(out, r)
+			}
+		}
+		return out, nil
+	}
+	ids := make([]string, len(recs))
+	for i, r := range recs {
+		ids[i] = r.ID
+	}
+	linked, err := e.linkedInTarget(ctx, l, l.Entity, ids)
+	if err != nil {
+		return nil, err
+	}
 	for _, r := range recs {
-		if st := r.Fields.Get("stage"); st.Str == "won" || r.Entity == model.Order {
+		if _, ok := linked[r.ID]; ok {
 			out = append(out, r)
 		}
 	}
-	return out
+	return out, nil
+}
+
+// linkedInTarget maps source ids of entity to their target ids, for the ids that
+// have a counterpart in the leg's target.
+func (e *Engine) linkedInTarget(ctx context.Context, l *Leg, entity model.Entity, ids []string) (map[string]string, error) {
+	src, err := e.store.GetLinks(ctx, &store.GetLinksParams{System: l.Source, Entity: entity, ExternalIDs: ids})
+	if err != nil {
+		return nil, fmt.Errorf("%s links in %s: %w", entity, l.Source, err)
+	}
+	cids := make([]string, 0, len(src))
+	for _, lk := range src {
+		cids = append(cids, lk.ConcordID)
+	}
+	tgt, err := e.store.GetLinksByConcordID(ctx, &store.GetLinksByConcordIDParams{System: l.Target, Entity: entity, ConcordIDs: cids})
+	if err != nil {
+		return nil, fmt.Errorf("%s links in %s: %w", entity, l.Target, err)
+	}
+	out := make(map[string]string, len(tgt))
+	for id, lk := range src {
+		if t, ok := tgt[lk.ConcordID]; ok {
+			out[id] = t.ExternalID
+		}
+	}
+	return out, nil
+}
+
+// pullLeg returns the leg that moves entity between the same systems as l, if any.
+func (e *Engine) pullLeg(l *Leg, entity model.Entity) (string, bool) {
+	for _, name := range e.order {
+		o := e.legs[name]
+		if o.Source == l.Source && o.Target == l.Target && o.Entity == entity {
+			return name, true
+		}
+	}
+	return "", false
 }
 
 // dedupe keeps the newest version of each record id, in first-seen order.

@@ -504,34 +504,97 @@ func TestEngine_Replay(t *testing.T) {
 	require.Equal(t, "Alfreds", byLinkKey(t, b.erp, "c1").Fields["name"].Str)
 }
 
-func TestEngine_References(t *testing.T) {
-	t.Parallel()
-	dealLeg := engine.Leg{
+func dealLeg() engine.Leg {
+	return engine.Leg{
 		Name: "deals", Flow: "deals", Source: "crm", Target: "erp", Entity: model.Deal,
 		Fields: []string{"name", "account"}, Trigger: engine.TriggerDealWon,
 		Owners: map[string]string{"name": "crm", "account": "crm", "stage": "crm"},
 		Defs:   map[string]model.FieldDef{"name": {Name: "name", Type: model.TypeText}, "account": {Name: "account", Type: model.TypeRef, Ref: model.Account}},
 	}
-	b := setup(t, forwardLeg(), dealLeg)
+}
+
+func deal(id, name, stage, account string) model.Record {
+	return model.Record{Entity: model.Deal, ID: id, Fields: model.Fields{"name": model.Text(name), "stage": model.Text(stage), "account": model.Ref(model.Account, account)}}
+}
+
+func TestEngine_References(t *testing.T) {
+	t.Parallel()
+
+	t.Run("NoFlowForTheReference", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, dealLeg())
+		b.crm.Put(account("c1", "Alfreds", ""))
+		b.crm.Put(deal("d1", "Big deal", "won", "c1"))
+		outs := b.run(t, "deals")
+		require.Len(t, outs, 3, "attempts 1 and 2 retry, 3 is dead")
+		require.Equal(t, store.OutcomeRetrying, outs[0].Outcome)
+		require.Contains(t, outs[0].Reason, "crm account c1 is not linked to a record in erp")
+		require.Equal(t, store.OutcomeDead, outs[2].Outcome)
+		require.Zero(t, b.erp.Count(model.Deal))
+	})
+
+	t.Run("WonDealPullsItsAccount", func(t *testing.T) {
+		t.Parallel()
+		accounts := forwardLeg()
+		accounts.Trigger = engine.TriggerDealWon
+		b := setup(t, accounts, dealLeg())
+		b.crm.Put(account("c1", "Alfreds", ""))
+		b.crm.Put(account("c2", "Prospect Ltd", ""))
+		b.crm.Put(deal("d1", "Big deal", "won", "c1"))
+		b.crm.Put(deal("d2", "Open deal", "qualified", "c2"))
+
+		// No deal is won for these accounts yet as far as the ERP knows: nothing moves.
+		require.Empty(t, b.run(t, "customers"))
+		require.Zero(t, b.erp.Count(model.Account))
+
+		outs := b.run(t, "deals")
+		got := countOutcomes(outs)
+		require.Equal(t, 1, got[store.OutcomeRetrying], "the deal waits for its account: %+v", outs)
+		require.Contains(t, outs[0].Reason, "pulling it through flow customers")
+		require.Equal(t, 2, got[store.OutcomeCreated], "the pulled account, then the deal on its retry: %+v", outs)
+		require.Empty(t, b.run(t, "deals"))
+		require.Equal(t, 1, b.erp.Count(model.Account), "only the won deal's account is in the ERP")
+		deals := b.erp.All(model.Deal)
+		require.Len(t, deals, 1)
+		require.Equal(t, byLinkKey(t, b.erp, "c1").ID, deals[0].Fields["account"].Str, "the reference is translated to the ERP's id")
+
+		// From now on every change of the linked account moves; the prospect's do not.
+		for _, id := range []string{"c1", "c2"} {
+			found, err := b.crm.Get(b.ctx, model.Account, []string{id})
+			require.NoError(t, err)
+			rec := found[id]
+			rec.Fields["name"] = model.Text(rec.Fields["name"].Str + " (renamed)")
+			b.crm.Put(rec)
+		}
+		require.Equal(t, map[store.Outcome]int{store.OutcomeUpdated: 1}, countOutcomes(b.run(t, "customers")))
+		require.Equal(t, "Alfreds (renamed)", byLinkKey(t, b.erp, "c1").Fields["name"].Str)
+		require.Equal(t, 1, b.erp.Count(model.Account))
+	})
+}
+
+// TestEngine_ScheduleSweep: a schedule flow compares every record with the
+// target on each pass, so a mirrored value changed by hand in the target is put
+// back, and the event says so.
+func TestEngine_ScheduleSweep(t *testing.T) {
+	t.Parallel()
+	leg := forwardLeg()
+	leg.Trigger = engine.TriggerSchedule
+	b := setup(t, leg)
 	b.crm.Put(account("c1", "Alfreds", ""))
-	b.crm.Put(model.Record{Entity: model.Deal, ID: "d1", Fields: model.Fields{"name": model.Text("Big deal"), "stage": model.Text("won"), "account": model.Ref(model.Account, "c1")}})
-	b.crm.Put(model.Record{Entity: model.Deal, ID: "d2", Fields: model.Fields{"name": model.Text("Open deal"), "stage": model.Text("qualified"), "account": model.Ref(model.Account, "c1")}})
+	b.crm.Put(account("c2", "Berglunds", ""))
+	require.NoError(t, b.eng.StartSweep(b.ctx, "customers"))
+	require.Equal(t, map[store.Outcome]int{store.OutcomeCreated: 2}, countOutcomes(b.run(t, "customers")))
 
-	// The account is not in the ERP yet: the deal waits and says why.
-	outs := b.run(t, "deals")
-	require.Equal(t, store.OutcomeRetrying, outs[0].Outcome)
-	require.Contains(t, outs[0].Reason, "crm account c1 is not linked to a record in erp")
-	require.Len(t, outs, 2+1, "only the won deal is handed over; retried twice, then dead") // attempts 1,2 retrying + 3 dead
-	require.Equal(t, store.OutcomeDead, outs[2].Outcome)
+	rec := byLinkKey(t, b.erp, "c2")
+	rec.Fields["name"] = model.Text("Edited in the ERP")
+	b.erp.Put(rec)
 
-	b.run(t, "customers")
-	dl, err := b.st.ListDeadLetters(b.ctx, &store.ListDeadLettersParams{})
+	require.NoError(t, b.eng.StartSweep(b.ctx, "customers"))
+	outs := b.run(t, "customers")
+	require.Equal(t, map[store.Outcome]int{store.OutcomeUnchanged: 1, store.OutcomeUpdated: 1}, countOutcomes(outs))
+	require.Equal(t, "Berglunds", byLinkKey(t, b.erp, "c2").Fields["name"].Str)
+	evs, err := b.st.ListEvents(b.ctx, &store.ListEventsParams{Outcome: store.OutcomeUpdated})
 	require.NoError(t, err)
-	_, err = b.eng.RetryDeadLetters(b.ctx, dl)
-	require.NoError(t, err)
-	outs = b.run(t, "deals")
-	require.Equal(t, store.OutcomeCreated, outs[0].Outcome)
-	deals := b.erp.All(model.Deal)
-	require.Len(t, deals, 1)
-	require.Equal(t, byLinkKey(t, b.erp, "c1").ID, deals[0].Fields["account"].Str, "the reference is translated to the ERP's id")
+	require.Len(t, evs, 1)
+	require.Contains(t, string(evs[0].Plan), "Edited in the ERP", "the event shows the overwritten value")
 }

@@ -225,6 +225,15 @@ func (e *Engine) record(ctx context.Context, bp *BatchPlan, answers []response, 
 				return fmt.Errorf("dead letters: %w", err)
 			}
 		}
+		var pulls []Batch
+		for _, leg := range sortedKeys(bp.Pulls) {
+			pulls = append(pulls, Batch{Leg: leg, Fetch: bp.Pulls[leg], Attempt: 1, Live: true, Pull: true})
+		}
+		if len(pulls) > 0 {
+			if err := e.queue.EnqueueTx(ctx, tx, pulls, time.Time{}); err != nil {
+				return fmt.Errorf("enqueue pulls: %w", err)
+			}
+		}
 		if len(retry) > 0 {
 			next := Batch{Leg: l.Name, Records: retry, Attempt: b.Attempt + 1, Force: b.Force, Live: b.Live}
 			at := e.now().Add(e.retry.Delay(b.Attempt, e.jitter()))

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/google/uuid"
 
@@ -70,6 +71,9 @@ type BatchPlan struct {
 	Batch   Batch
 	Leg     *Leg
 	Records []*RecordPlan
+	// Pulls are referenced records to bring across first, per leg: queued with
+	// the batch's outcome, while the records that reference them wait.
+	Pulls map[string][]string
 }
 
 // Plan reads the store and the target and decides, for each record of the batch,
@@ -90,7 +94,12 @@ func (e *Engine) Plan(ctx context.Context, b Batch) (*BatchPlan, error) {
 				extra = append(extra, r)
 			}
 		}
-		b.Records = append(b.Records[:len(b.Records):len(b.Records)], l.selectTriggered(extra)...)
+		if !b.Pull {
+			if extra, err = e.selectTriggered(ctx, l, extra); err != nil {
+				return nil, fmt.Errorf("plan %s: %w", l.Name, err)
+			}
+		}
+		b.Records = append(b.Records[:len(b.Records):len(b.Records)], extra...)
 		b.Fetch = nil
 	}
 	recs := dedupe(b.Records)
@@ -291,25 +300,11 @@ func (e *Engine) translateRefs(ctx context.Context, bp *BatchPlan) error {
 	}
 	mapped := map[model.Entity]map[string]string{}
 	for ent, set := range want {
-		ids := sortedKeys(set)
-		src, err := e.store.GetLinks(ctx, &store.GetLinksParams{System: l.Source, Entity: ent, ExternalIDs: ids})
+		m, err := e.linkedInTarget(ctx, l, ent, sortedKeys(set))
 		if err != nil {
-			return fmt.Errorf("plan %s: %s reference links: %w", l.Name, ent, err)
+			return fmt.Errorf("plan %s: references: %w", l.Name, err)
 		}
-		cids := make([]string, 0, len(src))
-		for _, lk := range src {
-			cids = append(cids, lk.ConcordID)
-		}
-		tgt, err := e.store.GetLinksByConcordID(ctx, &store.GetLinksByConcordIDParams{System: l.Target, Entity: ent, ConcordIDs: cids})
-		if err != nil {
-			return fmt.Errorf("plan %s: %s reference links: %w", l.Name, ent, err)
-		}
-		mapped[ent] = map[string]string{}
-		for id, lk := range src {
-			if t, ok := tgt[lk.ConcordID]; ok {
-				mapped[ent][id] = t.ExternalID
-			}
-		}
+		mapped[ent] = m
 	}
 	for _, p := range live {
 		rec := p.Source.Clone()
@@ -344,6 +339,15 @@ func (e *Engine) translateRefs(ctx context.Context, bp *BatchPlan) error {
 		}
 		if missing != nil {
 			p.Action, p.Field, p.Reason, p.Retryable = ActionFail, missing.Field, missing.Error(), true
+			if leg, ok := e.pullLeg(l, missing.Entity); ok {
+				if bp.Pulls == nil {
+					bp.Pulls = map[string][]string{}
+				}
+				if !slices.Contains(bp.Pulls[leg], missing.ID) {
+					bp.Pulls[leg] = append(bp.Pulls[leg], missing.ID)
+				}
+				p.Reason += "; pulling it through flow " + e.legs[leg].Flow
+			}
 			continue
 		}
 		p.Source = rec

@@ -121,7 +121,11 @@ func (e *Engine) Preview(ctx context.Context, legName string, limit int) ([]*Rec
 		if err != nil {
 			return nil, fmt.Errorf("preview %s: read %s: %w", l.Name, l.Source, err)
 		}
-		if recs := l.selectTriggered(res.Records); len(recs) > 0 {
+		recs, err := e.selectTriggered(ctx, l, res.Records)
+		if err != nil {
+			return nil, fmt.Errorf("preview %s: %w", l.Name, err)
+		}
+		if len(recs) > 0 {
 			bp, err := e.Plan(ctx, Batch{Leg: l.Name, Records: recs, Attempt: 1})
 			if err != nil {
 				return nil, err
