@@ -156,7 +156,7 @@ func (e *Engine) planVersions(ctx context.Context, bp *BatchPlan, ids []string) 
 // clean normalises and validates the fields the leg moves; a failure quarantines
 // the record with the field and the reason.
 func (l *Leg) clean(p *RecordPlan) {
-	rec := p.Source.Clone()
+	rec, cloned := p.Source, false
 	for _, f := range l.Fields {
 		v := rec.Fields[f]
 		if rules := l.Clean[f]; len(rules) > 0 {
@@ -164,6 +164,13 @@ func (l *Leg) clean(p *RecordPlan) {
 			if err != nil {
 				p.Action, p.Field, p.Reason = ActionQuarantine, f, err.Error()
 				return
+			}
+			if cv.Str != v.Str || cv.Kind != v.Kind {
+				if !cloned {
+					// Copy on the first change: Raw shares the original fields.
+					rec, cloned = rec.Clone(), true
+				}
+				rec.Fields[f] = cv
 			}
 			v = cv
 		}
@@ -175,7 +182,6 @@ func (l *Leg) clean(p *RecordPlan) {
 			p.Action, p.Field, p.Reason = ActionQuarantine, f, err.Error()
 			return
 		}
-		rec.Fields[f] = v
 	}
 	p.Source = rec
 }
@@ -386,7 +392,8 @@ func (e *Engine) planDiff(ctx context.Context, bp *BatchPlan) error {
 		}
 	}
 	for _, p := range live {
-		p.values = model.Fields{}
+		p.values = make(model.Fields, len(l.Fields))
+		p.Changes = make([]Change, 0, len(l.Fields))
 		if p.TargetID == "" {
 			p.Action = ActionCreate
 			for _, f := range l.Fields {

@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -61,7 +62,16 @@ type Queue struct {
 	log    *slog.Logger
 	cfg    Config
 	worker *applyWorker
+
+	// hot keeps the batches this process enqueued, by payload id, so that its own
+	// workers need not read and decode them back; the stored payload stays the
+	// durable copy. Bounded: past hotMax batches nothing more is kept.
+	hotMu sync.Mutex
+	hot   map[int64]engine.Batch
 }
+
+// hotMax bounds the batches kept in memory for the process's own workers.
+const hotMax = 64
 
 // applyArgs are the arguments of one apply job. The batch itself is stored in
 // concord_queue_payload, in the same transaction, and the job carries its id: a
@@ -119,7 +129,7 @@ func New(ctx context.Context, st store.Store, cfg Config, logger *slog.Logger) (
 	if _, err := st.DB().ExecContext(ctx, payloadDDL[st.Dialect()]); err != nil {
 		return nil, fmt.Errorf("queue: create payload table: %w", err)
 	}
-	q := &Queue{st: st, queues: map[string]string{}, log: logger, cfg: cfg}
+	q := &Queue{st: st, queues: map[string]string{}, log: logger, cfg: cfg, hot: map[int64]engine.Batch{}}
 	q.worker = &applyWorker{q: q}
 	queues := map[string]river.QueueConfig{}
 	for _, leg := range cfg.Legs {
@@ -207,6 +217,7 @@ func (q *Queue) EnqueueTx(ctx context.Context, tx store.Tx, batches []engine.Bat
 		if err := tx.SQL().QueryRowContext(ctx, q.sql(`INSERT INTO concord_queue_payload (batch) VALUES ($1) RETURNING id`), blob).Scan(&id); err != nil {
 			return fmt.Errorf("enqueue: store batch: %w", err)
 		}
+		q.keep(id, b)
 		args := applyArgs{Leg: b.Leg, Payload: id, Records: len(b.Records), Attempt: b.Attempt}
 		params = append(params, river.InsertManyParams{Args: args, InsertOpts: &river.InsertOpts{Queue: name, Priority: prio, ScheduledAt: at}})
 	}
@@ -299,6 +310,10 @@ var placeholder = regexp.MustCompile(`\$[0-9]+`)
 // load reads a job's batch; ok is false when the payload is gone because an
 // earlier run of the job applied it and crashed before River recorded that.
 func (q *Queue) load(ctx context.Context, id int64) (b engine.Batch, ok bool, err error) {
+	if b, ok := q.take(id); ok {
+		// Kept at enqueue; its transaction committed, or River would not run the job.
+		return b, true, nil
+	}
 	var blob []byte
 	err = q.st.DB().QueryRowContext(ctx, q.sql(`SELECT batch FROM concord_queue_payload WHERE id = $1`), id).Scan(&blob)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -311,6 +326,22 @@ func (q *Queue) load(ctx context.Context, id int64) (b engine.Batch, ok bool, er
 		return b, false, fmt.Errorf("decode batch %d: %w", id, err)
 	}
 	return b, true, nil
+}
+
+func (q *Queue) keep(id int64, b engine.Batch) {
+	q.hotMu.Lock()
+	defer q.hotMu.Unlock()
+	if len(q.hot) < hotMax {
+		q.hot[id] = b
+	}
+}
+
+func (q *Queue) take(id int64) (engine.Batch, bool) {
+	q.hotMu.Lock()
+	defer q.hotMu.Unlock()
+	b, ok := q.hot[id]
+	delete(q.hot, id)
+	return b, ok
 }
 
 func (q *Queue) forget(ctx context.Context, id int64) error {
