@@ -3,8 +3,10 @@ package all
 
 import (
 	"github.com/concord-sync/concord/internal/connector"
+	"github.com/concord-sync/concord/internal/connector/hubspot"
 	"github.com/concord-sync/concord/internal/connector/memory"
 	sqlconn "github.com/concord-sync/concord/internal/connector/sql"
+	"github.com/concord-sync/concord/internal/connector/tryton"
 )
 
 // Deps are what some connectors share within one process.
@@ -21,5 +23,7 @@ func Registry(d Deps) *connector.Registry {
 	reg := connector.NewRegistry()
 	memory.Register(reg, d.Memory)
 	sqlconn.Register(reg)
+	hubspot.Register(reg)
+	tryton.Register(reg)
 	return reg
 }

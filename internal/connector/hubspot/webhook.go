@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -20,14 +19,14 @@ import (
 // each kind.
 var (
 	// ErrWebhookUnconfigured: the system has no webhook_secret.
-	ErrWebhookUnconfigured = errors.New("hubspot webhook: no webhook_secret configured")
+	ErrWebhookUnconfigured = fmt.Errorf("hubspot webhook: no webhook_secret configured: %w", connector.ErrWebhookForged)
 	// ErrWebhookMalformed: headers missing or unreadable, or a body that is not
 	// a JSON array of events.
-	ErrWebhookMalformed = errors.New("hubspot webhook: malformed delivery")
+	ErrWebhookMalformed = fmt.Errorf("hubspot webhook: %w", connector.ErrWebhookMalformed)
 	// ErrWebhookStale: the request timestamp is more than 5 minutes away from now.
-	ErrWebhookStale = errors.New("hubspot webhook: timestamp older than 5 minutes")
+	ErrWebhookStale = fmt.Errorf("hubspot webhook: %w (more than 5 minutes)", connector.ErrWebhookStale)
 	// ErrWebhookForged: the signature does not match.
-	ErrWebhookForged = errors.New("hubspot webhook: signature does not match")
+	ErrWebhookForged = fmt.Errorf("hubspot webhook: %w", connector.ErrWebhookForged)
 )
 
 // Webhook v3 headers.
