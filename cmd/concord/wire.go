@@ -135,13 +135,12 @@ func Legs(cfg *config.Config) []engine.Leg {
 func leg(cfg *config.Config, f config.Flow, name, source, target string) engine.Leg {
 	l := engine.Leg{
 		Name: name, Flow: f.Name, Source: source, Target: target, Entity: f.Entity,
-		Trigger: f.Trigger, Conflict: f.Conflict, Owners: map[string]string{},
+		Trigger: f.Trigger, Conflict: f.Conflict, Owners: owners(cfg, f.Entity),
 		Defs: map[string]model.FieldDef{}, Clean: map[string][]string{}, Required: map[string]bool{},
+		Map: f.Map, LinkBy: f.LinkBy,
 	}
-	if ent, ok := cfg.Entities[f.Entity]; ok {
-		for name, fd := range ent.Fields {
-			l.Owners[name] = fd.Owner
-		}
+	if f.TargetEntity != "" && f.TargetEntity != f.Entity {
+		l.TargetEntity, l.TargetOwners = f.TargetEntity, owners(cfg, f.TargetEntity)
 	}
 	fields := f.Fields
 	if f.IsTwoWay() {
@@ -157,6 +156,17 @@ func leg(cfg *config.Config, f config.Flow, name, source, target string) engine.
 	}
 	slices.Sort(l.Fields)
 	return l
+}
+
+// owners maps the declared fields of e to their owners.
+func owners(cfg *config.Config, e model.Entity) map[string]string {
+	out := map[string]string{}
+	if ent, ok := cfg.Entities[e]; ok {
+		for name, fd := range ent.Fields {
+			out[name] = fd.Owner
+		}
+	}
+	return out
 }
 
 // selectLegs returns the legs of flow, or all legs when flow is empty.

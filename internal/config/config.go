@@ -185,8 +185,24 @@ type Flow struct {
 	// Owners maps each of Fields to the system that owns it, as declared in
 	// the config's entities.
 	Owners map[string]string
+	// TargetEntity is the entity written in the target; it equals Entity unless
+	// the file sets target_entity.
+	TargetEntity model.Entity
+	// Map renames fields: source field -> target field (only the renamed ones).
+	Map map[string]string
+	// LinkBy is a reference field of the source record whose counterpart in the
+	// target is the record to update; such flows never create.
+	LinkBy string
 	// Line is the line of the flow's entry in the file.
 	Line int
+}
+
+// TargetField returns the target's name of source field f.
+func (f *Flow) TargetField(name string) string {
+	if t, ok := f.Map[name]; ok {
+		return t
+	}
+	return name
 }
 
 // DefaultConfig returns a config with every default filled in and nothing

@@ -105,8 +105,87 @@ func (l *loader) flows(n *node) {
 			f.Conflict = conflict
 		}
 
+		f.TargetEntity = f.Entity
+		targetDecl := decl
+		if te, ok := l.str(m["target_entity"].v, label+": target_entity"); ok {
+			f.TargetEntity = model.Entity(te)
+			switch {
+			case !f.TargetEntity.Valid():
+				l.add(m["target_entity"].v, "%s: unknown target_entity %q; entities are %s", label, te, orList(strEntities(model.Entities)))
+				targetDecl = nil
+			case l.cfg.Entities[f.TargetEntity] == nil:
+				l.add(m["target_entity"].v, "%s writes entity %s, which is not declared under entities; declare its fields and their owners there", label, te)
+				targetDecl = nil
+			default:
+				targetDecl = l.cfg.Entities[f.TargetEntity]
+			}
+			if f.Mode == ModeTwoWay {
+				l.add(m["target_entity"].v, "%s: target_entity applies to one-way flows only", label)
+			}
+		}
+		if mm := m["map"].v; mm != nil && mm.kind != kindNull {
+			if mm.kind != kindMap {
+				l.add(mm, "%s: map: want a mapping of source field -> target field, got %s", label, mm.describe())
+			} else {
+				f.Map = map[string]string{}
+				for _, e := range mm.entries {
+					t, ok := l.str(e.v, label+": map."+e.key)
+					if ok {
+						f.Map[e.key] = t
+					}
+				}
+			}
+		}
+		if lb, ok := l.str(m["link_by"].v, label+": link_by"); ok {
+			f.LinkBy = lb
+			if d, std := model.LookupField(f.Entity, lb); f.Entity.Valid() && (!std || d.Type != model.TypeRef) {
+				l.add(m["link_by"].v, "%s: link_by %s is not a reference field of %s", label, lb, f.Entity)
+			}
+		}
+
 		l.flowFields(&f, item, m["fields"], label, decl, sourceOK && targetOK)
+		l.flowTargets(&f, m, label, targetDecl, sourceOK && targetOK)
 		l.cfg.Flows = append(l.cfg.Flows, f)
+	}
+}
+
+// flowTargets checks the target side of a flow that writes another entity or
+// renames fields: every map key is a moved field, every target field is declared
+// in the target entity with the flow's source as its owner (never the target),
+// and has the source field's type.
+func (l *loader) flowTargets(f *Flow, m map[string]entry, label string, targetDecl *Entity, systemsOK bool) {
+	for src := range f.Map {
+		if !slices.Contains(f.Fields, src) {
+			l.add(m["map"].v, "%s: map renames %s, which the flow does not move; list it in fields", label, src)
+		}
+	}
+	if f.TargetEntity == f.Entity && len(f.Map) == 0 {
+		return
+	}
+	if targetDecl == nil || !systemsOK {
+		return
+	}
+	at := m["fields"].v
+	if at == nil {
+		at = m["entity"].v
+	}
+	for _, name := range f.Fields {
+		t := f.TargetField(name)
+		full := fmt.Sprintf("%s.%s", f.TargetEntity, t)
+		fd, ok := targetDecl.Fields[t]
+		if !ok {
+			l.add(at, "%s writes %s.%s into %s, which is not declared under entities.%s.fields; declare it with its owner", label, f.Entity, name, full, f.TargetEntity)
+			continue
+		}
+		switch {
+		case fd.Owner == f.Target:
+			l.add(at, "%s writes %s into %s, which owns it", label, full, f.Target)
+		case fd.Owner != f.Source:
+			l.add(at, "%s writes %s from %s, but %s owns it", label, full, f.Source, fd.Owner)
+		}
+		if src := l.cfg.FieldDef(f.Entity, name); src.Type != "" && fd.Type != "" && src.Type.Kind() != fd.Type.Kind() {
+			l.add(at, "%s writes %s.%s (%s) into %s (%s): the types differ", label, f.Entity, name, src.Type, full, fd.Type)
+		}
 	}
 }
 

@@ -96,7 +96,7 @@ func setup(t *testing.T, legs ...engine.Leg) *testBundle {
 	if len(legs) == 0 {
 		legs = []engine.Leg{forwardLeg()}
 	}
-	b := &testBundle{ctx: context.Background(), st: openStore(t), crm: memory.New("crm", model.Account, model.Deal), erp: memory.New("erp", model.Account, model.Deal), queue: &captureQueue{}}
+	b := &testBundle{ctx: context.Background(), st: openStore(t), crm: memory.New("crm", model.Entities...), erp: memory.New("erp", model.Entities...), queue: &captureQueue{}}
 	var err error
 	b.eng, err = engine.New(engine.Params{
 		Store: b.st, Connectors: map[string]connector.Connector{"crm": b.crm, "erp": b.erp}, Legs: legs,
@@ -597,4 +597,101 @@ func TestEngine_ScheduleSweep(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, evs, 1)
 	require.Contains(t, string(evs[0].Plan), "Edited in the ERP", "the event shows the overwritten value")
+}
+
+func defs(e model.Entity, fields ...string) map[string]model.FieldDef {
+	out := map[string]model.FieldDef{}
+	for _, f := range fields {
+		d, ok := model.LookupField(e, f)
+		if !ok {
+			panic("no field " + f)
+		}
+		out[f] = d
+	}
+	return out
+}
+
+// TestEngine_CrossEntity runs order-to-cash between two in-memory systems: a won
+// deal becomes an ERP order with the ERP's ids for its account and products,
+// and the invoice of that order reports back onto the deal.
+func TestEngine_CrossEntity(t *testing.T) {
+	t.Parallel()
+	dealOwners := map[string]string{"name": "crm", "stage": "crm", "account": "crm", "lines": "crm",
+		"invoice_number": "erp", "invoice_state": "erp", "amount_due": "erp", "paid_date": "erp"}
+	orderOwners := map[string]string{"account": "crm", "lines": "crm", "number": "erp", "state": "erp", "total": "erp"}
+	accounts := forwardLeg()
+	accounts.Trigger = engine.TriggerDealWon
+	products := engine.Leg{Name: "products", Flow: "products", Source: "erp", Target: "crm", Entity: model.Product,
+		Fields: []string{"name", "sku"}, Trigger: engine.TriggerChange, Owners: map[string]string{"name": "erp", "sku": "erp"}, Defs: defs(model.Product, "name", "sku")}
+	handoff := engine.Leg{Name: "orders", Flow: "orders", Source: "crm", Target: "erp", Entity: model.Deal, TargetEntity: model.Order,
+		Fields: []string{"account", "lines"}, Trigger: engine.TriggerDealWon, Owners: dealOwners, TargetOwners: orderOwners, Defs: defs(model.Deal, "account", "lines")}
+	payments := engine.Leg{Name: "payments", Flow: "payments", Source: "erp", Target: "crm", Entity: model.Invoice, TargetEntity: model.Deal, LinkBy: "order",
+		Fields: []string{"number", "state", "amount_due", "paid_date"}, Map: map[string]string{"number": "invoice_number", "state": "invoice_state"},
+		Trigger: engine.TriggerChange, Owners: map[string]string{"number": "erp", "state": "erp", "amount_due": "erp", "paid_date": "erp", "order": "erp"},
+		TargetOwners: dealOwners, Defs: defs(model.Invoice, "number", "state", "amount_due", "paid_date")}
+
+	t.Run("ErrTargetFieldOwnedByTarget", func(t *testing.T) {
+		t.Parallel()
+		bad := handoff
+		bad.TargetOwners = map[string]string{"account": "crm", "lines": "erp"}
+		_, err := engine.New(engine.Params{Store: openStore(t), Queue: &captureQueue{}, Legs: []engine.Leg{bad},
+			Connectors: map[string]connector.Connector{"crm": memory.New("crm"), "erp": memory.New("erp")}})
+		var oe *engine.OwnershipError
+		require.ErrorAs(t, err, &oe)
+		require.Equal(t, model.Order, oe.Entity)
+		require.Equal(t, "lines", oe.Field)
+	})
+
+	t.Run("OrderToCash", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, accounts, products, handoff, payments)
+		money := func(s string) model.Value { return model.Money(decimal.RequireFromString(s), "EUR") }
+		erpProduct := b.erp.Put(model.Record{Entity: model.Product, ID: "P-CHAI", Fields: model.Fields{"name": model.Text("Chai"), "sku": model.Text("NW-001")}})
+		require.Len(t, b.run(t, "products"), 1)
+		crmProduct := b.crm.All(model.Product)[0]
+		require.Equal(t, erpProduct.ID, crmProduct.LinkKey)
+
+		b.crm.Put(account("c1", "Alfreds", ""))
+		won := deal("d1", "Chai for Alfreds", "won", "c1")
+		won.Fields["lines"] = model.Lines([]model.Record{{Entity: model.OrderLine, Fields: model.Fields{
+			"product": model.Ref(model.Product, crmProduct.ID), "quantity": model.Decimal(decimal.NewFromInt(3)), "unit_price": money("19.99")}}})
+		b.crm.Put(won)
+		b.run(t, "orders")
+		orders := b.erp.All(model.Order)
+		require.Len(t, orders, 1, "the won deal is an ERP order")
+		order := orders[0]
+		require.Equal(t, "d1", order.LinkKey, "the deal id travels with the order")
+		require.Equal(t, byLinkKey(t, b.erp, "c1").ID, order.Fields["account"].Str, "the ERP's own account id")
+		line := order.Fields["lines"].Lines[0]
+		require.Equal(t, "P-CHAI", line.Fields["product"].Str, "matched through the product link, not by name")
+		require.Equal(t, "19.99 EUR", line.Fields["unit_price"].String())
+
+		// The ERP invoices the order; the deal shows it.
+		inv := b.erp.Put(model.Record{Entity: model.Invoice, ID: "INV-1", Fields: model.Fields{"number": model.Text("2026/0001"), "state": model.Text("posted"),
+			"order": model.Ref(model.Order, order.ID), "amount_due": money("59.97")}})
+		require.Equal(t, map[store.Outcome]int{store.OutcomeUpdated: 1}, countOutcomes(b.run(t, "payments")))
+		got, err := b.crm.Get(b.ctx, model.Deal, []string{"d1"})
+		require.NoError(t, err)
+		require.Equal(t, "2026/0001", got["d1"].Fields["invoice_number"].Str)
+		require.Equal(t, "posted", got["d1"].Fields["invoice_state"].Str)
+		require.Equal(t, "Chai for Alfreds", got["d1"].Fields["name"].Str, "CRM-owned fields untouched")
+
+		// Paid.
+		inv.Fields["state"], inv.Fields["amount_due"] = model.Text("paid"), money("0")
+		inv.Fields["paid_date"] = model.Date(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC))
+		b.erp.Put(inv)
+		b.run(t, "payments")
+		got, err = b.crm.Get(b.ctx, model.Deal, []string{"d1"})
+		require.NoError(t, err)
+		require.Equal(t, "paid", got["d1"].Fields["invoice_state"].Str)
+		require.Equal(t, "2026-12-01", got["d1"].Fields["paid_date"].String())
+		require.Equal(t, 1, b.erp.Count(model.Order), "the deal's own updates do not make a second order")
+
+		// An invoice of an order Concord did not hand over waits, with a reason.
+		b.erp.Put(model.Record{Entity: model.Invoice, ID: "INV-2", Fields: model.Fields{"number": model.Text("2026/0002"), "state": model.Text("posted"),
+			"order": model.Ref(model.Order, "ORDER-BY-HAND")}})
+		outs := b.run(t, "payments")
+		require.Equal(t, store.OutcomeRetrying, outs[0].Outcome)
+		require.Contains(t, outs[0].Reason, "erp order ORDER-BY-HAND is not linked to a deal in crm yet")
+	})
 }

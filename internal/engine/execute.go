@@ -67,7 +67,7 @@ func (e *Engine) Execute(ctx context.Context, bp *BatchPlan) ([]Outcome, error) 
 		pos[p] = i
 	}
 	if len(ops) > 0 {
-		results, err := e.conns[l.Target].Write(ctx, l.Entity, ops)
+		results, err := e.conns[l.Target].Write(ctx, l.targetEntity(), ops)
 		if err == nil && len(results) != len(ops) {
 			err = fmt.Errorf("connector returned %d results for %d records", len(results), len(ops))
 		}
@@ -99,16 +99,18 @@ func (e *Engine) Execute(ctx context.Context, bp *BatchPlan) ([]Outcome, error) 
 }
 
 // guard re-checks the ownership promise at write time, whatever the plan says.
+// The plan's values are keyed by the target's field names.
 func (l *Leg) guard(p *RecordPlan) *OwnershipError {
-	for f := range p.values {
-		if err := l.checkOwner(f); err != nil {
+	for t := range p.values {
+		f := l.sourceField(t)
+		if f == "" {
+			return &OwnershipError{Leg: l.Name, Entity: l.targetEntity(), Field: t, Msg: "is not carried by this flow"}
+		}
+		for _, err := range []error{l.checkOwner(f), l.checkTargetOwner(t)} {
 			var oe *OwnershipError
 			if asOwnership(err, &oe) {
 				return oe
 			}
-		}
-		if !l.moves(f) {
-			return &OwnershipError{Leg: l.Name, Entity: l.Entity, Field: f, Msg: "is not carried by this flow"}
 		}
 	}
 	return nil
@@ -172,11 +174,11 @@ func (e *Engine) record(ctx context.Context, bp *BatchPlan, answers []response, 
 		}
 		if p.Action == ActionCreate || p.Action == ActionUpdate || p.Action == ActionNone {
 			fps = append(fps, store.Fingerprint{Flow: l.Name, System: l.Source, Entity: l.Entity, ExternalID: p.Source.ID, Hash: p.hash, Version: p.Source.Version, UpdatedAt: p.Source.UpdatedAt})
-			if p.newSourceLink {
+			if p.newSourceLink && l.LinkBy == "" {
 				links = append(links, store.Link{Entity: l.Entity, ConcordID: p.ConcordID, System: l.Source, ExternalID: p.Source.ID})
 			}
-			if p.Action == ActionCreate || p.Adopted {
-				links = append(links, store.Link{Entity: l.Entity, ConcordID: p.ConcordID, System: l.Target, ExternalID: p.TargetID})
+			if (p.Action == ActionCreate || p.Adopted) && l.LinkBy == "" {
+				links = append(links, store.Link{Entity: l.targetEntity(), ConcordID: p.ConcordID, System: l.Target, ExternalID: p.TargetID})
 			}
 		}
 		if p.Action != ActionQuarantine {

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"fmt"
-	"slices"
 
 	"github.com/concord-sync/concord/internal/model"
 )
@@ -43,7 +42,40 @@ type Leg struct {
 	Clean map[string][]string
 	// Required fields may not be blank.
 	Required map[string]bool
+
+	// TargetEntity is the entity written in the target when it differs from
+	// Entity: a won deal becomes a sale order, an invoice's status lands on a deal.
+	TargetEntity model.Entity
+	// Map renames fields: source field -> target field; unmapped fields keep
+	// their name.
+	Map map[string]string
+	// TargetOwners maps the declared fields of TargetEntity to their owners; it
+	// must be set when TargetEntity differs from Entity.
+	TargetOwners map[string]string
+	// LinkBy names a reference field of the source record: the target record is
+	// the counterpart of the record it references (an invoice's order is linked
+	// to a CRM deal). Such legs update, never create.
+	LinkBy string
 }
+
+// targetEntity is the entity the leg writes.
+func (l *Leg) targetEntity() model.Entity {
+	if l.TargetEntity == "" {
+		return l.Entity
+	}
+	return l.TargetEntity
+}
+
+// targetField is the target's name of source field f.
+func (l *Leg) targetField(f string) string {
+	if t, ok := l.Map[f]; ok {
+		return t
+	}
+	return f
+}
+
+// crossEntity reports whether the leg writes another entity than it reads.
+func (l *Leg) crossEntity() bool { return l.targetEntity() != l.Entity }
 
 // Validate checks the leg's own consistency, including the ownership promise: every
 // field it moves is owned by its source and none by its target.
@@ -57,8 +89,14 @@ func (l *Leg) Validate() error {
 	if len(l.Fields) == 0 {
 		return fmt.Errorf("leg %s: no fields", l.Name)
 	}
+	if !l.targetEntity().Valid() {
+		return fmt.Errorf("leg %s: unknown target entity %q", l.Name, l.TargetEntity)
+	}
 	for _, f := range l.Fields {
 		if err := l.checkOwner(f); err != nil {
+			return err
+		}
+		if err := l.checkTargetOwner(l.targetField(f)); err != nil {
 			return err
 		}
 		if _, ok := l.Defs[f]; !ok {
@@ -66,6 +104,35 @@ func (l *Leg) Validate() error {
 		}
 	}
 	return nil
+}
+
+// checkTargetOwner enforces ownership on the target's side of a cross-entity leg:
+// the target field is owned by the leg's source, never by its target.
+func (l *Leg) checkTargetOwner(field string) error {
+	if !l.crossEntity() {
+		return nil
+	}
+	owner := l.TargetOwners[field]
+	e := l.targetEntity()
+	switch {
+	case owner == "":
+		return &OwnershipError{Leg: l.Name, Entity: e, Field: field, Msg: "has no owner"}
+	case owner == l.Target:
+		return &OwnershipError{Leg: l.Name, Entity: e, Field: field, Msg: "is owned by " + owner + ", the target: it is never written there"}
+	case owner != l.Source:
+		return &OwnershipError{Leg: l.Name, Entity: e, Field: field, Msg: "is owned by " + owner + ", not by the source " + l.Source}
+	}
+	return nil
+}
+
+// sourceField is the source field that target field t comes from, or "".
+func (l *Leg) sourceField(t string) string {
+	for _, f := range l.Fields {
+		if l.targetField(f) == t {
+			return f
+		}
+	}
+	return ""
 }
 
 // checkOwner enforces the ownership promise for one field.
@@ -82,8 +149,6 @@ func (l *Leg) checkOwner(field string) error {
 	return nil
 }
 
-// moves reports whether the leg carries field.
-func (l *Leg) moves(field string) bool { return slices.Contains(l.Fields, field) }
 
 // OwnershipError is a write refused because it would touch a field in a system
 // that does not own it, or from a system that does not own it.

@@ -197,6 +197,9 @@ func (e *Engine) planLinks(ctx context.Context, bp *BatchPlan) error {
 	if len(live) == 0 {
 		return nil
 	}
+	if l.LinkBy != "" {
+		return e.planLinksBy(ctx, bp, live)
+	}
 	ids := make([]string, len(live))
 	for i, p := range live {
 		ids[i] = p.Source.ID
@@ -212,7 +215,7 @@ func (e *Engine) planLinks(ctx context.Context, bp *BatchPlan) error {
 			cids = append(cids, lk.ConcordID)
 		}
 	}
-	tgtLinks, err := e.store.GetLinksByConcordID(ctx, &store.GetLinksByConcordIDParams{System: l.Target, Entity: l.Entity, ConcordIDs: cids})
+	tgtLinks, err := e.store.GetLinksByConcordID(ctx, &store.GetLinksByConcordIDParams{System: l.Target, Entity: l.targetEntity(), ConcordIDs: cids})
 	if err != nil {
 		return fmt.Errorf("plan %s: target links: %w", l.Name, err)
 	}
@@ -226,7 +229,7 @@ func (e *Engine) planLinks(ctx context.Context, bp *BatchPlan) error {
 	}
 	var found map[string]model.Record
 	if len(unlinked) > 0 {
-		found, err = e.conns[l.Target].Lookup(ctx, l.Entity, unlinked)
+		found, err = e.conns[l.Target].Lookup(ctx, l.targetEntity(), unlinked)
 		if err != nil {
 			return fmt.Errorf("plan %s: look up %d records in %s by link key: %w", l.Name, len(unlinked), l.Target, err)
 		}
@@ -260,13 +263,58 @@ func (e *Engine) checkAdopted(ctx context.Context, bp *BatchPlan) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	taken, err := e.store.GetLinks(ctx, &store.GetLinksParams{System: l.Target, Entity: l.Entity, ExternalIDs: ids})
+	taken, err := e.store.GetLinks(ctx, &store.GetLinksParams{System: l.Target, Entity: l.targetEntity(), ExternalIDs: ids})
 	if err != nil {
 		return fmt.Errorf("plan %s: adopted links: %w", l.Name, err)
 	}
 	for _, p := range bp.live() {
 		if lk, ok := taken[p.TargetID]; ok && p.Adopted && lk.ConcordID != p.ConcordID {
 			p.Action, p.Reason = ActionFail, fmt.Sprintf("%s record %s already belongs to concord id %s; resolve the duplicate by hand", l.Target, p.TargetID, lk.ConcordID)
+		}
+	}
+	return nil
+}
+
+// planLinksBy finds the target of each record through its LinkBy reference: the
+// referenced record's counterpart in the target (of the target entity) is the
+// record to update. A record whose reference has no counterpart yet waits and is
+// retried; such legs never create.
+func (e *Engine) planLinksBy(ctx context.Context, bp *BatchPlan, live []*RecordPlan) error {
+	l := bp.Leg
+	byEntity := map[model.Entity][]string{}
+	for _, p := range live {
+		v := p.Source.Fields[l.LinkBy]
+		if v.Kind != model.KindRef || v.Str == "" {
+			p.Action, p.Field, p.Reason = ActionFail, l.LinkBy, fmt.Sprintf("%s %s %s has no %s, so there is no %s record to update", l.Source, l.Entity, p.Source.ID, l.LinkBy, l.targetEntity())
+			continue
+		}
+		byEntity[v.Entity] = append(byEntity[v.Entity], v.Str)
+	}
+	for ent, ids := range byEntity {
+		src, err := e.store.GetLinks(ctx, &store.GetLinksParams{System: l.Source, Entity: ent, ExternalIDs: ids})
+		if err != nil {
+			return fmt.Errorf("plan %s: %s links: %w", l.Name, ent, err)
+		}
+		cids := make([]string, 0, len(src))
+		for _, lk := range src {
+			cids = append(cids, lk.ConcordID)
+		}
+		tgt, err := e.store.GetLinksByConcordID(ctx, &store.GetLinksByConcordIDParams{System: l.Target, Entity: l.targetEntity(), ConcordIDs: cids})
+		if err != nil {
+			return fmt.Errorf("plan %s: %s links: %w", l.Name, l.targetEntity(), err)
+		}
+		for _, p := range live {
+			v := p.Source.Fields[l.LinkBy]
+			if p.Action != "" || v.Entity != ent {
+				continue
+			}
+			lk, ok := src[v.Str]
+			if t, found := tgt[lk.ConcordID]; ok && found {
+				p.ConcordID, p.TargetID = lk.ConcordID, t.ExternalID
+				continue
+			}
+			p.Action, p.Field, p.Retryable = ActionFail, l.LinkBy, true
+			p.Reason = fmt.Sprintf("%s %s %s is not linked to a %s in %s yet", l.Source, ent, v.Str, l.targetEntity(), l.Target)
 		}
 	}
 	return nil
@@ -386,7 +434,7 @@ func (e *Engine) planDiff(ctx context.Context, bp *BatchPlan) error {
 	var current map[string]model.Record
 	if len(ids) > 0 {
 		var err error
-		current, err = e.conns[l.Target].Get(ctx, l.Entity, ids)
+		current, err = e.conns[l.Target].Get(ctx, l.targetEntity(), ids)
 		if err != nil {
 			return fmt.Errorf("plan %s: get %d records from %s: %w", l.Name, len(ids), l.Target, err)
 		}
@@ -398,8 +446,9 @@ func (e *Engine) planDiff(ctx context.Context, bp *BatchPlan) error {
 			p.Action = ActionCreate
 			for _, f := range l.Fields {
 				if v := p.Source.Fields[f]; !v.IsNull() {
-					p.Changes = append(p.Changes, Change{Field: f, To: v})
-					p.values[f] = v
+					t := l.targetField(f)
+					p.Changes = append(p.Changes, Change{Field: t, To: v})
+					p.values[t] = v
 				}
 			}
 			continue
@@ -420,15 +469,16 @@ func (e *Engine) planDiff(ctx context.Context, bp *BatchPlan) error {
 			continue
 		}
 		for _, f := range l.Fields {
-			want, have := p.Source.Fields[f], cur.Fields[f]
+			t := l.targetField(f)
+			want, have := p.Source.Fields[f], cur.Fields[t]
 			if want.Equal(have) {
 				continue
 			}
 			if l.Conflict == ConflictOwnerUnlessBlank && want.IsNull() {
 				continue
 			}
-			p.Changes = append(p.Changes, Change{Field: f, From: have, To: want})
-			p.values[f] = want
+			p.Changes = append(p.Changes, Change{Field: t, From: have, To: want})
+			p.values[t] = want
 		}
 		if len(p.Changes) == 0 {
 			p.Action = ActionNone
