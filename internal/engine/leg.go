@@ -149,7 +149,6 @@ func (l *Leg) checkOwner(field string) error {
 	return nil
 }
 
-
 // OwnershipError is a write refused because it would touch a field in a system
 // that does not own it, or from a system that does not own it.
 type OwnershipError struct {
