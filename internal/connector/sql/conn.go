@@ -86,7 +86,9 @@ func openDB(cfg *config) (*sql.DB, error) {
 		if strings.Contains(dsn, "?") {
 			sep = "&"
 		}
-		dsn += sep + "_pragma=busy_timeout(10000)&_txlock=immediate"
+		// foreign_keys(1): SQLite enforces declared foreign keys only when asked,
+		// per connection; an order line must not point at a missing product.
+		dsn += sep + "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_txlock=immediate"
 		db, err := sql.Open("sqlite", dsn)
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite: %w", err)

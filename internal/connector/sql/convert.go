@@ -165,6 +165,9 @@ func (d *dialect) encodeValue(e model.Entity, c *column, v model.Value) (val, cu
 	if v.IsNull() {
 		return nil, nil, nil
 	}
+	if c.typ == model.TypeRef && v.Entity != c.ref {
+		return nil, nil, connector.Permanent(c.field, fmt.Errorf("reference to %s, but the column refers to %s", v.Entity, c.ref))
+	}
 	switch c.typ {
 	case model.TypeText, model.TypeEnum, model.TypeRef:
 		return v.Str, nil, nil

@@ -28,6 +28,9 @@ type backend struct {
 	sqlDriver string
 	// ddl returns the statements creating the account table a and product table p.
 	ddl func(a, p string) []string
+	// orderDDL returns the statements creating a product table p (integer ids),
+	// an order table o and its line table l.
+	orderDDL func(p, o, l string) []string
 }
 
 var backends = []backend{
@@ -60,6 +63,31 @@ var backends = []backend{
 					updated_at TEXT NOT NULL)`, p),
 			}
 		},
+		orderDDL: func(p, o, l string) []string {
+			return []string{
+				fmt.Sprintf(`CREATE TABLE "%s" (id INTEGER PRIMARY KEY, sku TEXT NOT NULL)`, p),
+				fmt.Sprintf(`CREATE TABLE "%s" (
+					id INTEGER PRIMARY KEY AUTOINCREMENT,
+					reference TEXT NOT NULL,
+					customer_id TEXT,
+					contact_id TEXT,
+					currency TEXT,
+					total TEXT,
+					crm_deal_id TEXT UNIQUE,
+					updated_at TEXT NOT NULL)`, o),
+				// The product key names no column: the connector finds the primary key.
+				fmt.Sprintf(`CREATE TABLE "%[1]s" (
+					id INTEGER PRIMARY KEY AUTOINCREMENT,
+					order_id INTEGER NOT NULL REFERENCES "%[2]s"(id),
+					line_no INTEGER,
+					product_id INTEGER REFERENCES "%[3]s",
+					description TEXT,
+					quantity TEXT NOT NULL CONSTRAINT "%[1]s_quantity_chk" CHECK (CAST(quantity AS REAL) > 0),
+					unit_price TEXT,
+					discount TEXT,
+					amount TEXT)`, l, o, p),
+			}
+		},
 	},
 	{
 		driver:    sqlconn.DriverPostgres,
@@ -88,6 +116,30 @@ var backends = []backend{
 					released TIMESTAMPTZ,
 					erp_link TEXT UNIQUE,
 					updated_at TIMESTAMPTZ NOT NULL)`, p),
+			}
+		},
+		orderDDL: func(p, o, l string) []string {
+			return []string{
+				fmt.Sprintf(`CREATE TABLE "%s" (id BIGINT PRIMARY KEY, sku TEXT NOT NULL)`, p),
+				fmt.Sprintf(`CREATE TABLE "%s" (
+					id BIGSERIAL PRIMARY KEY,
+					reference TEXT NOT NULL,
+					customer_id TEXT,
+					contact_id TEXT,
+					currency CHAR(3),
+					total NUMERIC(20,4),
+					crm_deal_id TEXT UNIQUE,
+					updated_at TIMESTAMPTZ NOT NULL)`, o),
+				fmt.Sprintf(`CREATE TABLE "%[1]s" (
+					id BIGSERIAL PRIMARY KEY,
+					order_id BIGINT NOT NULL REFERENCES "%[2]s"(id),
+					line_no INTEGER,
+					product_id BIGINT REFERENCES "%[3]s"(id),
+					description TEXT,
+					quantity NUMERIC(20,6) NOT NULL CONSTRAINT "%[1]s_quantity_chk" CHECK (quantity > 0),
+					unit_price NUMERIC(20,4),
+					discount NUMERIC(10,6),
+					amount NUMERIC(20,6))`, l, o, p),
 			}
 		},
 	},
@@ -119,6 +171,33 @@ var backends = []backend{
 					"released DATETIME(6),"+
 					"erp_link VARCHAR(100) UNIQUE,"+
 					"updated_at DATETIME(6) NOT NULL)", p),
+			}
+		},
+		orderDDL: func(p, o, l string) []string {
+			return []string{
+				fmt.Sprintf("CREATE TABLE `%s` (id BIGINT PRIMARY KEY, sku VARCHAR(50) NOT NULL) ENGINE=InnoDB", p),
+				fmt.Sprintf("CREATE TABLE `%s` ("+
+					"id BIGINT AUTO_INCREMENT PRIMARY KEY,"+
+					"reference VARCHAR(100) NOT NULL,"+
+					"customer_id VARCHAR(50),"+
+					"contact_id VARCHAR(50),"+
+					"currency CHAR(3),"+
+					"total DECIMAL(20,4),"+
+					"crm_deal_id VARCHAR(100) UNIQUE,"+
+					"updated_at DATETIME(6) NOT NULL) ENGINE=InnoDB", o),
+				fmt.Sprintf("CREATE TABLE `%[1]s` ("+
+					"id BIGINT AUTO_INCREMENT PRIMARY KEY,"+
+					"order_id BIGINT NOT NULL,"+
+					"line_no INT,"+
+					"product_id BIGINT,"+
+					"description VARCHAR(200),"+
+					"quantity DECIMAL(20,6) NOT NULL,"+
+					"unit_price DECIMAL(20,4),"+
+					"discount DECIMAL(10,6),"+
+					"amount DECIMAL(20,6),"+
+					"CONSTRAINT `%[1]s_quantity_chk` CHECK (quantity > 0),"+
+					"CONSTRAINT `%[1]s_order_fk` FOREIGN KEY (order_id) REFERENCES `%[2]s` (id),"+
+					"CONSTRAINT `%[1]s_product_fk` FOREIGN KEY (product_id) REFERENCES `%[3]s` (id)) ENGINE=InnoDB", l, o, p),
 			}
 		},
 	},

@@ -127,25 +127,54 @@ type assignment struct {
 	val any
 }
 
-// encodeFields converts op fields to column assignments; unmapped fields and bad
-// values are permanent errors naming the field.
-func (c *Conn) encodeFields(t *table, fields model.Fields) ([]assignment, error) {
+// encodeFields converts op fields to column assignments of t's table and the
+// rows of its lines fields; unmapped fields and bad values are permanent errors
+// naming the field (lines[i].field inside lines).
+func (c *Conn) encodeFields(t *table, fields model.Fields) ([]assignment, []linesWrite, error) {
 	out := make([]assignment, 0, len(fields)+1)
+	var lines []linesWrite
 	for _, name := range fields.Names() {
 		col, ok := t.byName[name]
 		if !ok {
-			return nil, connector.Permanent(name, fmt.Errorf("field not mapped for %s", t.entity))
+			return nil, nil, connector.Permanent(name, fmt.Errorf("field not mapped for %s", t.entity))
+		}
+		if col.lines != nil {
+			lw, err := c.encodeLines(col, fields[name])
+			if err != nil {
+				return nil, nil, err
+			}
+			lines = append(lines, lw)
+			continue
 		}
 		val, cur, err := c.d.encodeValue(t.entity, col, fields[name])
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		out = append(out, assignment{col.col, val})
+		if out, err = assign(out, name, col.col, val); err != nil {
+			return nil, nil, err
+		}
 		if col.currencyColumn != "" && val != nil {
-			out = append(out, assignment{col.currencyColumn, cur})
+			if out, err = assign(out, name, col.currencyColumn, cur); err != nil {
+				return nil, nil, err
+			}
 		}
 	}
-	return out, nil
+	return out, lines, nil
+}
+
+// assign appends col = val to sets. A column two fields share (an order's
+// currency column, also the currency column of its total) is written once; two
+// different values for it are a permanent error naming field.
+func assign(sets []assignment, field, col string, val any) ([]assignment, error) {
+	for _, s := range sets {
+		if strings.EqualFold(s.col, col) {
+			if s.val != val {
+				return sets, connector.Permanent(field, fmt.Errorf("column %s is given both %v and %v", col, s.val, val))
+			}
+			return sets, nil
+		}
+	}
+	return append(sets, assignment{col, val}), nil
 }
 
 // findByLink returns the id of the row holding linkKey; "" when none. A locking
@@ -173,7 +202,7 @@ func (c *Conn) create(ctx context.Context, tx *sql.Tx, t *table, op connector.Op
 	if t.idKind == IDLink && op.LinkKey == "" {
 		return connector.Result{Err: connector.Permanent("", fmt.Errorf("create %s: id_kind link needs a link key", t.entity))}
 	}
-	sets, err := c.encodeFields(t, op.Fields)
+	sets, lines, err := c.encodeFields(t, op.Fields)
 	if err != nil {
 		return connector.Result{Err: err}
 	}
@@ -231,11 +260,16 @@ func (c *Conn) create(ctx context.Context, tx *sql.Tx, t *table, op connector.Op
 		}
 		return connector.Result{Err: fmt.Errorf("insert %s: %w", t.entity, t.classify(err))}
 	}
+	for _, lw := range lines {
+		if err := c.writeLines(ctx, tx, t, id, lw, false); err != nil {
+			return connector.Result{Err: err}
+		}
+	}
 	return connector.Result{ID: id, UpdatedAt: now, Version: now.Format(time.RFC3339Nano)}
 }
 
 func (c *Conn) update(ctx context.Context, tx *sql.Tx, t *table, id, version string, fields model.Fields) connector.Result {
-	sets, err := c.encodeFields(t, fields)
+	sets, lines, err := c.encodeFields(t, fields)
 	if err != nil {
 		return connector.Result{ID: id, Err: err}
 	}
@@ -279,6 +313,13 @@ func (c *Conn) update(ctx context.Context, tx *sql.Tx, t *table, id, version str
 		}
 		if len(found) == 0 {
 			return connector.Result{ID: id, Err: connector.Permanent("", fmt.Errorf("update %s %s: %w", t.entity, id, connector.ErrNotFound))}
+		}
+	}
+	// Lines given are replaced; lines not given are left alone. The parent's
+	// updated_at, set above, tells change detection that its lines changed.
+	for _, lw := range lines {
+		if err := c.writeLines(ctx, tx, t, id, lw, true); err != nil {
+			return connector.Result{ID: id, Err: err}
 		}
 	}
 	return connector.Result{ID: id, UpdatedAt: now, Version: now.Format(time.RFC3339Nano)}

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -75,7 +77,7 @@ func (c *Conn) selectFrom(t *table) string {
 	if t.archived != "" {
 		cols = append(cols, d.ident(t.archived))
 	}
-	for _, f := range t.fields {
+	for _, f := range t.scalars {
 		switch f.typ {
 		case model.TypeDecimal, model.TypeMoney:
 			cols = append(cols, d.asText(f.col))
@@ -98,14 +100,14 @@ type scanned struct {
 // scanRows reads every row of a selectFrom query.
 func (c *Conn) scanRows(t *table, rows *sql.Rows) ([]scanned, error) {
 	defer rows.Close()
-	n := 2 + len(t.fields)
+	n := 2 + len(t.scalars)
 	if t.link != "" {
 		n++
 	}
 	if t.archived != "" {
 		n++
 	}
-	for _, f := range t.fields {
+	for _, f := range t.scalars {
 		if f.currencyColumn != "" {
 			n++
 		}
@@ -163,7 +165,7 @@ func (c *Conn) decodeRow(t *table, vals []any) (scanned, error) {
 		}
 		i++
 	}
-	for _, f := range t.fields {
+	for _, f := range t.scalars {
 		raw := vals[i]
 		i++
 		var cur any
@@ -244,6 +246,17 @@ func (c *Conn) Read(ctx context.Context, req connector.ReadRequest) (connector.R
 		}
 	}
 
+	all := make([]model.Record, 0, len(window)+len(fresh))
+	for _, s := range window {
+		all = append(all, s.rec)
+	}
+	for _, s := range fresh {
+		all = append(all, s.rec)
+	}
+	if err := c.attachLines(ctx, c.db, t, all, req.Fields); err != nil {
+		return connector.ReadResult{}, fmt.Errorf("read: %w", err)
+	}
+
 	res := connector.ReadResult{Next: req.Cursor, Done: len(fresh) < limit}
 	res.Records = make([]model.Record, 0, len(window)+len(fresh))
 	for _, s := range window {
@@ -265,23 +278,38 @@ func project(r model.Record, fields []string) model.Record {
 	return r
 }
 
-// Get implements connector.Connector with chunked IN queries on the id column.
+// Get implements connector.Connector with chunked IN queries on the id column;
+// lines fields are read with chunked IN queries on the child tables.
 func (c *Conn) Get(ctx context.Context, entity model.Entity, ids []string) (map[string]model.Record, error) {
 	t, err := c.table("get", entity)
 	if err != nil {
 		return nil, err
 	}
-	return c.getBy(ctx, c.db, t, t.id, ids, false)
+	out, err := c.getBy(ctx, c.db, t, t.id, ids, false)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.attachLines(ctx, c.db, t, slices.Collect(maps.Values(out)), nil); err != nil {
+		return nil, fmt.Errorf("get: %w", err)
+	}
+	return out, nil
 }
 
 // Lookup implements connector.Connector with chunked IN queries on the link
-// column.
+// column; lines fields are read as in Get.
 func (c *Conn) Lookup(ctx context.Context, entity model.Entity, linkKeys []string) (map[string]model.Record, error) {
 	t, err := c.table("lookup", entity)
 	if err != nil {
 		return nil, err
 	}
-	return c.getBy(ctx, c.db, t, t.link, linkKeys, true)
+	out, err := c.getBy(ctx, c.db, t, t.link, linkKeys, true)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.attachLines(ctx, c.db, t, slices.Collect(maps.Values(out)), nil); err != nil {
+		return nil, fmt.Errorf("lookup: %w", err)
+	}
+	return out, nil
 }
 
 // getBy returns rows whose col is one of keys, keyed by id or by link key.

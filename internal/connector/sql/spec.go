@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -72,16 +73,33 @@ type EntitySettings struct {
 	Fields    map[string]FieldMapping `json:"fields"`
 }
 
-// FieldMapping maps one canonical field to a column. In the config it is either
-// a column name or an object.
+// FieldMapping maps one canonical field to a column, or a lines field to a child
+// table. In the config it is either a column name or an object.
 type FieldMapping struct {
 	Column string `json:"column"`
 	// Type is required for custom fields and must match for standard ones.
 	Type model.FieldType `json:"type"`
+	// Ref is the referenced entity of a custom ref field (the column holds the
+	// referenced record's id in this system).
+	Ref model.Entity `json:"ref"`
 	// Currency is the fixed ISO 4217 currency of a money column.
 	Currency string `json:"currency"`
 	// CurrencyColumn holds each row's currency for a money column.
 	CurrencyColumn string `json:"currency_column"`
+
+	// Table is the child table of a lines field; "schema.table" is allowed.
+	Table string `json:"table"`
+	// Parent is the child table's column holding the parent row's id.
+	Parent string `json:"parent"`
+	// ID is the child table's primary key column.
+	ID string `json:"id"`
+	// IDKind is how a line gets its primary key: auto (default) or uuid.
+	IDKind string `json:"id_kind"`
+	// Position, optional, is the column ordering the lines (1, 2, ...).
+	Position string `json:"position"`
+	// Fields maps the child entity's canonical fields to the child table's
+	// columns.
+	Fields map[string]FieldMapping `json:"fields"`
 }
 
 // UnmarshalJSON accepts a bare column name or the object form.
@@ -120,7 +138,7 @@ func Spec() connector.Spec {
 				Description: "Change-detection overlap window: each read re-reads rows this much older than the cursor, to catch transactions that committed late."},
 			{Name: SettingEntities, Type: "map", Required: true,
 				Example:     "account: {table: customers, id: customer_id, updated_at: updated_at, link: crm_id, fields: {name: company_name}}",
-				Description: "Per canonical entity: table, id, id_kind (auto|uuid|link), updated_at, link, archived and fields (canonical field -> column or {column, type, currency, currency_column})."},
+				Description: "Per canonical entity: table, id, id_kind (auto|uuid|link), updated_at, link, archived and fields (canonical field -> column or {column, type, ref, currency, currency_column}; a lines field -> {table, parent, id, id_kind, position, fields} of a child table)."},
 		},
 		Validate: Validate,
 		Open: func(ctx context.Context, p connector.OpenParams) (connector.Connector, error) {
@@ -148,27 +166,44 @@ type config struct {
 	entities map[model.Entity]*table
 }
 
-// table is one entity's resolved mapping.
+// table is one entity's resolved mapping, or the child table of a lines field.
 type table struct {
 	entity    model.Entity
 	name      []string // possibly schema-qualified
 	id        string
 	idKind    string
-	updatedAt string
-	link      string // empty only when idKind is link and the id is the link
+	updatedAt string // empty for child tables
+	link      string // empty only when idKind is link and the id is the link, and for child tables
 	archived  string
+	parent    string    // child tables: the column holding the parent's id
+	position  string    // child tables: the optional ordering column
 	fields    []*column // sorted by canonical name
 	byName    map[string]*column
+	scalars   []*column // fields held in columns of the table itself
+	children  []*column // lines fields, held in child tables
 }
 
-// column is one mapped canonical field.
+// split fills t.scalars and t.children from t.fields.
+func (t *table) split() {
+	for _, f := range t.fields {
+		if f.lines != nil {
+			t.children = append(t.children, f)
+		} else {
+			t.scalars = append(t.scalars, f)
+		}
+	}
+}
+
+// column is one mapped canonical field: a column of the table, or, for a lines
+// field, a child table.
 type column struct {
 	field          string
-	col            string
+	col            string // empty for lines fields
 	typ            model.FieldType
 	ref            model.Entity
 	currency       string
 	currencyColumn string
+	lines          *table // lines fields only
 }
 
 func settingErr(path, format string, args ...any) error {
@@ -260,14 +295,9 @@ func decodeEntity(path string, e model.Entity, s EntitySettings) (*table, []erro
 	if s.Table == "" {
 		errs = append(errs, settingErr(path+".table", "required"))
 	} else {
-		t.name = strings.Split(s.Table, ".")
-		for _, part := range t.name {
-			if part == "" {
-				errs = append(errs, settingErr(path+".table", "empty name part in %q", s.Table))
-				break
-			}
-		}
-		errs = append(errs, checkIdent(path+".table", s.Table, true)...)
+		var terrs []error
+		t.name, terrs = decodeTableName(path+".table", s.Table)
+		errs = append(errs, terrs...)
 	}
 	errs = append(errs, checkIdent(path+".id", s.ID, true)...)
 	errs = append(errs, checkIdent(path+".updated_at", s.UpdatedAt, true)...)
@@ -286,26 +316,80 @@ func decodeEntity(path string, e model.Entity, s EntitySettings) (*table, []erro
 	if len(s.Fields) == 0 {
 		errs = append(errs, settingErr(path+".fields", "map at least one field"))
 	}
-	for name, m := range s.Fields {
-		c, cerrs := decodeField(path+".fields."+name, e, name, m)
+	for _, name := range slices.Sorted(maps.Keys(s.Fields)) {
+		c, cerrs := decodeField(path+".fields."+name, e, name, s.Fields[name], false)
 		errs = append(errs, cerrs...)
 		if c != nil {
 			t.fields = append(t.fields, c)
 			t.byName[name] = c
 		}
 	}
-	slices.SortFunc(t.fields, func(a, b *column) int { return strings.Compare(a.field, b.field) })
+	t.split()
 	return t, errs
 }
 
-func decodeField(path string, e model.Entity, name string, m FieldMapping) (*column, []error) {
+// decodeTableName splits and checks a table name, "schema.table" allowed.
+func decodeTableName(path, name string) ([]string, []error) {
+	if name == "" {
+		return nil, []error{settingErr(path, "required")}
+	}
+	errs := checkIdent(path, name, true)
+	parts := strings.Split(name, ".")
+	for _, part := range parts {
+		if part == "" {
+			errs = append(errs, settingErr(path, "empty name part in %q", name))
+			break
+		}
+	}
+	return parts, errs
+}
+
+// decodeLines resolves the child table of a lines field whose lines are records
+// of entity child.
+func decodeLines(path string, child model.Entity, m FieldMapping) (*table, []error) {
+	t := &table{entity: child, id: m.ID, idKind: m.IDKind, parent: m.Parent, position: m.Position, byName: map[string]*column{}}
+	name, errs := decodeTableName(path+".table", m.Table)
+	t.name = name
+	errs = append(errs, checkIdent(path+".parent", m.Parent, true)...)
+	errs = append(errs, checkIdent(path+".id", m.ID, true)...)
+	errs = append(errs, checkIdent(path+".position", m.Position, false)...)
+	switch m.IDKind {
+	case "":
+		t.idKind = IDAuto
+	case IDAuto:
+	case IDUUID:
+		if m.Position == "" {
+			errs = append(errs, settingErr(path+".position", "required with id_kind uuid: uuids do not keep the order of the lines"))
+		}
+	default:
+		errs = append(errs, settingErr(path+".id_kind", "unknown id kind %q for lines (want auto or uuid)", m.IDKind))
+	}
+	if len(m.Fields) == 0 {
+		errs = append(errs, settingErr(path+".fields", "map at least one field"))
+	}
+	for _, fname := range slices.Sorted(maps.Keys(m.Fields)) {
+		c, cerrs := decodeField(path+".fields."+fname, child, fname, m.Fields[fname], true)
+		errs = append(errs, cerrs...)
+		if c != nil {
+			t.fields = append(t.fields, c)
+			t.byName[fname] = c
+		}
+	}
+	t.split()
+	return t, errs
+}
+
+// decodeField resolves one field mapping of entity e; nested is true inside a
+// lines field, where lines cannot nest.
+func decodeField(path string, e model.Entity, name string, m FieldMapping, nested bool) (*column, []error) {
 	var errs []error
-	c := &column{field: name, col: m.Column, typ: m.Type, currency: strings.ToUpper(m.Currency), currencyColumn: m.CurrencyColumn}
-	errs = append(errs, checkIdent(path+".column", m.Column, true)...)
-	errs = append(errs, checkIdent(path+".currency_column", m.CurrencyColumn, false)...)
+	c := &column{field: name, col: m.Column, typ: m.Type, ref: m.Ref, currency: strings.ToUpper(m.Currency), currencyColumn: m.CurrencyColumn}
 	if def, ok := model.LookupField(e, name); ok {
 		if m.Type != "" && m.Type != def.Type {
 			errs = append(errs, settingErr(path+".type", "standard field %s is %s, not %s", name, def.Type, m.Type))
+		}
+		if m.Ref != "" && m.Ref != def.Ref {
+			errs = append(errs, settingErr(path+".ref", "standard field %s refers to %s, not %s", name, def.Ref, m.Ref))
 		}
 		c.typ, c.ref = def.Type, def.Ref
 	} else {
@@ -314,13 +398,40 @@ func decodeField(path string, e model.Entity, name string, m FieldMapping) (*col
 			errs = append(errs, settingErr(path, "unknown field of %s: custom fields need a type", e))
 		case !slices.Contains(model.FieldTypes, m.Type):
 			errs = append(errs, settingErr(path+".type", "unknown type %q", m.Type))
-		case m.Type == model.TypeRef:
-			errs = append(errs, settingErr(path+".type", "custom ref fields are not supported; map the standard field"))
+		case m.Type == model.TypeRef && m.Ref == "":
+			errs = append(errs, settingErr(path+".ref", "custom ref fields need the referenced entity"))
+		case m.Type == model.TypeRef && !m.Ref.Valid():
+			errs = append(errs, settingErr(path+".ref", "unknown canonical entity %q", m.Ref))
+		case m.Type == model.TypeLines:
+			c.ref = model.OrderLine
+		}
+		if m.Ref != "" && m.Type != model.TypeRef {
+			errs = append(errs, settingErr(path+".ref", "only ref fields refer to an entity"))
 		}
 	}
+	isLines := c.typ == model.TypeLines
+	if !isLines {
+		errs = append(errs, checkIdent(path+".column", m.Column, true)...)
+		if m.Table != "" || m.Parent != "" || m.ID != "" || m.IDKind != "" || m.Position != "" || len(m.Fields) > 0 {
+			errs = append(errs, settingErr(path, "table, parent, id, id_kind, position and fields only apply to lines fields"))
+		}
+	}
+	errs = append(errs, checkIdent(path+".currency_column", m.CurrencyColumn, false)...)
 	switch c.typ {
 	case model.TypeLines:
-		errs = append(errs, settingErr(path, "lines fields are not supported; map order_line as its own entity"))
+		switch {
+		case nested:
+			errs = append(errs, settingErr(path, "lines fields cannot nest"))
+		case m.Column != "":
+			errs = append(errs, settingErr(path, "a lines field maps a child table: give {table, parent, id, fields}, not a column"))
+		default:
+			lt, lerrs := decodeLines(path, c.ref, m)
+			errs = append(errs, lerrs...)
+			c.lines = lt
+		}
+		if c.currency != "" || c.currencyColumn != "" {
+			errs = append(errs, settingErr(path, "currency only applies to money fields"))
+		}
 	case model.TypeMoney:
 		switch {
 		case c.currency == "" && c.currencyColumn == "":
@@ -334,6 +445,10 @@ func decodeField(path string, e model.Entity, name string, m FieldMapping) (*col
 		if c.currency != "" || c.currencyColumn != "" {
 			errs = append(errs, settingErr(path, "currency only applies to money fields"))
 		}
+	}
+	if c.typ == model.TypeLines && c.lines == nil {
+		// Keep the field out of the resolved mapping; the errors say why.
+		return nil, errs
 	}
 	return c, errs
 }
