@@ -10,6 +10,8 @@
 #   setup          company, currency, chart of accounts, fiscal years, invoice
 #                  sequences, payment term, payment method, tax, product
 #                  categories, an employee and the non-admin user "concord"
+#                  (Party and Product Administration, Sales, Sales
+#                  Administrator, Account, Stock, Sale Opportunity)
 #   start          start trytond in the background (pid file + log), wait for it
 #   stop / status  stop the server / report whether it runs (exit 3 when stopped)
 #   clone NAME     copy the template database to NAME (one per test suite);
@@ -361,6 +363,14 @@ if not sync:
     sync.employee = Model.get('company.employee')(emp.id)
     sync.save()
     say('user %s created' % os.environ['SYNC_USER'])
+# Sales Administrator: the connector calls the sale's "process" button to get
+# the real error of a sale Tryton confirmed but did not invoice.
+for name in ['Sales Administrator']:
+    group, = Group.find([('name', '=', name)])
+    if group not in sync.groups:
+        sync.groups.append(group)
+        sync.save()
+        say('user %s added to %s' % (os.environ['SYNC_USER'], name))
 
 unit, = Model.get('product.uom').find([('name', '=', 'Unit')], limit=1)
 Location = Model.get('stock.location')

@@ -26,6 +26,9 @@ type entityDef struct {
 	// children are relations whose create/write dates count as changes of the
 	// record: Tryton does not bump the parent when a child is edited directly.
 	children []string
+	// childDomains, when set, replace children in the change search (for
+	// children read through a function field Tryton cannot search on).
+	childDomains []string
 	// linkDomain finds records by link key; nil when the entity has none.
 	linkDomain func(c *Conn, keys []string) trytonrpc.Domain
 	// linkKey returns the link key stored in a read record.
@@ -175,7 +178,11 @@ func (c *Conn) Read(ctx context.Context, req connector.ReadRequest) (connector.R
 	if !cur.T.IsZero() {
 		since := cur.T.Add(-c.overlap)
 		or := trytonrpc.Domain{"OR", trytonrpc.Leaf("create_date", ">=", since), trytonrpc.Leaf("write_date", ">=", since)}
-		for _, ch := range d.children {
+		search := d.children
+		if d.childDomains != nil {
+			search = d.childDomains
+		}
+		for _, ch := range search {
 			or = append(or, trytonrpc.Leaf(ch+".create_date", ">=", since), trytonrpc.Leaf(ch+".write_date", ">=", since))
 		}
 		domain = append(domain, or)

@@ -1,4 +1,0 @@
-package tryton
-
-func orderDef() *entityDef   { return nil }
-func invoiceDef() *entityDef { return nil }
