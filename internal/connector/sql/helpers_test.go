@@ -31,6 +31,10 @@ type backend struct {
 	// orderDDL returns the statements creating a product table p (integer ids),
 	// an order table o and its line table l.
 	orderDDL func(p, o, l string) []string
+	// touchDDL returns the triggers of docs/connectors/sql.md that bump the order
+	// o's updated_at whenever another program changes its lines in l, and the
+	// statements dropping what DROP TABLE leaves behind.
+	touchDDL func(o, l string) (create, drop []string)
 }
 
 var backends = []backend{
@@ -88,6 +92,14 @@ var backends = []backend{
 					amount TEXT)`, l, o, p),
 			}
 		},
+		touchDDL: func(o, l string) ([]string, []string) {
+			ts := `strftime('%Y-%m-%d %H:%M:%f000', 'now')`
+			return []string{
+				fmt.Sprintf(`CREATE TRIGGER "%[1]s_ti" AFTER INSERT ON "%[1]s" BEGIN UPDATE "%[2]s" SET updated_at = %[3]s WHERE id = NEW.order_id; END`, l, o, ts),
+				fmt.Sprintf(`CREATE TRIGGER "%[1]s_tu" AFTER UPDATE ON "%[1]s" BEGIN UPDATE "%[2]s" SET updated_at = %[3]s WHERE id IN (OLD.order_id, NEW.order_id); END`, l, o, ts),
+				fmt.Sprintf(`CREATE TRIGGER "%[1]s_td" AFTER DELETE ON "%[1]s" BEGIN UPDATE "%[2]s" SET updated_at = %[3]s WHERE id = OLD.order_id; END`, l, o, ts),
+			}, nil
+		},
 	},
 	{
 		driver:    sqlconn.DriverPostgres,
@@ -141,6 +153,19 @@ var backends = []backend{
 					discount NUMERIC(10,6),
 					amount NUMERIC(20,6))`, l, o, p),
 			}
+		},
+		touchDDL: func(o, l string) ([]string, []string) {
+			return []string{
+					fmt.Sprintf(`CREATE FUNCTION "%[1]s_touch"() RETURNS trigger LANGUAGE plpgsql AS $$
+					BEGIN
+						IF TG_OP <> 'INSERT' THEN UPDATE "%[2]s" SET updated_at = clock_timestamp() WHERE id = OLD.order_id; END IF;
+						IF TG_OP <> 'DELETE' THEN UPDATE "%[2]s" SET updated_at = clock_timestamp() WHERE id = NEW.order_id; END IF;
+						RETURN NULL;
+					END $$`, l, o),
+					fmt.Sprintf(`CREATE TRIGGER "%[1]s_touch" AFTER INSERT OR UPDATE OR DELETE ON "%[1]s" FOR EACH ROW EXECUTE FUNCTION "%[1]s_touch"()`, l),
+				}, []string{
+					fmt.Sprintf(`DROP FUNCTION IF EXISTS "%s_touch"() CASCADE`, l),
+				}
 		},
 	},
 	{
@@ -199,6 +224,13 @@ var backends = []backend{
 					"CONSTRAINT `%[1]s_order_fk` FOREIGN KEY (order_id) REFERENCES `%[2]s` (id),"+
 					"CONSTRAINT `%[1]s_product_fk` FOREIGN KEY (product_id) REFERENCES `%[3]s` (id)) ENGINE=InnoDB", l, o, p),
 			}
+		},
+		touchDDL: func(o, l string) ([]string, []string) {
+			return []string{
+				fmt.Sprintf("CREATE TRIGGER `%[1]s_ti` AFTER INSERT ON `%[1]s` FOR EACH ROW UPDATE `%[2]s` SET updated_at = UTC_TIMESTAMP(6) WHERE id = NEW.order_id", l, o),
+				fmt.Sprintf("CREATE TRIGGER `%[1]s_tu` AFTER UPDATE ON `%[1]s` FOR EACH ROW UPDATE `%[2]s` SET updated_at = UTC_TIMESTAMP(6) WHERE id IN (OLD.order_id, NEW.order_id)", l, o),
+				fmt.Sprintf("CREATE TRIGGER `%[1]s_td` AFTER DELETE ON `%[1]s` FOR EACH ROW UPDATE `%[2]s` SET updated_at = UTC_TIMESTAMP(6) WHERE id = OLD.order_id", l, o),
+			}, nil
 		},
 	},
 }

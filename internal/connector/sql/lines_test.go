@@ -457,6 +457,60 @@ func TestConn_Lines(t *testing.T) {
 			requireLines(t, threeLines()[:1], got[res[2].ID].Fields.Get("lines"))
 		})
 
+		t.Run("OKLineChangedByOthersWithTriggers", func(t *testing.T) {
+			t.Parallel()
+			f := newOrderFixture(t, b)
+			create, drop := b.touchDDL(f.orders, f.lines)
+			t.Cleanup(func() {
+				for _, stmt := range drop {
+					_, _ = f.admin.ExecContext(context.Background(), stmt)
+				}
+			})
+			for _, stmt := range create {
+				_, err := f.admin.ExecContext(ctx, stmt)
+				require.NoError(t, err, stmt)
+			}
+			c := f.open(t)
+			res, err := c.Write(ctx, model.Order, []connector.Op{
+				{Kind: connector.OpCreate, LinkKey: "a", Fields: orderFields(1, threeLines()...)},
+				{Kind: connector.OpCreate, LinkKey: "b", Fields: orderFields(2, threeLines()...)},
+			})
+			require.NoError(t, err)
+			up, err := c.Write(ctx, model.Order, []connector.Op{{Kind: connector.OpUpdate, ID: res[0].ID, Version: res[0].Version, Fields: model.Fields{"lines": model.Lines(threeLines()[:2])}}})
+			require.NoError(t, err)
+			require.NoError(t, up[0].Err)
+
+			// The triggers fired on the connector's own line writes, yet the
+			// versions it returned are the rows' versions.
+			page, err := c.Read(ctx, connector.ReadRequest{Entity: model.Order})
+			require.NoError(t, err)
+			require.Len(t, page.Records, 2)
+			versions := map[string]string{}
+			for _, r := range page.Records {
+				versions[r.ID] = r.Version
+			}
+			require.Equal(t, up[0].Version, versions[res[0].ID])
+			require.Equal(t, res[1].Version, versions[res[1].ID])
+
+			// Another program changes one line of b, then deletes one of a: each
+			// order is read again with its new lines.
+			_, err = f.admin.ExecContext(ctx, "UPDATE "+f.quote(f.lines)+" SET quantity = '5' WHERE order_id = "+f.ph(1)+" AND line_no = 1", res[1].ID)
+			require.NoError(t, err)
+			_, err = f.admin.ExecContext(ctx, "DELETE FROM "+f.quote(f.lines)+" WHERE order_id = "+f.ph(1)+" AND line_no = 2", res[0].ID)
+			require.NoError(t, err)
+			next, err := c.Read(ctx, connector.ReadRequest{Entity: model.Order, Cursor: page.Next})
+			require.NoError(t, err)
+			fresh := map[string]model.Record{}
+			for _, r := range next.Records {
+				if versions[r.ID] != r.Version {
+					fresh[r.ID] = r
+				}
+			}
+			require.Len(t, fresh, 2, "both orders changed through their lines")
+			require.Equal(t, "5", fresh[res[1].ID].Fields.Get("lines").Lines[0].Fields.Get("quantity").Num.String())
+			require.Len(t, fresh[res[0].ID].Fields.Get("lines").Lines, 1)
+		})
+
 		t.Run("ErrSharedCurrencyColumn", func(t *testing.T) {
 			t.Parallel()
 			c := newOrderFixture(t, b).open(t)
