@@ -9,6 +9,11 @@
 // row, so a refused row fails alone. Table and column names come from the config,
 // are validated and always quoted; values are always bound parameters. Numbers
 // are read as text and converted with shopspring/decimal, never through float64.
+//
+// A lines field (the order lines of an order, deal or invoice) maps to a child
+// table: reads load the lines of a page of parents with one IN query per chunk,
+// writes insert or replace them inside the parent's savepoint and set the
+// parent's updated_at, so a line change is a change of the parent.
 // See docs/connectors/sql.md for the settings and the storage formats.
 //
 // A Conn is safe for concurrent use.
