@@ -511,6 +511,30 @@ func TestConn_Lines(t *testing.T) {
 			require.Len(t, fresh[res[0].ID].Fields.Get("lines").Lines, 1)
 		})
 
+		t.Run("OKFieldOnLinkColumn", func(t *testing.T) {
+			t.Parallel()
+			f := newOrderFixture(t, b)
+			order := clone(f.settings["entities"].(map[string]any)["order"].(map[string]any))
+			order["fields"] = clone(order["fields"].(map[string]any), "deal_id", map[string]any{"column": "crm_deal_id", "type": "text"})
+			f.settings = clone(f.settings, "entities", map[string]any{"order": order})
+			c := f.open(t)
+			ok := orderFields(1, threeLines()...)
+			ok["deal_id"] = model.Text("deal-1")
+			bad := orderFields(2)
+			bad["deal_id"] = model.Text("someone-else")
+			res, err := c.Write(ctx, model.Order, []connector.Op{
+				{Kind: connector.OpCreate, LinkKey: "deal-1", Fields: ok},
+				{Kind: connector.OpCreate, LinkKey: "deal-2", Fields: bad},
+			})
+			require.NoError(t, err)
+			require.NoError(t, res[0].Err)
+			require.True(t, connector.IsPermanent(res[1].Err), "%v", res[1].Err)
+			got, err := c.Lookup(ctx, model.Order, []string{"deal-1"})
+			require.NoError(t, err)
+			require.Equal(t, "deal-1", got["deal-1"].Fields.Get("deal_id").Str)
+			requireLines(t, threeLines(), got["deal-1"].Fields.Get("lines"))
+		})
+
 		t.Run("ErrSharedCurrencyColumn", func(t *testing.T) {
 			t.Parallel()
 			c := newOrderFixture(t, b).open(t)

@@ -226,7 +226,11 @@ func (c *Conn) create(ctx context.Context, tx *sql.Tx, t *table, op connector.Op
 		sets = append(sets, assignment{t.id, id})
 	}
 	if op.LinkKey != "" && t.link != "" && t.link != t.id {
-		sets = append(sets, assignment{t.link, op.LinkKey})
+		// A field may map to the link column too (an order's reference holding
+		// the CRM deal id): it is written once, and must agree.
+		if sets, err = assign(sets, "", t.link, op.LinkKey); err != nil {
+			return connector.Result{Err: err}
+		}
 	}
 	sets = append(sets, assignment{t.updatedAt, c.d.encodeTime(now)})
 
