@@ -23,5 +23,5 @@ func TestDocs_CLI(t *testing.T) {
 		require.Contains(t, string(readme), "concord "+c.Name(), "README lacks %s", c.Name())
 		require.NotEmpty(t, c.Short, "%s has no help", c.Name())
 	}
-	require.True(t, strings.HasPrefix(strings.SplitN(string(readme), "```sh\n", 2)[1], "go run ./cmd/concord quickstart"), "README opens with the quickstart command")
+	require.True(t, strings.HasPrefix(strings.SplitN(string(readme), "```sh\n", 2)[1], "go run ./cmd/concord demo"), "README opens with the demo command")
 }

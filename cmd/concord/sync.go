@@ -93,6 +93,18 @@ func (a *app) syncOnce(ctx context.Context, legs []string, show bool, out io.Wri
 		}()
 	}
 	defer close(done)
+	if err := a.pass(ctx, legs); err != nil {
+		return err
+	}
+	if bar != nil {
+		_ = bar.Finish()
+	}
+	return a.queue.Stop(ctx)
+}
+
+// pass polls legs until their sources are drained (a schedule leg starts a new
+// sweep) and waits until the running queue is empty, retries included.
+func (a *app) pass(ctx context.Context, legs []string) error {
 	for _, leg := range legs {
 		if err := a.eng.StartSweep(ctx, leg); err != nil {
 			return err
@@ -110,10 +122,7 @@ func (a *app) syncOnce(ctx context.Context, legs []string, show bool, out io.Wri
 	if err := a.queue.Drain(ctx, 25*time.Millisecond); err != nil {
 		return fmt.Errorf("wait for queue: %w", err)
 	}
-	if bar != nil {
-		_ = bar.Finish()
-	}
-	return a.queue.Stop(ctx)
+	return nil
 }
 
 func applied(stats []engine.Stats) int {

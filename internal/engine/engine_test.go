@@ -695,3 +695,36 @@ func TestEngine_CrossEntity(t *testing.T) {
 		require.Contains(t, outs[0].Reason, "erp order ORDER-BY-HAND is not linked to a deal in crm yet")
 	})
 }
+
+// TestEngine_LinkRace: two flows between the same systems pair the same records
+// at the same time (each plans before the other records); both must end on one
+// concord id, and neither batch fails.
+func TestEngine_LinkRace(t *testing.T) {
+	t.Parallel()
+	b := setup(t, forwardLeg(), reverseLeg())
+	crmRec := b.crm.Put(account("c1", "Alfreds", ""))
+	erpRec := b.erp.Put(model.Record{Entity: model.Account, ID: "ALFKI", LinkKey: "c1", Fields: model.Fields{
+		"name": model.Text("Alfreds"), "credit_limit": model.Money(decimal.RequireFromString("5000"), "EUR")}})
+	require.Equal(t, "c1", crmRec.ID)
+
+	fwd, err := b.eng.Plan(b.ctx, engine.Batch{Leg: "customers", Records: []model.Record{crmRec}, Attempt: 1})
+	require.NoError(t, err)
+	rev, err := b.eng.Plan(b.ctx, engine.Batch{Leg: "credit", Records: []model.Record{erpRec}, Attempt: 1})
+	require.NoError(t, err)
+	require.NotEqual(t, fwd.Records[0].ConcordID, rev.Records[0].ConcordID, "each flow minted its own concord id")
+
+	_, err = b.eng.Execute(b.ctx, fwd)
+	require.NoError(t, err)
+	outs, err := b.eng.Execute(b.ctx, rev)
+	require.NoError(t, err, "the second flow adopts the first one's pairing")
+	ev, err := b.st.GetEvent(b.ctx, outs[0].EventID)
+	require.NoError(t, err)
+
+	links, err := b.st.ListLinks(b.ctx, &store.ListLinksParams{Entity: model.Account})
+	require.NoError(t, err)
+	require.Len(t, links, 2)
+	require.Equal(t, links[0].ConcordID, links[1].ConcordID)
+	require.Equal(t, links[0].ConcordID, ev.ConcordID, "the event names the settled concord id")
+	require.Equal(t, 1, b.erp.Count(model.Account))
+	require.Equal(t, 1, b.crm.Count(model.Account))
+}

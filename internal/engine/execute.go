@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/concord-sync/concord/internal/connector"
@@ -123,7 +124,7 @@ func (e *Engine) record(ctx context.Context, bp *BatchPlan, answers []response, 
 	var (
 		events   = make([]store.Event, 0, n)
 		evIdx    = make([]int, 0, n) // record index of each event
-		links    []store.Link
+		pairs    []linkPair
 		fps      []store.Fingerprint
 		quar     []store.QuarantineEntry
 		released []string
@@ -174,11 +175,15 @@ func (e *Engine) record(ctx context.Context, bp *BatchPlan, answers []response, 
 		}
 		if p.Action == ActionCreate || p.Action == ActionUpdate || p.Action == ActionNone {
 			fps = append(fps, store.Fingerprint{Flow: l.Name, System: l.Source, Entity: l.Entity, ExternalID: p.Source.ID, Hash: p.hash, Version: p.Source.Version, UpdatedAt: p.Source.UpdatedAt})
+			pair := linkPair{event: len(events), cid: p.ConcordID}
 			if p.newSourceLink && l.LinkBy == "" {
-				links = append(links, store.Link{Entity: l.Entity, ConcordID: p.ConcordID, System: l.Source, ExternalID: p.Source.ID})
+				pair.source = p.Source.ID
 			}
 			if (p.Action == ActionCreate || p.Adopted) && l.LinkBy == "" {
-				links = append(links, store.Link{Entity: l.targetEntity(), ConcordID: p.ConcordID, System: l.Target, ExternalID: p.TargetID})
+				pair.target = p.TargetID
+			}
+			if pair.source != "" || pair.target != "" {
+				pairs = append(pairs, pair)
 			}
 		}
 		if p.Action != ActionQuarantine {
@@ -196,15 +201,20 @@ func (e *Engine) record(ctx context.Context, bp *BatchPlan, answers []response, 
 		evIdx = append(evIdx, i)
 	}
 	err := e.store.InTx(ctx, func(tx store.Tx) error {
+		// Links first: settling them may change the concord id the events carry.
+		links, err := e.settleLinks(ctx, tx, l, pairs, events)
+		if err != nil {
+			return err
+		}
+		if err := tx.PutLinks(ctx, &store.PutLinksParams{Links: links}); err != nil {
+			return fmt.Errorf("put links: %w", err)
+		}
 		ids, err := tx.InsertEvents(ctx, events)
 		if err != nil {
 			return fmt.Errorf("insert events: %w", err)
 		}
 		for k, i := range evIdx {
 			outs[i].EventID = ids[k]
-		}
-		if err := tx.PutLinks(ctx, &store.PutLinksParams{Links: links}); err != nil {
-			return fmt.Errorf("put links: %w", err)
 		}
 		if err := tx.PutFingerprints(ctx, fps); err != nil {
 			return fmt.Errorf("put fingerprints: %w", err)
@@ -253,6 +263,73 @@ func (e *Engine) record(ctx context.Context, bp *BatchPlan, answers []response, 
 		e.log.InfoContext(ctx, "batch had failures", "leg", l.Name, "attempt", b.Attempt, "failed", st.Failed, "retrying", st.Retrying, "quarantined", st.Quarantined)
 	}
 	return outs, nil
+}
+
+// linkPair is the links one record's outcome adds: its source id and/or its
+// target id, under one concord id.
+type linkPair struct {
+	event          int // index of the record's event
+	cid            string
+	source, target string
+}
+
+// settleLinks turns the batch's link pairs into links, inside the recording
+// transaction. Another flow between the same two systems may have paired the
+// same records meanwhile (an account pulled by a won deal while the credit flow
+// adopts it): a record already linked on either side takes that concord id, so
+// both flows agree on one pairing. A record linked to two different concord ids
+// keeps its links as they are and says so in its event.
+func (e *Engine) settleLinks(ctx context.Context, tx store.Tx, l *Leg, pairs []linkPair, events []store.Event) ([]store.Link, error) {
+	if len(pairs) == 0 {
+		return nil, nil
+	}
+	var srcIDs, tgtIDs []string
+	for _, p := range pairs {
+		if p.source != "" {
+			srcIDs = append(srcIDs, p.source)
+		}
+		if p.target != "" {
+			tgtIDs = append(tgtIDs, p.target)
+		}
+	}
+	src, err := tx.GetLinks(ctx, &store.GetLinksParams{System: l.Source, Entity: l.Entity, ExternalIDs: srcIDs})
+	if err != nil {
+		return nil, fmt.Errorf("settle links: %w", err)
+	}
+	tgt, err := tx.GetLinks(ctx, &store.GetLinksParams{System: l.Target, Entity: l.targetEntity(), ExternalIDs: tgtIDs})
+	if err != nil {
+		return nil, fmt.Errorf("settle links: %w", err)
+	}
+	links := make([]store.Link, 0, 2*len(pairs))
+	for _, p := range pairs {
+		cid := p.cid
+		s, t := src[p.source].ConcordID, tgt[p.target].ConcordID
+		if p.source == "" {
+			s = ""
+		}
+		if p.target == "" {
+			t = ""
+		}
+		switch {
+		case s != "" && t != "" && s != t:
+			ev := &events[p.event]
+			ev.Error = strings.TrimPrefix(ev.Error+"; ", "; ") + fmt.Sprintf("not linked: %s %s is paired with concord id %s and %s %s with %s", l.Source, p.source, s, l.Target, p.target, t)
+			e.log.WarnContext(ctx, "records already paired differently", "leg", l.Name, "source", p.source, "target", p.target)
+			continue
+		case s != "":
+			cid = s
+		case t != "":
+			cid = t
+		}
+		events[p.event].ConcordID = cid
+		if p.source != "" {
+			links = append(links, store.Link{Entity: l.Entity, ConcordID: cid, System: l.Source, ExternalID: p.source})
+		}
+		if p.target != "" {
+			links = append(links, store.Link{Entity: l.targetEntity(), ConcordID: cid, System: l.Target, ExternalID: p.target})
+		}
+	}
+	return links, nil
 }
 
 func mustJSON(v any) []byte {
