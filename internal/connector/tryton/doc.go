@@ -10,7 +10,8 @@
 // an overlap window; the cursor remembers what it delivered inside the window.
 // Versions combine Tryton's _timestamp (checked by the server) and the exact
 // change time (checked by the connector, since _timestamp has a 1 s resolution
-// on SQLite). Writes are batched (batch_size records per create call), split
+// on SQLite); a party create returns the exact version "created" instead of
+// reading the parties back. Writes are batched (batch_size records per create call), split
 // in halves when Tryton refuses a batch so that each refused record gets its
 // own error, and serialised per connection.
 //

@@ -70,7 +70,7 @@ func Spec() connector.Spec {
 		Fields: []connector.Field{
 			{Name: SettingURL, Type: "string", Description: "Base URL of trytond.", Example: "http://127.0.0.1:8000", Required: true},
 			{Name: SettingDatabase, Type: "string", Description: "Tryton database name (the URL path).", Example: "concord", Required: true},
-			{Name: SettingUsername, Type: "string", Description: "Login of a non-admin user with the groups Party Administration, Product Administration, Sales, Account and Stock.", Example: "concord", Required: true},
+			{Name: SettingUsername, Type: "string", Description: "Login of a non-admin user with the groups Party Administration, Product Administration, Sales, Sales Administrator, Account and Stock.", Example: "concord", Required: true},
 			{Name: SettingPassword, Type: "string", Description: "That user's password.", Example: "env:TRYTON_PASSWORD", Required: true, Secret: true},
 			{Name: SettingCompany, Type: "int", Description: "Company id; default the user's current company.", Default: "0"},
 			{Name: SettingOverlap, Type: "duration", Description: "How far before the cursor each poll looks again, for transactions that commit late.", Default: DefaultOverlap.String()},
