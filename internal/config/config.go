@@ -193,6 +193,9 @@ type Flow struct {
 	// LinkBy is a reference field of the source record whose counterpart in the
 	// target is the record to update; such flows never create.
 	LinkBy string
+	// StatusField is a field of the source record Concord writes the outcome of
+	// each attempt into; it is owned by the target system.
+	StatusField string
 	// Line is the line of the flow's entry in the file.
 	Line int
 }

@@ -143,6 +143,21 @@ func (l *loader) flows(n *node) {
 			}
 		}
 
+		if sf, ok := l.str(m["status_field"].v, label+": status_field"); ok {
+			f.StatusField = sf
+			if decl != nil && sourceOK && targetOK {
+				fd, declared := decl.Fields[sf]
+				switch {
+				case !declared:
+					l.add(m["status_field"].v, "%s: status_field %s.%s is not declared under entities.%s.fields; declare it with owner %s", label, f.Entity, sf, f.Entity, f.Target)
+				case fd.Owner != f.Target:
+					l.add(m["status_field"].v, "%s: status_field %s.%s must be owned by %s, which reports it, not %s", label, f.Entity, sf, f.Target, fd.Owner)
+				case l.cfg.FieldDef(f.Entity, sf).Type != model.TypeText:
+					l.add(m["status_field"].v, "%s: status_field %s.%s must be a text field", label, f.Entity, sf)
+				}
+			}
+		}
+
 		l.flowFields(&f, item, m["fields"], label, decl, sourceOK && targetOK)
 		l.flowTargets(&f, m, label, targetDecl, sourceOK && targetOK)
 		l.cfg.Flows = append(l.cfg.Flows, f)

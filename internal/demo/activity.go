@@ -81,7 +81,42 @@ func (s *Simulator) InvoiceOrders(ctx context.Context) (int, error) {
 			return 0, fmt.Errorf("demo: invoice order %d: %w", o.id, err)
 		}
 	}
-	return len(orders), nil
+	return len(orders), s.refreshBalances(ctx)
+}
+
+// refreshBalances recomputes each customer's open balance, the sum of what its
+// posted invoices still owe, where it changed, as the ERP's ledger would.
+func (s *Simulator) refreshBalances(ctx context.Context) error {
+	rows, err := s.ERP.QueryContext(ctx, `SELECT c.customer_id, c.open_balance, coalesce(i.amount_due, '') FROM customers c LEFT JOIN invoices i ON i.customer_id = c.customer_id AND i.state = 'posted' ORDER BY c.customer_id`)
+	if err != nil {
+		return fmt.Errorf("demo: balances: %w", err)
+	}
+	current, owed := map[string]string{}, map[string]decimal.Decimal{}
+	for rows.Next() {
+		var id, bal, due string
+		if err := rows.Scan(&id, &bal, &due); err != nil {
+			rows.Close()
+			return err
+		}
+		current[id] = bal
+		if due != "" {
+			owed[id] = owed[id].Add(decimal.RequireFromString(due))
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	stamp := s.Now().UTC().Format(TimeLayout)
+	for id, bal := range current {
+		if old, err := decimal.NewFromString(bal); err == nil && old.Equal(owed[id]) {
+			continue
+		}
+		if _, err := s.ERP.ExecContext(ctx, `UPDATE customers SET open_balance = ?, updated_at = ? WHERE customer_id = ?`, owed[id].String(), stamp, id); err != nil {
+			return fmt.Errorf("demo: balance of %s: %w", id, err)
+		}
+	}
+	return nil
 }
 
 // orderTotal sums an order's line amounts; a line without an amount counts
@@ -163,5 +198,5 @@ func (s *Simulator) PayInvoices(ctx context.Context, n int) (int, error) {
 		}
 		paid++
 	}
-	return paid, nil
+	return paid, s.refreshBalances(ctx)
 }

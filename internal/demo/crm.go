@@ -15,6 +15,7 @@ const LinkProperty = "erp_id"
 var crmProperties = map[string][]hubspot.Property{
 	hubspot.Companies: {
 		{Name: "erp_credit_limit", Label: "Credit limit (ERP)", Type: "number", FieldType: "number"},
+		{Name: "erp_open_balance", Label: "Open balance (ERP)", Type: "number", FieldType: "number"},
 	},
 	hubspot.Products: {
 		{Name: "erp_stock", Label: "Stock on hand (ERP)", Type: "number", FieldType: "number"},
@@ -26,6 +27,7 @@ var crmProperties = map[string][]hubspot.Property{
 		{Name: "erp_amount_due", Label: "Amount due (ERP)", Type: "number", FieldType: "number"},
 		{Name: "erp_paid_date", Label: "Paid on (ERP)", Type: "date", FieldType: "date"},
 		{Name: "erp_overdue", Label: "Overdue (ERP)", Type: "bool", FieldType: "booleancheckbox"},
+		{Name: "erp_sync_status", Label: "ERP sync status", Type: "string", FieldType: "text"},
 	},
 }
 

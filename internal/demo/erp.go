@@ -27,6 +27,7 @@ CREATE TABLE customers (
   country       TEXT,
   phone         TEXT,
   credit_limit  TEXT,
+  open_balance  TEXT NOT NULL DEFAULT '0',
   crm_id        TEXT UNIQUE,
   updated_at    TEXT NOT NULL
 );

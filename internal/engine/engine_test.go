@@ -617,7 +617,7 @@ func defs(e model.Entity, fields ...string) map[string]model.FieldDef {
 func TestEngine_CrossEntity(t *testing.T) {
 	t.Parallel()
 	dealOwners := map[string]string{"name": "crm", "stage": "crm", "account": "crm", "lines": "crm",
-		"invoice_number": "erp", "invoice_state": "erp", "amount_due": "erp", "paid_date": "erp"}
+		"invoice_number": "erp", "invoice_state": "erp", "amount_due": "erp", "paid_date": "erp", "erp_sync_status": "erp"}
 	orderOwners := map[string]string{"account": "crm", "lines": "crm", "number": "erp", "state": "erp", "total": "erp"}
 	accounts := forwardLeg()
 	accounts.Trigger = engine.TriggerDealWon
@@ -640,6 +640,40 @@ func TestEngine_CrossEntity(t *testing.T) {
 		require.ErrorAs(t, err, &oe)
 		require.Equal(t, model.Order, oe.Entity)
 		require.Equal(t, "lines", oe.Field)
+	})
+
+	t.Run("HandoffStatusOnTheDeal", func(t *testing.T) {
+		t.Parallel()
+		withStatus := handoff
+		withStatus.StatusField = "erp_sync_status"
+		b := setup(t, accounts, withStatus)
+		b.crm.Put(account("c1", "Alfreds", ""))
+		won := deal("d1", "Unknown product", "won", "c1")
+		won.Fields["lines"] = model.Lines([]model.Record{{Entity: model.OrderLine, Fields: model.Fields{
+			"product": model.Ref(model.Product, "p-not-in-erp"), "quantity": model.Decimal(decimal.NewFromInt(1))}}})
+		b.crm.Put(won)
+		_, err := b.eng.Poll(b.ctx, "orders")
+		require.NoError(t, err)
+		batch := b.queue.take()
+		_, err = b.eng.Process(b.ctx, batch[0])
+		require.NoError(t, err)
+		status := func() string {
+			got, err := b.crm.Get(b.ctx, model.Deal, []string{"d1"})
+			require.NoError(t, err)
+			return got["d1"].Fields["erp_sync_status"].Str
+		}
+		require.Contains(t, status(), "waiting: crm account c1 is not linked to a record in erp yet")
+
+		b.run(t, "orders") // the account arrives; the product never does; the retries run out
+		require.Contains(t, status(), "failed: lines.product: crm product p-not-in-erp is not linked to a record in erp yet", "a reason a sales person can act on, on the deal")
+		require.Zero(t, b.erp.Count(model.Order))
+
+		bad := handoff
+		bad.StatusField = "name"
+		_, err = engine.New(engine.Params{Store: openStore(t), Queue: &captureQueue{}, Legs: []engine.Leg{bad},
+			Connectors: map[string]connector.Connector{"crm": memory.New("crm"), "erp": memory.New("erp")}})
+		var oe *engine.OwnershipError
+		require.ErrorAs(t, err, &oe, "a status field the source owns would overwrite the source's own data")
 	})
 
 	t.Run("OrderToCash", func(t *testing.T) {

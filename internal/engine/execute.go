@@ -259,10 +259,77 @@ func (e *Engine) record(ctx context.Context, bp *BatchPlan, answers []response, 
 		return nil, fmt.Errorf("record %s batch of %d: %w", l.Name, n, err)
 	}
 	e.count(l.Name, func(s *Stats) { s.Add(st) })
+	e.writeStatus(ctx, bp, outs)
 	if st.Failed+st.Retrying+st.Quarantined > 0 {
 		e.log.InfoContext(ctx, "batch had failures", "leg", l.Name, "attempt", b.Attempt, "failed", st.Failed, "retrying", st.Retrying, "quarantined", st.Quarantined)
 	}
 	return outs, nil
+}
+
+// statusText is what a leg's status field says about one outcome.
+func statusText(l *Leg, o Outcome, at time.Time) string {
+	stamp := at.UTC().Format("2006-01-02 15:04 UTC")
+	reason := o.Reason
+	if o.Field != "" && !strings.Contains(reason, o.Field) {
+		reason = o.Field + ": " + reason
+	}
+	switch o.Outcome {
+	case store.OutcomeCreated, store.OutcomeUpdated, store.OutcomeUnchanged:
+		return fmt.Sprintf("synced to %s %s %s (%s)", l.Target, l.targetEntity(), o.TargetID, stamp)
+	case store.OutcomeRetrying:
+		return fmt.Sprintf("waiting: %s (%s)", reason, stamp)
+	case store.OutcomeQuarantined:
+		return fmt.Sprintf("not sent, fix it here: %s (%s)", reason, stamp)
+	case store.OutcomeFailed, store.OutcomeDead:
+		return fmt.Sprintf("failed: %s (%s)", reason, stamp)
+	}
+	return ""
+}
+
+// writeStatus writes each record's outcome into the leg's status field in the
+// source system, where it changed. A failure is logged: the status is a courtesy
+// to the people working in the source, and the next attempt writes it again.
+func (e *Engine) writeStatus(ctx context.Context, bp *BatchPlan, outs []Outcome) {
+	l := bp.Leg
+	if l.StatusField == "" {
+		return
+	}
+	now := e.now()
+	var ops []connector.Op
+	for i, p := range bp.Records {
+		text := statusText(l, outs[i], now)
+		if text == "" || prefixEqual(p.Raw.Fields[l.StatusField].Str, text) {
+			continue
+		}
+		ops = append(ops, connector.Op{Kind: connector.OpUpdate, ID: p.Source.ID, Fields: model.Fields{l.StatusField: model.Text(text)}})
+	}
+	if len(ops) == 0 {
+		return
+	}
+	res, err := e.conns[l.Source].Write(ctx, l.Entity, ops)
+	if err == nil {
+		for _, r := range res {
+			if r.Err != nil {
+				err = r.Err
+				break
+			}
+		}
+	}
+	if err != nil {
+		e.log.WarnContext(ctx, "write status field", "leg", l.Name, "system", l.Source, "field", l.StatusField, "err", err)
+	}
+}
+
+// prefixEqual reports whether two status texts say the same thing, ignoring
+// their time stamps.
+func prefixEqual(a, b string) bool {
+	cut := func(s string) string {
+		if i := strings.LastIndex(s, " ("); i >= 0 {
+			return s[:i]
+		}
+		return s
+	}
+	return cut(a) == cut(b)
 }
 
 // linkPair is the links one record's outcome adds: its source id and/or its

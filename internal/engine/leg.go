@@ -56,6 +56,12 @@ type Leg struct {
 	// the counterpart of the record it references (an invoice's order is linked
 	// to a CRM deal). Such legs update, never create.
 	LinkBy string
+	// StatusField, when set, is a text field of the source record that Concord
+	// writes the outcome of each attempt into ("synced ...", "waiting: ...",
+	// "failed: ..."), so the people who work in the source system see why a
+	// record did not reach the target. It is owned by the target's side, never
+	// by the source.
+	StatusField string
 }
 
 // targetEntity is the entity the leg writes.
@@ -88,6 +94,9 @@ func (l *Leg) Validate() error {
 	}
 	if len(l.Fields) == 0 {
 		return fmt.Errorf("leg %s: no fields", l.Name)
+	}
+	if l.StatusField != "" && (l.Owners[l.StatusField] == "" || l.Owners[l.StatusField] == l.Source) {
+		return &OwnershipError{Leg: l.Name, Entity: l.Entity, Field: l.StatusField, Msg: "is the status field, so it must be owned by " + l.Target + ", not " + l.Owners[l.StatusField]}
 	}
 	if !l.targetEntity().Valid() {
 		return fmt.Errorf("leg %s: unknown target entity %q", l.Name, l.TargetEntity)

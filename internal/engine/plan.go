@@ -250,8 +250,11 @@ func (e *Engine) planLinks(ctx context.Context, bp *BatchPlan) error {
 	return e.checkAdopted(ctx, bp)
 }
 
-// checkAdopted refuses to adopt a target record that is already linked to another
-// concord id: two source records must never share one target record.
+// checkAdopted looks at target records found by link key that are already linked
+// to a concord id. When that concord id has no other record in the source (another
+// flow between the same systems paired these two records a moment ago), the record
+// joins that pairing. When it pairs the target with a different source record,
+// adopting would make two source records share one target record: refused.
 func (e *Engine) checkAdopted(ctx context.Context, bp *BatchPlan) error {
 	l := bp.Leg
 	var ids []string
@@ -267,9 +270,27 @@ func (e *Engine) checkAdopted(ctx context.Context, bp *BatchPlan) error {
 	if err != nil {
 		return fmt.Errorf("plan %s: adopted links: %w", l.Name, err)
 	}
+	var cids []string
+	for _, lk := range taken {
+		cids = append(cids, lk.ConcordID)
+	}
+	pairedSource, err := e.store.GetLinksByConcordID(ctx, &store.GetLinksByConcordIDParams{System: l.Source, Entity: l.Entity, ConcordIDs: cids})
+	if err != nil {
+		return fmt.Errorf("plan %s: adopted links: %w", l.Name, err)
+	}
 	for _, p := range bp.live() {
-		if lk, ok := taken[p.TargetID]; ok && p.Adopted && lk.ConcordID != p.ConcordID {
-			p.Action, p.Reason = ActionFail, fmt.Sprintf("%s record %s already belongs to concord id %s; resolve the duplicate by hand", l.Target, p.TargetID, lk.ConcordID)
+		lk, ok := taken[p.TargetID]
+		if !ok || !p.Adopted || lk.ConcordID == p.ConcordID {
+			continue
+		}
+		other, paired := pairedSource[lk.ConcordID]
+		switch {
+		case paired && other.ExternalID != p.Source.ID:
+			p.Action, p.Reason = ActionFail, fmt.Sprintf("%s record %s is already paired with %s record %s; two %s records cannot share it, resolve the duplicate by hand", l.Target, p.TargetID, l.Source, other.ExternalID, l.Source)
+		case p.newSourceLink:
+			p.ConcordID = lk.ConcordID
+		default:
+			p.Action, p.Reason = ActionFail, fmt.Sprintf("%s record %s belongs to concord id %s, %s record %s to %s; resolve the duplicate by hand", l.Target, p.TargetID, lk.ConcordID, l.Source, p.Source.ID, p.ConcordID)
 		}
 	}
 	return nil
