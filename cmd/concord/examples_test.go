@@ -1,0 +1,46 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/concord-sync/concord/internal/config"
+	"github.com/concord-sync/concord/internal/connector/all"
+	"github.com/concord-sync/concord/internal/demo"
+)
+
+// TestExamples_Validate keeps the shipped configs valid: the examples, and the
+// demo's template rendered as the demo writes it.
+func TestExamples_Validate(t *testing.T) {
+	t.Parallel()
+	env := func(name string) (string, bool) { return "secret-for-" + name, true }
+	reg := all.Registry(all.Deps{})
+	for _, path := range []string{"../../examples/quickstart/concord.yaml", "../../examples/hubspot-tryton/concord.yaml"} {
+		data, err := os.ReadFile(path)
+		require.NoError(t, err)
+		_, err = config.Parse(path, data, reg, env)
+		require.NoError(t, err, "%s", path)
+	}
+	dir := t.TempDir()
+	path, err := demo.WriteConfig(dir, "http://127.0.0.1:1")
+	require.NoError(t, err)
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	_, err = config.Parse(path, data, reg, env)
+	require.NoError(t, err)
+}
+
+// TestSchema_File keeps docs/concord.schema.json, which the examples point editors
+// at, equal to what concord schema prints.
+func TestSchema_File(t *testing.T) {
+	t.Parallel()
+	want, err := config.Schema()
+	require.NoError(t, err)
+	got, err := os.ReadFile(filepath.Join("..", "..", "docs", "concord.schema.json"))
+	require.NoError(t, err)
+	require.Equal(t, strings.TrimSpace(string(want)), strings.TrimSpace(string(got)), "run: go run ./cmd/concord schema > docs/concord.schema.json")
+}
