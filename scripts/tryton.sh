@@ -29,7 +29,7 @@
 #   TRYTON_ADMIN_PASSWORD (admin)                  user "admin" (created by trytond-admin)
 #   TRYTON_USER (concord)                          the non-admin integration user
 #   TRYTON_PASSWORD (Sync4Concord!)              its password (>= 8 chars, >= 75 % distinct)
-#   TRYTON_COUNTRIES (US GB DE FR NL BE ES IT CA AU CH AT IE SE DK NO PL PT)
+#   TRYTON_COUNTRIES (US GB DE FR NL BE ES IT CA AU CH AT IE SE DK NO PL PT AR BR MX FI VE)
 set -Eeuo pipefail
 
 HOME_DIR=${CONCORD_TRYTON_HOME:-/var/lib/concord-tryton}
@@ -39,7 +39,7 @@ PORT=${TRYTON_PORT:-8000}
 ADMIN_PASSWORD=${TRYTON_ADMIN_PASSWORD:-admin}
 SYNC_USER=${TRYTON_USER:-concord}
 SYNC_PASSWORD=${TRYTON_PASSWORD:-Sync4Concord!}
-COUNTRIES=${TRYTON_COUNTRIES:-US GB DE FR NL BE ES IT CA AU CH AT IE SE DK NO PL PT}
+COUNTRIES=${TRYTON_COUNTRIES:-US GB DE FR NL BE ES IT CA AU CH AT IE SE DK NO PL PT AR BR MX FI VE}
 
 SCRIPT=$(readlink -f "${BASH_SOURCE[0]}")
 CONF=$HOME_DIR/trytond.conf

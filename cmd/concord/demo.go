@@ -6,16 +6,21 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/concord-sync/concord/internal/connector"
+	"github.com/concord-sync/concord/internal/connector/all"
+	"github.com/concord-sync/concord/internal/connector/tryton"
 	"github.com/concord-sync/concord/internal/demo"
 	"github.com/concord-sync/concord/internal/engine"
 	"github.com/concord-sync/concord/internal/northwind"
@@ -30,6 +35,7 @@ type demoOptions struct {
 	pace   time.Duration
 	deals  int
 	seed   uint64
+	erp    string
 }
 
 func newDemoCmd(g *globals) *cobra.Command {
@@ -39,8 +45,9 @@ func newDemoCmd(g *globals) *cobra.Command {
 		Short: "Run the four order-to-cash flows live between a HubSpot-compatible CRM and an ERP; no server to set up",
 		Long: `demo starts a HubSpot-compatible CRM in-process (the sandbox, seeded with Northwind's
 customers, contacts, products and deals across the pipeline), builds an ERP as a SQLite
-database from Northwind (customers, products, sale orders, invoices, payments) and an
-embedded SQLite store, writes the config that links them (--dir/concord.yaml), and runs
+database from Northwind (customers, products, sale orders, invoices, payments) — or, when
+TRYTON_URL points at a Tryton (--erp), uses a fresh database there with Northwind's
+products loaded — and an embedded SQLite store, writes the config that links them (--dir/concord.yaml), and runs
 the four flows live:
 
   customers  CRM -> ERP when a deal is won (and the ERP's credit limit back to the CRM)
@@ -65,12 +72,27 @@ to --dir, which is started afresh.`,
 	f.DurationVar(&o.pace, "pace", 2*time.Second, "pause between rounds")
 	f.IntVar(&o.deals, "deals", 40, "deals to seed in the CRM")
 	f.Uint64Var(&o.seed, "seed", 1, "random seed of the seeded deals and the simulated activity")
+	f.StringVar(&o.erp, "erp", "auto", "the ERP: sqlite, tryton (TRYTON_URL, TRYTON_PASSWORD and TRYTON_DATABASE or TRYTON_CLONE_CMD), or auto (tryton when TRYTON_URL is set)")
 	return cmd
 }
 
 func runDemo(ctx context.Context, g *globals, o demoOptions, out io.Writer) (err error) {
 	if o.rounds < 0 || o.deals < 1 {
 		return usageErr(errors.New("--rounds must be >= 0 and --deals >= 1"))
+	}
+	switch o.erp {
+	case "auto":
+		o.erp = "sqlite"
+		if os.Getenv("TRYTON_URL") != "" {
+			o.erp = "tryton"
+		}
+	case "sqlite":
+	case "tryton":
+		if os.Getenv("TRYTON_URL") == "" {
+			return usageErr(errors.New("--erp tryton needs TRYTON_URL (bash scripts/tryton.sh all, then the variables of bash scripts/tryton.sh env)"))
+		}
+	default:
+		return usageErr(fmt.Errorf("--erp %q: want sqlite, tryton or auto", o.erp))
 	}
 	if err := os.RemoveAll(o.dir); err != nil {
 		return fmt.Errorf("demo: reset %s: %w", o.dir, err)
@@ -90,9 +112,6 @@ func runDemo(ctx context.Context, g *globals, o demoOptions, out io.Writer) (err
 	hcfg.SearchDelay = 50 * time.Millisecond
 	crm := hubspot.New(hcfg)
 	defer crm.Close()
-	if err := demo.SetupCRM(crm, nw, o.deals, rnd); err != nil {
-		return err
-	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return fmt.Errorf("demo: listen: %w", err)
@@ -102,18 +121,53 @@ func runDemo(ctx context.Context, g *globals, o demoOptions, out io.Writer) (err
 	defer hsrv.Close()
 	crmURL := "http://" + ln.Addr().String()
 
-	// The ERP.
-	erpPath := filepath.Join(o.dir, "erp.db")
-	if err := demo.BuildERP(ctx, erpPath, nw, time.Now()); err != nil {
+	// The ERP: the real Tryton when TRYTON_URL points at one, else a SQLite ERP.
+	var (
+		erpSide  demo.ERPSide
+		erpLabel string
+		tryt     *demo.Tryton
+		erpID    = demo.SameIDs
+	)
+	if o.erp == "tryton" {
+		tryt, err = demoTryton(ctx, os.Getenv("TRYTON_URL"))
+		if err != nil {
+			return err
+		}
+		conn, err := openTryton(ctx, tryt)
+		if err != nil {
+			return err
+		}
+		defer conn.Close(context.WithoutCancel(ctx))
+		te := &demo.TrytonERP{Conn: conn, Rnd: rnd}
+		products, err := te.LoadProducts(ctx, nw)
+		if err != nil {
+			return err
+		}
+		erpID = func(typ, nwID string) string {
+			if typ == hubspot.Products {
+				return products[nwID]
+			}
+			return "" // Tryton starts without customers: won deals bring them
+		}
+		erpSide, erpLabel = te, fmt.Sprintf("Tryton at %s, database %s (%d Northwind products loaded; customers arrive with won deals)", tryt.URL, tryt.Database, len(products))
+	} else {
+		erpPath := filepath.Join(o.dir, "erp.db")
+		if err := demo.BuildERP(ctx, erpPath, nw, time.Now()); err != nil {
+			return err
+		}
+		erp, err := sql.Open("sqlite", "file:"+erpPath+"?_pragma=busy_timeout(5000)")
+		if err != nil {
+			return fmt.Errorf("demo: open erp: %w", err)
+		}
+		defer erp.Close()
+		erpSide = &demo.SQLERP{DB: erp, Rnd: rnd, Now: time.Now}
+		erpLabel = fmt.Sprintf("%s (Northwind: %d customers, %d products; set TRYTON_URL to use a real Tryton)", erpPath, len(nw.Customers), len(nw.Products))
+	}
+	if err := demo.SetupCRM(crm, nw, o.deals, rnd, erpID); err != nil {
 		return err
 	}
-	erp, err := sql.Open("sqlite", "file:"+erpPath+"?_pragma=busy_timeout(5000)")
-	if err != nil {
-		return fmt.Errorf("demo: open erp: %w", err)
-	}
-	defer erp.Close()
 
-	cfgPath, err := demo.WriteConfig(o.dir, crmURL)
+	cfgPath, err := demo.WriteConfig(o.dir, crmURL, tryt)
 	if err != nil {
 		return err
 	}
@@ -128,9 +182,9 @@ func runDemo(ctx context.Context, g *globals, o demoOptions, out io.Writer) (err
 	}
 	defer func() { err = errors.Join(err, a.queue.Stop(context.WithoutCancel(ctx))) }()
 
-	sim := &demo.Simulator{CRM: crm, ERP: erp, Rnd: rnd, Now: time.Now}
-	fmt.Fprintf(out, "concord demo\n  CRM  HubSpot-compatible sandbox at %s (%d companies, %d products, %d deals, %d won)\n  ERP  %s (Northwind: %d customers, %d products)\n  config %s\n\n",
-		crmURL, len(nw.Customers), len(nw.Products), o.deals, len(demo.WonDeals(crm)), erpPath, len(nw.Customers), len(nw.Products), cfgPath)
+	sim := &demo.Simulator{CRM: crm, ERP: erpSide, Rnd: rnd}
+	fmt.Fprintf(out, "concord demo\n  CRM  HubSpot-compatible sandbox at %s (%d companies, %d products, %d deals, %d won)\n  ERP  %s\n  config %s\n\n",
+		crmURL, len(nw.Customers), len(nw.Products), o.deals, len(demo.WonDeals(crm)), erpLabel, cfgPath)
 
 	legs := a.eng.Legs()
 	before := a.eng.Stats()
@@ -192,13 +246,53 @@ then concord validate and concord plan before the first concord sync --once.
 	return nil
 }
 
+// demoTryton says which Tryton database the demo uses: TRYTON_DATABASE, or a fresh
+// clone made with TRYTON_CLONE_CMD (scripts/tryton.sh prints both).
+func demoTryton(ctx context.Context, url string) (*demo.Tryton, error) {
+	t := &demo.Tryton{URL: url, Database: os.Getenv("TRYTON_DATABASE"), User: envOr("TRYTON_USER", "concord"), Password: os.Getenv("TRYTON_PASSWORD")}
+	if t.Password == "" {
+		return nil, usageErr(errors.New("TRYTON_URL is set but TRYTON_PASSWORD is not (scripts/tryton.sh env prints both)"))
+	}
+	if t.Database != "" {
+		return t, nil
+	}
+	clone := os.Getenv("TRYTON_CLONE_CMD")
+	if clone == "" {
+		return nil, usageErr(errors.New("TRYTON_URL is set: also set TRYTON_DATABASE, or TRYTON_CLONE_CMD to give the demo a fresh database (scripts/tryton.sh env)"))
+	}
+	t.Database = "concord_demo"
+	if drop := os.Getenv("TRYTON_DROP_CMD"); drop != "" {
+		_ = exec.CommandContext(ctx, "sh", "-c", drop+" "+t.Database).Run()
+	}
+	if out, err := exec.CommandContext(ctx, "sh", "-c", clone+" "+t.Database).CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("demo: clone tryton database: %w: %s", err, out)
+	}
+	return t, nil
+}
+
+// openTryton opens the tryton connector on the demo's database.
+func openTryton(ctx context.Context, t *demo.Tryton) (*tryton.Conn, error) {
+	spec, _ := all.Registry(all.Deps{}).Lookup("tryton")
+	c, err := spec.Open(ctx, connector.OpenParams{System: "erp", Settings: map[string]any{
+		"url": t.URL, "database": t.Database, "username": t.User, "password": t.Password,
+	}, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return nil, fmt.Errorf("demo: open tryton: %w", err)
+	}
+	conn, ok := c.(*tryton.Conn)
+	if !ok {
+		return nil, fmt.Errorf("demo: tryton connector is a %T", c)
+	}
+	return conn, nil
+}
+
 // demoERPRound plays the ERP's side: invoice the new orders, and customers pay.
 func demoERPRound(ctx context.Context, sim *demo.Simulator, out io.Writer, pay int) error {
-	invoiced, err := sim.InvoiceOrders(ctx)
+	invoiced, err := sim.ERP.Invoice(ctx)
 	if err != nil {
 		return err
 	}
-	paid, err := sim.PayInvoices(ctx, pay)
+	paid, err := sim.ERP.Pay(ctx, pay)
 	if err != nil {
 		return err
 	}

@@ -21,7 +21,7 @@ import (
 func TestDemo_Once(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "demo")
-	out, code := run(t, "demo", "--once", "--dir", dir, "--deals", "30", "--seed", "7")
+	out, code := run(t, "demo", "--once", "--erp", "sqlite", "--dir", dir, "--deals", "30", "--seed", "7")
 	require.Equal(t, exitOK, code, out)
 	require.Contains(t, out, "summary")
 	require.Contains(t, out, "Where to look")

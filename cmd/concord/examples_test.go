@@ -26,12 +26,14 @@ func TestExamples_Validate(t *testing.T) {
 		require.NoError(t, err, "%s", path)
 	}
 	dir := t.TempDir()
-	path, err := demo.WriteConfig(dir, "http://127.0.0.1:1")
-	require.NoError(t, err)
-	data, err := os.ReadFile(path)
-	require.NoError(t, err)
-	_, err = config.Parse(path, data, reg, env)
-	require.NoError(t, err)
+	for _, tryton := range []*demo.Tryton{nil, {URL: "http://127.0.0.1:8000", Database: "demo", User: "concord", Password: "pw"}} {
+		path, err := demo.WriteConfig(dir, "http://127.0.0.1:1", tryton)
+		require.NoError(t, err)
+		data, err := os.ReadFile(path)
+		require.NoError(t, err)
+		_, err = config.Parse(path, data, reg, env)
+		require.NoError(t, err, "demo config, tryton=%v", tryton != nil)
+	}
 }
 
 // TestSchema_File keeps docs/concord.schema.json, which the examples point editors

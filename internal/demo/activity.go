@@ -12,14 +12,33 @@ import (
 	"github.com/concord-sync/concord/internal/sandbox/hubspot"
 )
 
+// ERPSide is what the simulator does in the ERP: issue the invoices of new
+// orders, and record customers' payments.
+type ERPSide interface {
+	Invoice(ctx context.Context) (int, error)
+	Pay(ctx context.Context, n int) (int, error)
+}
+
 // Simulator plays the users of both systems: sales reps winning deals in the CRM,
 // and the ERP's own invoicing and the customers' payments.
 type Simulator struct {
 	CRM *hubspot.Server
-	ERP *sql.DB
+	ERP ERPSide
+	Rnd *rand.Rand
+}
+
+// SQLERP is the ERP side of the demo's SQLite ERP, which has no invoicing of its
+// own: it plays the ERP's invoicing and ledger.
+type SQLERP struct {
+	DB  *sql.DB
 	Rnd *rand.Rand
 	Now func() time.Time
 }
+
+var (
+	_ ERPSide = (*SQLERP)(nil)
+	_ ERPSide = (*TrytonERP)(nil)
+)
 
 // WinDeals moves up to n open deals to the won stage, as a sales rep would.
 func (s *Simulator) WinDeals(n int) ([]string, error) {
@@ -35,12 +54,12 @@ func (s *Simulator) WinDeals(n int) ([]string, error) {
 	return won, nil
 }
 
-// InvoiceOrders issues a posted invoice for every sale order that has none, as the
+// Invoice issues a posted invoice for every sale order that has none, as the
 // ERP does once a sale is confirmed: the total is the sum of the line amounts,
 // the invoice date up to 40 days back (so that some are already overdue), due
 // 30 days later.
-func (s *Simulator) InvoiceOrders(ctx context.Context) (int, error) {
-	rows, err := s.ERP.QueryContext(ctx, `SELECT o.id, o.customer_id FROM sale_orders o LEFT JOIN invoices i ON i.order_id = o.id WHERE i.id IS NULL ORDER BY o.id`)
+func (s *SQLERP) Invoice(ctx context.Context) (int, error) {
+	rows, err := s.DB.QueryContext(ctx, `SELECT o.id, o.customer_id FROM sale_orders o LEFT JOIN invoices i ON i.order_id = o.id WHERE i.id IS NULL ORDER BY o.id`)
 	if err != nil {
 		return 0, fmt.Errorf("demo: orders to invoice: %w", err)
 	}
@@ -73,7 +92,7 @@ func (s *Simulator) InvoiceOrders(ctx context.Context) (int, error) {
 		if due.Before(now) {
 			overdue = 1
 		}
-		_, err = s.ERP.ExecContext(ctx, `INSERT INTO invoices (number, order_id, customer_id, state, total, amount_due, invoice_date, due_date, overdue, updated_at)
+		_, err = s.DB.ExecContext(ctx, `INSERT INTO invoices (number, order_id, customer_id, state, total, amount_due, invoice_date, due_date, overdue, updated_at)
 			VALUES (?, ?, ?, 'posted', ?, ?, ?, ?, ?, ?)`,
 			fmt.Sprintf("INV/%s/%04d", now.Format("2006"), o.id), o.id, o.customer, total.String(), total.String(),
 			issued.Format(time.DateOnly), due.Format(time.DateOnly), overdue, now.Format(TimeLayout))
@@ -86,8 +105,8 @@ func (s *Simulator) InvoiceOrders(ctx context.Context) (int, error) {
 
 // refreshBalances recomputes each customer's open balance, the sum of what its
 // posted invoices still owe, where it changed, as the ERP's ledger would.
-func (s *Simulator) refreshBalances(ctx context.Context) error {
-	rows, err := s.ERP.QueryContext(ctx, `SELECT c.customer_id, c.open_balance, coalesce(i.amount_due, '') FROM customers c LEFT JOIN invoices i ON i.customer_id = c.customer_id AND i.state = 'posted' ORDER BY c.customer_id`)
+func (s *SQLERP) refreshBalances(ctx context.Context) error {
+	rows, err := s.DB.QueryContext(ctx, `SELECT c.customer_id, c.open_balance, coalesce(i.amount_due, '') FROM customers c LEFT JOIN invoices i ON i.customer_id = c.customer_id AND i.state = 'posted' ORDER BY c.customer_id`)
 	if err != nil {
 		return fmt.Errorf("demo: balances: %w", err)
 	}
@@ -112,7 +131,7 @@ func (s *Simulator) refreshBalances(ctx context.Context) error {
 		if old, err := decimal.NewFromString(bal); err == nil && old.Equal(owed[id]) {
 			continue
 		}
-		if _, err := s.ERP.ExecContext(ctx, `UPDATE customers SET open_balance = ?, updated_at = ? WHERE customer_id = ?`, owed[id].String(), stamp, id); err != nil {
+		if _, err := s.DB.ExecContext(ctx, `UPDATE customers SET open_balance = ?, updated_at = ? WHERE customer_id = ?`, owed[id].String(), stamp, id); err != nil {
 			return fmt.Errorf("demo: balance of %s: %w", id, err)
 		}
 	}
@@ -121,8 +140,8 @@ func (s *Simulator) refreshBalances(ctx context.Context) error {
 
 // orderTotal sums an order's line amounts; a line without an amount counts
 // quantity x unit price x (1 - discount).
-func (s *Simulator) orderTotal(ctx context.Context, orderID int64) (decimal.Decimal, error) {
-	rows, err := s.ERP.QueryContext(ctx, `SELECT quantity, unit_price, coalesce(discount, ''), coalesce(amount, '') FROM sale_order_lines WHERE order_id = ?`, orderID)
+func (s *SQLERP) orderTotal(ctx context.Context, orderID int64) (decimal.Decimal, error) {
+	rows, err := s.DB.QueryContext(ctx, `SELECT quantity, unit_price, coalesce(discount, ''), coalesce(amount, '') FROM sale_order_lines WHERE order_id = ?`, orderID)
 	if err != nil {
 		return decimal.Zero, fmt.Errorf("demo: lines of order %d: %w", orderID, err)
 	}
@@ -155,10 +174,10 @@ func (s *Simulator) orderTotal(ctx context.Context, orderID int64) (decimal.Deci
 	return total, rows.Err()
 }
 
-// PayInvoices records full payment of up to n posted invoices, as a customer's
+// Pay records full payment of up to n posted invoices, as a customer's
 // bank transfer booked in the ERP would.
-func (s *Simulator) PayInvoices(ctx context.Context, n int) (int, error) {
-	rows, err := s.ERP.QueryContext(ctx, `SELECT id, amount_due FROM invoices WHERE state = 'posted' ORDER BY id`)
+func (s *SQLERP) Pay(ctx context.Context, n int) (int, error) {
+	rows, err := s.DB.QueryContext(ctx, `SELECT id, amount_due FROM invoices WHERE state = 'posted' ORDER BY id`)
 	if err != nil {
 		return 0, fmt.Errorf("demo: invoices to pay: %w", err)
 	}
@@ -180,7 +199,7 @@ func (s *Simulator) PayInvoices(ctx context.Context, n int) (int, error) {
 	now := s.Now().UTC()
 	paid := 0
 	for _, i := range open[:min(n, len(open))] {
-		tx, err := s.ERP.BeginTx(ctx, nil)
+		tx, err := s.DB.BeginTx(ctx, nil)
 		if err != nil {
 			return paid, err
 		}

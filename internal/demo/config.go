@@ -11,13 +11,30 @@ import (
 //go:embed concord.yaml.tmpl
 var configTemplate string
 
+//go:embed concord-tryton.yaml.tmpl
+var trytonTemplate string
+
+// Tryton says where the demo's Tryton ERP is.
+type Tryton struct {
+	URL, Database, User, Password string
+}
+
 // Token is the private-app token the demo's CRM accepts.
 const Token = "pat-demo-0000"
 
-// WriteConfig writes concord.yaml and the token file into dir, pointing the CRM
-// system at crmURL.
-func WriteConfig(dir, crmURL string) (string, error) {
-	t, err := template.New("concord.yaml").Parse(configTemplate)
+// WriteConfig writes concord.yaml and the secret files into dir, pointing the
+// CRM system at crmURL, and the ERP at the SQLite ERP (erp.db) or, when tryton is
+// not nil, at that Tryton.
+func WriteConfig(dir, crmURL string, tryton *Tryton) (string, error) {
+	text, data := configTemplate, map[string]string{"CRMURL": crmURL}
+	if tryton != nil {
+		text = trytonTemplate
+		data["TrytonURL"], data["TrytonDatabase"], data["TrytonUser"] = tryton.URL, tryton.Database, tryton.User
+		if err := os.WriteFile(filepath.Join(dir, "tryton.password"), []byte(tryton.Password+"\n"), 0o600); err != nil {
+			return "", fmt.Errorf("demo: write tryton password: %w", err)
+		}
+	}
+	t, err := template.New("concord.yaml").Option("missingkey=error").Parse(text)
 	if err != nil {
 		return "", fmt.Errorf("demo: config template: %w", err)
 	}
@@ -27,7 +44,7 @@ func WriteConfig(dir, crmURL string) (string, error) {
 		return "", fmt.Errorf("demo: %w", err)
 	}
 	defer f.Close()
-	if err := t.Execute(f, struct{ CRMURL string }{crmURL}); err != nil {
+	if err := t.Execute(f, data); err != nil {
 		return "", fmt.Errorf("demo: write config: %w", err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "hubspot.token"), []byte(Token+"\n"), 0o600); err != nil {

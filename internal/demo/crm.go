@@ -16,6 +16,7 @@ var crmProperties = map[string][]hubspot.Property{
 	hubspot.Companies: {
 		{Name: "erp_credit_limit", Label: "Credit limit (ERP)", Type: "number", FieldType: "number"},
 		{Name: "erp_open_balance", Label: "Open balance (ERP)", Type: "number", FieldType: "number"},
+		{Name: "erp_customer_number", Label: "Customer number (ERP)", Type: "string", FieldType: "text"},
 	},
 	hubspot.Products: {
 		{Name: "erp_stock", Label: "Stock on hand (ERP)", Type: "number", FieldType: "number"},
@@ -32,10 +33,11 @@ var crmProperties = map[string][]hubspot.Property{
 }
 
 // SetupCRM seeds the sandbox from Northwind with deals deals, declares the
-// properties the mapping uses, and writes each company's and product's ERP id
-// into the unique link property: the two systems already share those records,
-// and Concord pairs them by that stable id, never by name.
-func SetupCRM(crm *hubspot.Server, nw *northwind.Data, deals int, rnd *rand.Rand) error {
+// properties the mapping uses, and writes the ERP id of each company and product
+// the ERP already has into the unique link property: the two systems share those
+// records, and Concord pairs them by that stable id, never by name. erpID maps an
+// object type and a Northwind key to the ERP's id, "" when the ERP has none.
+func SetupCRM(crm *hubspot.Server, nw *northwind.Data, deals int, rnd *rand.Rand, erpID func(objectType, northwindID string) string) error {
 	if err := crm.Seed(nw, deals, rnd); err != nil {
 		return fmt.Errorf("demo: seed crm: %w", err)
 	}
@@ -50,17 +52,20 @@ func SetupCRM(crm *hubspot.Server, nw *northwind.Data, deals int, rnd *rand.Rand
 	}
 	for _, typ := range []string{hubspot.Companies, hubspot.Products} {
 		for _, o := range crm.Objects(typ) {
-			nwID := prop(o, hubspot.NorthwindIDProperty)
-			if nwID == "" {
+			id := erpID(typ, prop(o, hubspot.NorthwindIDProperty))
+			if id == "" {
 				continue
 			}
-			if _, err := crm.Update(typ, o.ID, map[string]string{LinkProperty: nwID}); err != nil {
+			if _, err := crm.Update(typ, o.ID, map[string]string{LinkProperty: id}); err != nil {
 				return fmt.Errorf("demo: link %s %s: %w", typ, o.ID, err)
 			}
 		}
 	}
 	return nil
 }
+
+// SameIDs is the erpID of an ERP built from Northwind: its keys are Northwind's.
+func SameIDs(_, northwindID string) string { return northwindID }
 
 // openDeals returns the ids of deals not yet closed.
 func openDeals(crm *hubspot.Server) []string {
