@@ -762,3 +762,28 @@ func TestEngine_LinkRace(t *testing.T) {
 	require.Equal(t, 1, b.erp.Count(model.Account))
 	require.Equal(t, 1, b.crm.Count(model.Account))
 }
+
+// TestEngine_PullRefused: a won deal whose account the target refuses says why
+// (the account's own refusal), not just that it is waiting.
+func TestEngine_PullRefused(t *testing.T) {
+	t.Parallel()
+	accounts := forwardLeg()
+	accounts.Trigger = engine.TriggerDealWon
+	b := setup(t, accounts, dealLeg())
+	b.erp.SetFailFunc(func(op connector.Op) error {
+		if op.LinkKey == "c1" {
+			return connector.Permanent("country", errors.New("no country with code \"MX\" in erp"))
+		}
+		return nil
+	})
+	b.crm.Put(account("c1", "Ana Trujillo", ""))
+	b.crm.Put(deal("d1", "Tacos", "won", "c1"))
+	var last engine.Outcome
+	for _, o := range b.run(t, "deals") {
+		if o.SourceID == "d1" {
+			last = o
+		}
+	}
+	require.Equal(t, store.OutcomeDead, last.Outcome)
+	require.Contains(t, last.Reason, "crm account c1 cannot reach erp: erp refused account c1: field country: no country with code \"MX\" in erp")
+}

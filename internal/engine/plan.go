@@ -422,12 +422,30 @@ func (e *Engine) translateRefs(ctx context.Context, bp *BatchPlan) error {
 					bp.Pulls[leg] = append(bp.Pulls[leg], missing.ID)
 				}
 				p.Reason += "; pulling it through flow " + e.legs[leg].Flow
+				if why := e.lastRefusal(ctx, leg, missing.ID); why != "" {
+					// Say what stops the referenced record, where the reader of this record can see it.
+					p.Reason = fmt.Sprintf("%s %s %s cannot reach %s: %s", l.Source, missing.Entity, missing.ID, l.Target, why)
+				}
 			}
 			continue
 		}
 		p.Source = rec
 	}
 	return nil
+}
+
+// lastRefusal returns why the latest attempt to move a source record on a leg
+// failed, or "" when it did not fail (or never ran).
+func (e *Engine) lastRefusal(ctx context.Context, leg, sourceID string) string {
+	evs, err := e.store.ListEvents(ctx, &store.ListEventsParams{Flow: leg, SourceID: sourceID, Limit: 1})
+	if err != nil || len(evs) == 0 {
+		return ""
+	}
+	switch evs[0].Outcome {
+	case store.OutcomeFailed, store.OutcomeDead, store.OutcomeQuarantined, store.OutcomeRetrying:
+		return evs[0].Error
+	}
+	return ""
 }
 
 // RefError is a reference to a record that has no counterpart in the target yet.
