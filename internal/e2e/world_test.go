@@ -439,3 +439,6 @@ func (w tWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
 }
+
+// itoa formats a record id.
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
