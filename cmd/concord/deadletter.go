@@ -79,7 +79,8 @@ retry it by hand: the retry goes through the queue like any change and is logged
 				letters = append(letters, dl)
 			}
 			n, err := a.eng.RetryDeadLetters(ctx, letters)
-			if err != nil {
+			skipped := err
+			if err != nil && n == 0 {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "re-queued %d dead letters\n", n)
@@ -91,9 +92,9 @@ retry it by hand: the retry goes through the queue like any change and is logged
 			}
 			printSummary(cmd.OutOrStdout(), a.eng.Stats())
 			if f := totalFailed(a.eng.Stats()); f > 0 {
-				return &exitError{code: exitRuntime, err: fmt.Errorf("%d changes failed again; see concord deadletter list", f)}
+				return &exitError{code: exitRuntime, err: errors.Join(fmt.Errorf("%d changes failed again; see concord deadletter list", f), skipped)}
 			}
-			return nil
+			return skipped
 		},
 	}
 	retry.Flags().BoolVar(&retryAll, "all", false, "retry every dead letter")

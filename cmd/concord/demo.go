@@ -200,12 +200,12 @@ func runDemo(ctx context.Context, g *globals, o demoOptions, out io.Writer) (err
 	}
 	printDelta(out, before, a.eng.Stats())
 
+rounds:
 	for round := 1; !o.once && (o.rounds == 0 || round <= o.rounds); round++ {
 		select {
 		case <-ctx.Done():
 			fmt.Fprintln(out, "\ninterrupted")
-			round = o.rounds + 1
-			continue
+			break rounds
 		case <-time.After(o.pace):
 		}
 		before = a.eng.Stats()

@@ -71,6 +71,9 @@ func (a *app) syncOnce(ctx context.Context, legs []string, show bool, out io.Wri
 	if err := a.queue.Start(ctx, a.eng); err != nil {
 		return err
 	}
+	if n, err := a.queue.Orphans(ctx); err == nil && n > 0 {
+		a.log.WarnContext(ctx, "queued work of flows no longer in the config is left waiting", "jobs", n)
+	}
 	var bar *progressbar.ProgressBar
 	if show {
 		bar = progressbar.NewOptions64(-1, progressbar.OptionSetWriter(out), progressbar.OptionSetDescription("syncing"),

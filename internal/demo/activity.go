@@ -195,6 +195,9 @@ func (s *SQLERP) Pay(ctx context.Context, n int) (int, error) {
 		open = append(open, i)
 	}
 	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("demo: invoices to pay: %w", err)
+	}
 	s.Rnd.Shuffle(len(open), func(i, j int) { open[i], open[j] = open[j], open[i] })
 	now := s.Now().UTC()
 	paid := 0

@@ -288,7 +288,7 @@ func (e *Engine) StartSweep(ctx context.Context, legName string) error {
 
 // selectTriggered keeps the records the leg's trigger selects. With the deal_won
 // trigger, a deal moves once it is won (an order always); any other record (an
-// account, a contact) moves once it is linked in the target, which happens when
+// account, a contact) moves once this flow has handed it over, which happens when
 // a won deal that references it pulls it across, and then on every change.
 func (e *Engine) selectTriggered(ctx context.Context, l *Leg, recs []model.Record) ([]model.Record, error) {
 	if l.Trigger != TriggerDealWon || len(recs) == 0 {
@@ -307,12 +307,14 @@ func (e *Engine) selectTriggered(ctx context.Context, l *Leg, recs []model.Recor
 	for i, r := range recs {
 		ids[i] = r.ID
 	}
-	linked, err := e.linkedInTarget(ctx, l, l.Entity, ids)
+	// Handed over by this flow before (pulled by a won deal): its fingerprint.
+	// Links made by other flows between the same systems do not count.
+	fps, err := e.store.GetFingerprints(ctx, &store.GetFingerprintsParams{Flow: l.Name, System: l.Source, Entity: l.Entity, ExternalIDs: ids})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("fingerprints: %w", err)
 	}
 	for _, r := range recs {
-		if _, ok := linked[r.ID]; ok {
+		if _, ok := fps[r.ID]; ok {
 			out = append(out, r)
 		}
 	}

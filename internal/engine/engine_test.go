@@ -787,3 +787,53 @@ func TestEngine_PullRefused(t *testing.T) {
 	require.Equal(t, store.OutcomeDead, last.Outcome)
 	require.Contains(t, last.Reason, "crm account c1 cannot reach erp: erp refused account c1: field country: no country with code \"MX\" in erp")
 }
+
+// TestEngine_BuryAnnounced: a batch of records announced by webhook that failed as
+// a whole leaves a dead letter per record, and a retry reads them again.
+func TestEngine_BuryAnnounced(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.crm.Put(account("c1", "Alfreds", ""))
+	b.crm.Put(account("c2", "Berglunds", ""))
+	require.NoError(t, b.eng.Bury(b.ctx, engine.Batch{Leg: "customers", Fetch: []string{"c1", "c2"}, Attempt: 5}, "crm api down"))
+	dls, err := b.st.ListDeadLetters(b.ctx, &store.ListDeadLettersParams{})
+	require.NoError(t, err)
+	require.Len(t, dls, 2)
+	require.Equal(t, "crm api down", dls[0].Reason)
+	evs, err := b.st.ListEvents(b.ctx, &store.ListEventsParams{Outcome: store.OutcomeDead})
+	require.NoError(t, err)
+	require.Len(t, evs, 2, "every announced record has its event")
+
+	// A letter of a flow that is gone is reported and left; the others are retried.
+	dls = append(dls, store.DeadLetter{ID: 999, Flow: "renamed-flow", Snapshot: []byte(`{"entity":"account","id":"x","fields":{}}`)})
+	n, err := b.eng.RetryDeadLetters(b.ctx, dls)
+	require.ErrorContains(t, err, `flow "renamed-flow" is not in the config`)
+	require.Equal(t, 2, n)
+	batches := b.queue.take()
+	require.Len(t, batches, 1)
+	require.Equal(t, []string{"c1", "c2"}, batches[0].Fetch, "read again from the source")
+	outs, err := b.eng.Process(b.ctx, batches[0])
+	require.NoError(t, err)
+	require.Equal(t, map[store.Outcome]int{store.OutcomeCreated: 2}, countOutcomes(outs))
+}
+
+// TestEngine_DealWonOwnHandover: an account another flow paired (the ERP's credit
+// flow) still does not move through a deal_won flow until a won deal pulls it.
+func TestEngine_DealWonOwnHandover(t *testing.T) {
+	t.Parallel()
+	accounts := forwardLeg()
+	accounts.Trigger = engine.TriggerDealWon
+	b := setup(t, accounts, reverseLeg())
+	b.crm.Put(account("c1", "Prospect", ""))
+	b.erp.Put(model.Record{Entity: model.Account, ID: "E1", LinkKey: "c1", Fields: model.Fields{
+		"name": model.Text("Prospect (ERP spelling)"), "credit_limit": model.Money(decimal.RequireFromString("100"), "EUR")}})
+	require.Equal(t, map[store.Outcome]int{store.OutcomeUpdated: 1}, countOutcomes(b.run(t, "credit")), "the credit flow pairs c1 and E1")
+
+	rec := b.crm.All(model.Account)[0]
+	rec.Fields["name"] = model.Text("Prospect Renamed")
+	b.crm.Put(rec)
+	require.Empty(t, b.run(t, "customers"), "no won deal, no handover")
+	found, err := b.erp.Get(b.ctx, model.Account, []string{"E1"})
+	require.NoError(t, err)
+	require.Equal(t, "Prospect (ERP spelling)", found["E1"].Fields["name"].Str)
+}

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -35,23 +36,32 @@ func (e *Engine) Replay(ctx context.Context, eventID int64) (Outcome, error) {
 
 // RetryDeadLetters puts dead letters back on the queue as fresh first attempts and
 // marks them retried, in one transaction. Letters of flows no longer configured
-// are reported, not retried.
+// are left as they are and returned in the error, after the others are queued.
+// A letter of a change announced by webhook whose record was never read is
+// queued to be read again.
 func (e *Engine) RetryDeadLetters(ctx context.Context, letters []store.DeadLetter) (int, error) {
 	byLeg := map[string][]model.Record{}
+	fetch := map[string][]string{}
 	var ids []int64
+	var skipped []error
 	for _, dl := range letters {
 		if _, ok := e.legs[dl.Flow]; !ok {
-			return 0, fmt.Errorf("dead letter %d: flow %q is not in the config", dl.ID, dl.Flow)
+			skipped = append(skipped, fmt.Errorf("dead letter %d: flow %q is not in the config; not retried", dl.ID, dl.Flow))
+			continue
 		}
 		var rec model.Record
 		if err := json.Unmarshal(dl.Snapshot, &rec); err != nil {
 			return 0, fmt.Errorf("dead letter %d: decode snapshot: %w", dl.ID, err)
 		}
-		byLeg[dl.Flow] = append(byLeg[dl.Flow], rec)
+		if rec.Fields == nil {
+			fetch[dl.Flow] = append(fetch[dl.Flow], rec.ID)
+		} else {
+			byLeg[dl.Flow] = append(byLeg[dl.Flow], rec)
+		}
 		ids = append(ids, dl.ID)
 	}
 	if len(ids) == 0 {
-		return 0, nil
+		return 0, errors.Join(skipped...)
 	}
 	err := e.store.InTx(ctx, func(tx store.Tx) error {
 		var batches []Batch
@@ -61,6 +71,9 @@ func (e *Engine) RetryDeadLetters(ctx context.Context, letters []store.DeadLette
 				batches = append(batches, Batch{Leg: leg, Records: recs[start:min(start+e.batch, len(recs))], Attempt: 1, Force: true})
 			}
 		}
+		for _, leg := range sortedKeys(fetch) {
+			batches = append(batches, Batch{Leg: leg, Fetch: fetch[leg], Attempt: 1, Force: true, Live: true})
+		}
 		if err := e.queue.EnqueueTx(ctx, tx, batches, e.now()); err != nil {
 			return fmt.Errorf("enqueue: %w", err)
 		}
@@ -69,7 +82,7 @@ func (e *Engine) RetryDeadLetters(ctx context.Context, letters []store.DeadLette
 	if err != nil {
 		return 0, fmt.Errorf("retry dead letters: %w", err)
 	}
-	return len(ids), nil
+	return len(ids), errors.Join(skipped...)
 }
 
 // Bury dead-letters every record of a batch whose processing failed as a whole on
@@ -80,6 +93,13 @@ func (e *Engine) Bury(ctx context.Context, b Batch, reason string) error {
 		return fmt.Errorf("bury: unknown leg %q", b.Leg)
 	}
 	now := e.now().UTC()
+	recs := b.Records
+	for _, id := range b.Fetch {
+		// Announced by webhook and never read: the letter names the record; a
+		// retry reads it again (Fields nil).
+		recs = append(recs, model.Record{Entity: l.Entity, ID: id})
+	}
+	b.Records = recs
 	err := e.store.InTx(ctx, func(tx store.Tx) error {
 		events := make([]store.Event, len(b.Records))
 		for i, r := range b.Records {

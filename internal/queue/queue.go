@@ -9,9 +9,11 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"math/rand/v2"
+	"os"
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -67,7 +69,19 @@ type Queue struct {
 	// workers need not read and decode them back; the stored payload stays the
 	// durable copy. Bounded: past hotMax batches nothing more is kept.
 	hotMu sync.Mutex
-	hot   map[int64]engine.Batch
+	hot   map[int64]hotBatch
+
+	// lock is the SQLite store's queue lock file, held while the workers run.
+	lock *os.File
+	// queueNames are the River queues of the configured legs.
+	queueNames []string
+}
+
+// hotBatch is a batch kept for the process's own workers, with the nonce of the
+// job that carries it.
+type hotBatch struct {
+	nonce uint64
+	batch engine.Batch
 }
 
 // hotMax bounds the batches kept in memory for the process's own workers.
@@ -81,6 +95,9 @@ const hotMax = 64
 type applyArgs struct {
 	Leg     string `json:"leg"`
 	Payload int64  `json:"payload"`
+	// Nonce tells this job's payload from a rolled-back one that had the same id
+	// (SQLite reuses ids after a rollback) in the in-memory hand-over.
+	Nonce   uint64 `json:"nonce"`
 	Records int    `json:"records"`
 	Attempt int    `json:"attempt"`
 }
@@ -129,12 +146,13 @@ func New(ctx context.Context, st store.Store, cfg Config, logger *slog.Logger) (
 	if _, err := st.DB().ExecContext(ctx, payloadDDL[st.Dialect()]); err != nil {
 		return nil, fmt.Errorf("queue: create payload table: %w", err)
 	}
-	q := &Queue{st: st, queues: map[string]string{}, log: logger, cfg: cfg, hot: map[int64]engine.Batch{}}
+	q := &Queue{st: st, queues: map[string]string{}, log: logger, cfg: cfg, hot: map[int64]hotBatch{}}
 	q.worker = &applyWorker{q: q}
 	queues := map[string]river.QueueConfig{}
 	for _, leg := range cfg.Legs {
 		name := QueueName(leg)
 		q.queues[leg] = name
+		q.queueNames = append(q.queueNames, name)
 		queues[name] = river.QueueConfig{MaxWorkers: 1}
 	}
 	workers := river.NewWorkers()
@@ -217,8 +235,9 @@ func (q *Queue) EnqueueTx(ctx context.Context, tx store.Tx, batches []engine.Bat
 		if err := tx.SQL().QueryRowContext(ctx, q.sql(`INSERT INTO concord_queue_payload (batch) VALUES ($1) RETURNING id`), blob).Scan(&id); err != nil {
 			return fmt.Errorf("enqueue: store batch: %w", err)
 		}
-		q.keep(id, b)
-		args := applyArgs{Leg: b.Leg, Payload: id, Records: len(b.Records), Attempt: b.Attempt}
+		nonce := rand.Uint64()
+		q.keep(id, nonce, b)
+		args := applyArgs{Leg: b.Leg, Payload: id, Nonce: nonce, Records: len(b.Records), Attempt: b.Attempt}
 		params = append(params, river.InsertManyParams{Args: args, InsertOpts: &river.InsertOpts{Queue: name, Priority: prio, ScheduledAt: at}})
 	}
 	if len(params) == 0 {
@@ -236,6 +255,9 @@ func (q *Queue) EnqueueTx(ctx context.Context, tx store.Tx, batches []engine.Bat
 func (q *Queue) Start(ctx context.Context, proc Processor) error {
 	q.worker.proc, q.worker.log = proc, q.log
 	if q.st.Dialect() == "sqlite" {
+		if err := q.lockSQLite(ctx); err != nil {
+			return err
+		}
 		res, err := q.st.DB().ExecContext(ctx, `UPDATE river_job SET state = 'available' WHERE state = 'running'`)
 		if err != nil {
 			return fmt.Errorf("queue: rescue jobs of a crashed run: %w", err)
@@ -244,16 +266,59 @@ func (q *Queue) Start(ctx context.Context, proc Processor) error {
 			q.log.InfoContext(ctx, "rescued jobs of a crashed run", "jobs", n)
 		}
 	}
-	if err := q.client.Start(ctx); err != nil {
+	// The workers outlive ctx: a cancelled ctx (SIGTERM) must not cut running
+	// batches short; Stop lets them finish.
+	if err := q.client.Start(context.WithoutCancel(ctx)); err != nil {
+		q.unlock()
 		return fmt.Errorf("queue: start: %w", err)
 	}
 	return nil
 }
 
+// lockSQLite takes the embedded store's queue lock: one process at a time runs
+// workers on a SQLite store (its jobs left running by a crash are made available
+// again at start, which is only safe when no other process runs them).
+func (q *Queue) lockSQLite(ctx context.Context) error {
+	var seq int
+	var name, file string
+	if err := q.st.DB().QueryRowContext(ctx, `PRAGMA database_list`).Scan(&seq, &name, &file); err != nil {
+		return fmt.Errorf("queue: store file: %w", err)
+	}
+	if file == "" {
+		return nil // an in-memory store belongs to this process alone
+	}
+	f, err := os.OpenFile(file+".queue.lock", os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return fmt.Errorf("queue: lock file: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return fmt.Errorf("queue: another concord process is running sync, serve or demo on %s; stop it first: %w", file, ErrBusy)
+	}
+	q.lock = f
+	return nil
+}
+
+func (q *Queue) unlock() {
+	if q.lock != nil {
+		_ = syscall.Flock(int(q.lock.Fd()), syscall.LOCK_UN)
+		_ = q.lock.Close()
+		q.lock = nil
+	}
+}
+
+// ErrBusy means another process runs the queue of this SQLite store.
+var ErrBusy = errors.New("store busy")
+
 // Stop waits for running batches to finish and stops the workers. It is safe to
 // call more than once and before Start.
 func (q *Queue) Stop(ctx context.Context) error {
+	defer q.unlock()
 	err := q.client.Stop(ctx)
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		// Running batches did not finish in time: cancel them; they are retried.
+		err = q.client.StopAndCancel(context.WithoutCancel(ctx))
+	}
 	if err != nil && !strings.Contains(err.Error(), "not started") {
 		return fmt.Errorf("queue: stop: %w", err)
 	}
@@ -263,12 +328,37 @@ func (q *Queue) Stop(ctx context.Context) error {
 // Pending returns the number of jobs not yet finished: available, running,
 // scheduled (retries waiting for their backoff) or retryable.
 func (q *Queue) Pending(ctx context.Context) (int, error) {
+	if len(q.queueNames) == 0 {
+		return 0, nil
+	}
+	query := `SELECT count(*) FROM river_job WHERE state IN ('available', 'running', 'scheduled', 'retryable', 'pending') AND queue IN (`
+	args := make([]any, len(q.queueNames))
+	for i, name := range q.queueNames {
+		if i > 0 {
+			query += ", "
+		}
+		query += fmt.Sprintf("$%d", i+1)
+		args[i] = name
+	}
 	var n int
-	err := q.st.DB().QueryRowContext(ctx, `SELECT count(*) FROM river_job WHERE state IN ('available', 'running', 'scheduled', 'retryable', 'pending')`).Scan(&n)
-	if err != nil {
+	if err := q.st.DB().QueryRowContext(ctx, q.sql(query+")"), args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("queue: count pending jobs: %w", err)
 	}
 	return n, nil
+}
+
+// Orphans counts waiting jobs of queues no configured leg has (a flow renamed or
+// removed since they were queued); they are not worked until the flow is back.
+func (q *Queue) Orphans(ctx context.Context) (int, error) {
+	var total int
+	if err := q.st.DB().QueryRowContext(ctx, `SELECT count(*) FROM river_job WHERE state IN ('available', 'running', 'scheduled', 'retryable', 'pending')`).Scan(&total); err != nil {
+		return 0, fmt.Errorf("queue: count jobs: %w", err)
+	}
+	ours, err := q.Pending(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return total - ours, nil
 }
 
 // Drain waits until no job is pending, checking every interval.
@@ -291,6 +381,31 @@ func (q *Queue) Drain(ctx context.Context, every time.Duration) error {
 	}
 }
 
+// legLock serialises the batches of one leg across every process sharing a
+// PostgreSQL store, with a session advisory lock held on a pinned connection
+// while the batch runs: River's one worker per queue only holds within one
+// process. On SQLite one process runs the queue (lockSQLite), so nothing to do.
+func (q *Queue) legLock(ctx context.Context, leg string) (func(), error) {
+	if q.st.Dialect() != "postgres" {
+		return func() {}, nil
+	}
+	h := fnv.New64a()
+	h.Write([]byte("concord leg " + leg))
+	key := int64(h.Sum64())
+	conn, err := q.st.DB().Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("queue: lock leg %s: %w", leg, err)
+	}
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, key); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("queue: lock leg %s: %w", leg, err)
+	}
+	return func() {
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, key)
+		conn.Close()
+	}, nil
+}
+
 // payloadDDL creates the claim-check table per dialect.
 var payloadDDL = map[string]string{
 	"sqlite":   `CREATE TABLE IF NOT EXISTS concord_queue_payload (id INTEGER PRIMARY KEY AUTOINCREMENT, batch BLOB NOT NULL)`,
@@ -309,8 +424,8 @@ var placeholder = regexp.MustCompile(`\$[0-9]+`)
 
 // load reads a job's batch; ok is false when the payload is gone because an
 // earlier run of the job applied it and crashed before River recorded that.
-func (q *Queue) load(ctx context.Context, id int64) (b engine.Batch, ok bool, err error) {
-	if b, ok := q.take(id); ok {
+func (q *Queue) load(ctx context.Context, id int64, nonce uint64) (b engine.Batch, ok bool, err error) {
+	if b, ok := q.take(id, nonce); ok {
 		// Kept at enqueue; its transaction committed, or River would not run the job.
 		return b, true, nil
 	}
@@ -328,20 +443,25 @@ func (q *Queue) load(ctx context.Context, id int64) (b engine.Batch, ok bool, er
 	return b, true, nil
 }
 
-func (q *Queue) keep(id int64, b engine.Batch) {
+func (q *Queue) keep(id int64, nonce uint64, b engine.Batch) {
 	q.hotMu.Lock()
 	defer q.hotMu.Unlock()
-	if len(q.hot) < hotMax {
-		q.hot[id] = b
+	if _, stale := q.hot[id]; stale || len(q.hot) < hotMax {
+		q.hot[id] = hotBatch{nonce: nonce, batch: b}
 	}
 }
 
-func (q *Queue) take(id int64) (engine.Batch, bool) {
+// take hands over a kept batch when it is the one the job carries; a batch of a
+// rolled-back transaction under the same id is dropped.
+func (q *Queue) take(id int64, nonce uint64) (engine.Batch, bool) {
 	q.hotMu.Lock()
 	defer q.hotMu.Unlock()
-	b, ok := q.hot[id]
+	h, ok := q.hot[id]
 	delete(q.hot, id)
-	return b, ok
+	if !ok || h.nonce != nonce {
+		return engine.Batch{}, false
+	}
+	return h.batch, true
 }
 
 func (q *Queue) forget(ctx context.Context, id int64) error {
@@ -365,7 +485,12 @@ func (w *applyWorker) Work(ctx context.Context, job *river.Job[applyArgs]) error
 	if w.proc == nil {
 		return errors.New("queue: no processor")
 	}
-	b, ok, err := w.q.load(ctx, job.Args.Payload)
+	unlock, err := w.q.legLock(ctx, job.Args.Leg)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	b, ok, err := w.q.load(ctx, job.Args.Payload, job.Args.Nonce)
 	if err != nil {
 		return err
 	}
@@ -380,8 +505,11 @@ func (w *applyWorker) Work(ctx context.Context, job *river.Job[applyArgs]) error
 		w.log.WarnContext(ctx, "batch failed; river retries it", "leg", b.Leg, "records", len(b.Records), "attempt", job.Attempt, "err", err)
 		return err
 	}
-	if berr := w.proc.Bury(ctx, b, fmt.Sprintf("batch failed %d times: %v", job.Attempt, err)); berr != nil {
-		return errors.Join(err, fmt.Errorf("dead-letter batch: %w", berr))
+	if berr := w.proc.Bury(context.WithoutCancel(ctx), b, fmt.Sprintf("batch failed %d times: %v", job.Attempt, err)); berr != nil {
+		// Never let River discard a batch that is not dead-lettered: try again
+		// later without spending an attempt.
+		w.log.ErrorContext(ctx, "dead-letter batch failed; retrying later", "leg", b.Leg, "err", errors.Join(err, berr))
+		return river.JobSnooze(w.q.cfg.Backoff)
 	}
 	w.log.ErrorContext(ctx, "batch dead-lettered", "leg", b.Leg, "records", len(b.Records), "err", err)
 	return w.q.forget(ctx, job.Args.Payload)
