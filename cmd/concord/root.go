@@ -25,10 +25,12 @@ func newRootCmd() *cobra.Command {
 orders, invoices, payments), moves each field in the one direction its owner allows,
 and logs every change so that any of them can be re-run safely.
 
-Start with:  concord validate --config concord.yaml
-Then:        concord plan --config concord.yaml      (what would change, nothing written)
-             concord sync --once --config concord.yaml
-Docs:        docs/ (configuration: docs/config.md, CLI: docs/cli.md)
+Try it:      concord demo                            (order-to-cash live, nothing to set up)
+Your own:    concord validate --config concord.yaml
+             concord plan --config concord.yaml      (what would change, nothing written)
+             concord sync --once --config concord.yaml, then concord serve
+Docs:        docs/ (flows: docs/flows.md, configuration: docs/config.md, CLI: docs/cli.md,
+             connectors: docs/connectors/, examples: examples/)
 
 Exit codes: 0 ok, 1 runtime failure, 2 invalid config or usage.`,
 		SilenceUsage:  true,
