@@ -96,6 +96,11 @@ func newWorld(t *testing.T) *world {
 	require.NoError(t, os.WriteFile(w.cfg, deriveConfig(t, hs.URL, db), 0o600))
 	out, code := w.concord("validate")
 	require.Zero(t, code, "the derived config validates: %s", out)
+	t.Cleanup(func() {
+		if t.Failed() {
+			w.logFailures()
+		}
+	})
 
 	log := slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	erp, err := tryton.Open(context.Background(), tryton.Settings{URL: db.URL, Database: db.Database, Username: db.User, Password: db.Password}, log)
@@ -442,3 +447,17 @@ func (w tWriter) Write(p []byte) (int, error) {
 
 // itoa formats a record id.
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// logFailures logs the failed, dead and retrying events and the dead letters,
+// to explain a failed test.
+func (w *world) logFailures() {
+	for _, status := range []string{"failed", "dead", "retrying"} {
+		out, _ := w.concordOut("events", "--status", status, "--limit", "50")
+		w.t.Logf("events --status %s:\n%s", status, out)
+	}
+	out, _ := w.concordOut("deadletter", "list")
+	w.t.Logf("deadletter list:\n%s", out)
+	if failed := w.events("--status", "failed", "--limit", "1"); len(failed) > 0 {
+		w.t.Logf("newest failed event %d: plan %s", failed[0].ID, failed[0].Plan)
+	}
+}
