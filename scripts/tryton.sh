@@ -39,6 +39,8 @@ PORT=${TRYTON_PORT:-8000}
 ADMIN_PASSWORD=${TRYTON_ADMIN_PASSWORD:-admin}
 SYNC_USER=${TRYTON_USER:-concord}
 SYNC_PASSWORD=${TRYTON_PASSWORD:-Sync4Concord!}
+PRICE_DECIMAL=8
+CONFIG_CHANGED=0
 COUNTRIES=${TRYTON_COUNTRIES:-US GB DE FR NL BE ES IT CA AU CH AT IE SE DK NO PL PT AR BR MX FI VE}
 
 SCRIPT=$(readlink -f "${BASH_SOURCE[0]}")
@@ -111,9 +113,36 @@ path = $DBDIR
 language = en
 [web]
 listen = $HOST:$PORT
+# Unit prices with 8 decimals: a discount folded into a unit price must keep
+# line totals exact to the cent (4 decimals lose cents on large quantities).
+[product]
+price_decimal = $PRICE_DECIMAL
 EOF
 	chmod 600 "$CONF.tmp"
-	mv "$CONF.tmp" "$CONF"
+	if [ -f "$CONF" ] && cmp -s "$CONF.tmp" "$CONF"; then
+		rm -f "$CONF.tmp"
+	else
+		CONFIG_CHANGED=1
+		mv "$CONF.tmp" "$CONF"
+	fi
+	sync_price_decimal
+}
+
+# sync_price_decimal makes the template's stored product price precision match
+# the config (trytond refuses to load a database where they differ). Clones made
+# afterwards inherit it.
+sync_price_decimal() {
+	[ -s "$DBDIR/$DB.sqlite" ] || return 0
+	DBFILE="$DBDIR/$DB.sqlite" PRICE_DECIMAL=$PRICE_DECIMAL "$PY" - <<'PYEOF'
+import os, sqlite3
+db = sqlite3.connect(os.environ['DBFILE'])
+cols = [r[1] for r in db.execute("PRAGMA table_info(ir_configuration)")]
+if 'product_price_decimal' in cols:
+    db.execute("UPDATE ir_configuration SET product_price_decimal = ? WHERE product_price_decimal IS NOT ?",
+               (int(os.environ['PRICE_DECIMAL']), int(os.environ['PRICE_DECIMAL'])))
+    db.commit()
+db.close()
+PYEOF
 }
 
 # db_state prints missing | empty | partial | ready for the template database.
@@ -407,8 +436,12 @@ do_start() {
 	write_config
 	local pid
 	if pid=$(server_pid); then
-		log "start: trytond already running (pid $pid) on $URL"
-		return 0
+		if [ "$CONFIG_CHANGED" = 0 ]; then
+			log "start: trytond already running (pid $pid) on $URL"
+			return 0
+		fi
+		log "start: the config changed; restarting trytond"
+		do_stop
 	fi
 	[ "$(db_state)" = ready ] || die "start: template database not initialised (run initdb and setup)"
 	answers && die "start: something else answers on $URL (set TRYTON_PORT)"

@@ -20,8 +20,10 @@ var (
 	lineFields    = []string{"product", "description", "quantity", "unit", "unit_price", "discount", "amount"}
 )
 
-// priceDigits is the precision of sale.line unit_price in Tryton 6.0.
-const priceDigits = 4
+// priceDigits is the precision of sale.line unit_price that scripts/tryton.sh
+// configures ([product] price_decimal = 8; Tryton's default is 4, which loses
+// cents when a discount is folded into the unit price of a large quantity).
+const priceDigits = 8
 
 // orderDef maps order <-> sale.sale with its lines. A create sends every
 // line value itself (create runs no on_change): unit from the product's sale
@@ -47,6 +49,7 @@ func orderDef() *entityDef {
 		create:      saleCreate,
 		update:      saleUpdate,
 		afterCreate: saleWorkflow,
+		afterUpdate: saleFinish,
 		labels: map[string]string{
 			"Sale.Party": "account", "Sale.Invoice Address": "account", "Sale.Shipment Address": "account",
 			"Sale.Currency": "currency", "Sale.Sale Date": "order_date", "Sale.Reference": "reference",
@@ -327,6 +330,14 @@ func saleUpdate(ctx context.Context, c *Conn, op connector.Op, cur trytonrpc.Rec
 		return nil, err
 	}
 	if st := cur.String("state"); st != "draft" {
+		same, err := c.saleIsAsAsked(ctx, op, cur)
+		if err != nil {
+			return nil, err
+		}
+		if same {
+			// A sale an interrupted handoff created: it is what the deal asks.
+			return nil, errAlreadyAsked
+		}
 		return nil, connector.Permanent("", fmt.Errorf("sale %s is %s: tryton accepts changes to draft sales only", cur.String("number"), st))
 	}
 	vals, err := c.saleHeader(ctx, op)
@@ -350,6 +361,94 @@ func saleUpdate(ctx context.Context, c *Conn, op connector.Op, cur trytonrpc.Rec
 	return vals, nil
 }
 
+// saleIsAsAsked reports whether a sale already holds what op asks, compared the
+// way the connector writes it: the customer, and per line the product, the
+// quantity and the unit price net of the discount.
+func (c *Conn) saleIsAsAsked(ctx context.Context, op connector.Op, cur trytonrpc.Record) (bool, error) {
+	for name, v := range op.Fields {
+		switch name {
+		case "account", "lines":
+		case "reference":
+			if v.Str != cur.String("reference") {
+				return false, nil
+			}
+		case "currency":
+			if code := cur.Related("currency").String("code"); code != "" && v.Str != code {
+				return false, nil
+			}
+		default:
+			return false, nil // not compared: treated as a change
+		}
+	}
+	if v, ok := op.Fields["account"]; ok {
+		id, err := refID("account", model.Account, v)
+		if err != nil || id != cur.Int("party") {
+			return false, nil
+		}
+	}
+	v, ok := op.Fields["lines"]
+	if !ok {
+		return true, nil
+	}
+	want, err := c.saleLines(ctx, v)
+	if err != nil {
+		return false, err
+	}
+	byID := map[int64]trytonrpc.Record{}
+	for _, l := range cur.RelatedList("lines") {
+		byID[l.ID()] = l
+	}
+	var have []trytonrpc.Record
+	for _, id := range cur.IDs("lines") {
+		if l, ok := byID[id]; ok && (l.String("type") == "" || l.String("type") == "line") {
+			have = append(have, l)
+		}
+	}
+	if len(have) != len(want) {
+		return false, nil
+	}
+	for i, w := range want {
+		h := have[i]
+		price, _ := h.Decimal("unit_price")
+		qty, _ := h.Decimal("quantity")
+		wantPrice, _ := w["unit_price"].(decimal.Decimal)
+		wantQty, _ := w["quantity"].(float64)
+		if h.Int("product") != w["product"] || !price.Equal(wantPrice) || !qty.Equal(decimal.NewFromFloat(wantQty)) {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// saleFinish takes sales an interrupted handoff left in draft or quotation
+// through quote and confirm, as a create would; others are left alone.
+func saleFinish(ctx context.Context, c *Conn, ids []int64) []error {
+	errs := make([]error, len(ids))
+	if len(ids) == 0 {
+		return errs
+	}
+	rows, err := c.rpc.Read(ctx, "sale.sale", ids, []string{"state"}, nil)
+	if err != nil {
+		for i := range errs {
+			errs[i] = err
+		}
+		return errs
+	}
+	state := map[int64]string{}
+	for _, r := range rows {
+		state[r.ID()] = r.String("state")
+	}
+	for i, id := range ids {
+		switch state[id] {
+		case "draft":
+			errs[i] = c.pushSale(ctx, id)
+		case "quotation":
+			errs[i] = c.confirmSale(ctx, id)
+		}
+	}
+	return errs
+}
+
 // ErrNotInvoiced is the error of a confirmed sale Tryton did not invoice when
 // its processing step gave no error either.
 var ErrNotInvoiced = errors.New("tryton confirmed the sale but created no invoice")
@@ -367,7 +466,16 @@ func saleWorkflow(ctx context.Context, c *Conn, ids []int64) []error {
 	return errs
 }
 
+// pushSale quotes and confirms a draft sale and checks that Tryton processed it.
 func (c *Conn) pushSale(ctx context.Context, id int64) error {
+	if err := c.rpc.Button(ctx, "sale.sale", "quote", []int64{id}, nil); err != nil {
+		return fmt.Errorf("quote: %w", err)
+	}
+	return c.confirmSale(ctx, id)
+}
+
+// confirmSale confirms a quoted sale and checks that Tryton processed it.
+func (c *Conn) confirmSale(ctx context.Context, id int64) error {
 	read := func() (trytonrpc.Record, error) {
 		rows, err := c.rpc.Read(ctx, "sale.sale", []int64{id}, []string{"state", "number", "invoice_method", "invoices"}, nil)
 		if err != nil {
@@ -377,9 +485,6 @@ func (c *Conn) pushSale(ctx context.Context, id int64) error {
 			return nil, fmt.Errorf("sale %d: %w", id, connector.ErrNotFound)
 		}
 		return rows[0], nil
-	}
-	if err := c.rpc.Button(ctx, "sale.sale", "quote", []int64{id}, nil); err != nil {
-		return fmt.Errorf("quote: %w", err)
 	}
 	if err := c.rpc.Button(ctx, "sale.sale", "confirm", []int64{id}, nil); err != nil {
 		return fmt.Errorf("confirm: %w", err)

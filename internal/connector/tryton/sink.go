@@ -125,9 +125,37 @@ func recordLevel(err error) bool {
 	return trytonrpc.IsPermanent(err) || errors.Is(err, trytonrpc.ErrConcurrency) || errors.Is(err, trytonrpc.ErrLocked)
 }
 
+// errAlreadyAsked is returned by an entity's update func when the record already
+// holds what the op asks in Tryton's own terms (a sale created by an earlier,
+// interrupted attempt): nothing is written and the op succeeds.
+var errAlreadyAsked = errors.New("already as asked")
+
 // updateAll checks versions and writes the updates, all in one call when the
-// server accepts them, else one by one.
+// server accepts them, else one by one; then runs the entity's afterUpdate.
 func (c *Conn) updateAll(ctx context.Context, d *entityDef, ops []connector.Op, idx []int, results []connector.Result) error {
+	if err := c.writeUpdates(ctx, d, ops, idx, results); err != nil {
+		return err
+	}
+	if d.afterUpdate == nil {
+		return nil
+	}
+	var done []int
+	var ids []int64
+	for _, i := range idx {
+		if results[i].Err == nil && results[i].ID != "" {
+			id, _ := strconv.ParseInt(results[i].ID, 10, 64)
+			done, ids = append(done, i), append(ids, id)
+		}
+	}
+	for k, err := range d.afterUpdate(ctx, c, ids) {
+		if err != nil {
+			results[done[k]].Err = c.opErr(d, ops[done[k]], err)
+		}
+	}
+	return nil
+}
+
+func (c *Conn) writeUpdates(ctx context.Context, d *entityDef, ops []connector.Op, idx []int, results []connector.Result) error {
 	ids := make([]int64, 0, len(idx))
 	byOp := make(map[int]int64, len(idx))
 	for _, i := range idx {
@@ -190,6 +218,10 @@ func (c *Conn) updateAll(ctx context.Context, d *entityDef, ops []connector.Op, 
 			ts = server
 		}
 		v, err := d.update(ctx, c, ops[i], cur)
+		if errors.Is(err, errAlreadyAsked) {
+			results[i].ID = strconv.FormatInt(id, 10)
+			continue
+		}
 		if err != nil {
 			results[i].Err = c.opErr(d, ops[i], err)
 			continue

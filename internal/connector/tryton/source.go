@@ -55,6 +55,9 @@ type entityDef struct {
 	// afterCreate runs once per created batch (sale: quote and confirm) and
 	// returns a per-record error, nil for success.
 	afterCreate func(ctx context.Context, c *Conn, ids []int64) []error
+	// afterUpdate runs on the records an update batch left without error,
+	// written or found already as asked (a sale's workflow is finished).
+	afterUpdate func(ctx context.Context, c *Conn, ids []int64) []error
 	// lazyVersion makes creates return createdVersion instead of reading the
 	// new records back (see createdVersion).
 	lazyVersion bool
