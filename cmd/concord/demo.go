@@ -235,7 +235,6 @@ Where to look (the store and the ERP stay in %[1]s):
   concord events --config %[2]s --status retrying
   concord links  --config %[2]s --entity deal how deals are paired with ERP orders
   concord plan   --config %[2]s               what the next sync would change
-  sqlite3 %[1]s/erp.db 'select * from invoices'
 To switch to your own systems: copy %[2]s, point crm at your HubSpot portal (token:
 env:HUBSPOT_TOKEN, no base_url) and erp at your database or Tryton (docs/connectors/),
 then concord validate and concord plan before the first concord sync --once.

@@ -9,6 +9,7 @@ import (
 	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/require"
 
+	"github.com/concord-sync/concord/internal/connector/tryton/trytontest"
 	"github.com/concord-sync/concord/internal/model"
 	"github.com/concord-sync/concord/internal/store"
 	"github.com/concord-sync/concord/internal/store/sqlitestore"
@@ -88,4 +89,33 @@ func TestDemo_Once(t *testing.T) {
 		}
 	}
 	require.Equal(t, paid, paidDeals, "every paid invoice shows as paid on its deal")
+}
+
+// TestIntegrationDemo_Tryton runs concord demo --once against the real Tryton:
+// every won deal becomes one Tryton sale, and the invoices' status reaches the
+// deals.
+func TestIntegrationDemo_Tryton(t *testing.T) {
+	env := trytontest.Clone(t)
+	t.Setenv("TRYTON_URL", env.URL)
+	t.Setenv("TRYTON_DATABASE", env.Database)
+	t.Setenv("TRYTON_USER", env.User)
+	t.Setenv("TRYTON_PASSWORD", env.Password)
+	dir := filepath.Join(t.TempDir(), "demo")
+	out, code := run(t, "demo", "--once", "--erp", "tryton", "--dir", dir, "--deals", "12", "--seed", "3")
+	require.Equal(t, exitOK, code, out)
+	require.Contains(t, out, "Tryton at "+env.URL)
+
+	ctx := context.Background()
+	st, err := sqlitestore.Open(ctx, filepath.Join(dir, "concord.db"), nil)
+	require.NoError(t, err)
+	defer st.Close()
+	created, err := st.ListEvents(ctx, &store.ListEventsParams{Flow: "orders", Outcome: store.OutcomeCreated, Limit: 1000})
+	require.NoError(t, err)
+	require.NotEmpty(t, created)
+	failed, err := st.ListEvents(ctx, &store.ListEventsParams{Outcome: store.OutcomeFailed, Limit: 10})
+	require.NoError(t, err)
+	require.Empty(t, failed)
+	payments, err := st.ListEvents(ctx, &store.ListEventsParams{Flow: "payments", Outcome: store.OutcomeUpdated, Limit: 1000})
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(payments), len(created), "every handed-over deal got its invoice's status")
 }

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+
+	"github.com/concord-sync/concord/internal/connector/tryton/trytontest"
 )
 
 var (
@@ -14,7 +16,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := trytontest.Run(m, 1) // one Tryton clone for the demo's Tryton test; plain m.Run without TRYTON_URL
 	if binPath != "" {
 		_ = os.RemoveAll(filepath.Dir(binPath))
 	}
