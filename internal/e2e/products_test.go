@@ -81,4 +81,21 @@ func TestIntegrationProducts(t *testing.T) {
 		require.Equal(t, "54.5", recs[erpID].Fields["list_price"].Num.String())
 		require.Equal(t, "Catalogue item v2", recs[erpID].Fields["name"].Str)
 	})
+
+	t.Run("ErrProductWithoutSKUQuarantined", func(t *testing.T) {
+		// A product the ERP keeps without a code cannot be mirrored (sku is
+		// required): it is quarantined with the field, the rest goes on.
+		res, err := w.erp.Write(ctx, model.Product, []connector.Op{{Kind: connector.OpCreate, Fields: model.Fields{
+			"name": model.Text("No code yet"), "list_price": model.Money(decimal.RequireFromString("3"), "USD"),
+		}}})
+		require.NoError(t, err)
+		require.NoError(t, res[0].Err)
+		before := len(w.crm.Objects(hubspot.Products))
+		w.syncOK()
+		require.Len(t, w.crm.Objects(hubspot.Products), before, "not copied")
+		q := w.events("--flow", "products", "--status", "quarantined")
+		require.NotEmpty(t, q)
+		require.Equal(t, res[0].ID, q[0].SourceID)
+		require.Contains(t, q[0].Error, "required field is blank")
+	})
 }
