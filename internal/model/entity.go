@@ -186,6 +186,7 @@ var schemas = map[Entity][]FieldDef{
 		text("number", "order number in the ERP"),
 		enum("state", "order state", "draft", "quotation", "confirmed", "processing", "done", "cancelled"),
 		ref("account", Account, "the customer"),
+		ref("contact", Contact, "the billing contact"),
 		typed("order_date", TypeDate, "order date"),
 		text("currency", "ISO 4217 currency"),
 		FieldDef{Name: "lines", Type: TypeLines, Ref: OrderLine, Doc: "order lines"},
