@@ -1,8 +1,10 @@
 // Package tryton is the connector for the Tryton ERP (6.0, Debian 12) over
 // JSON-RPC. Entities: account <-> party.party (addresses, e-mail, phone and
-// website contact mechanisms; the CRM id in a party identifier), product <->
-// product.product and its template, order <-> sale.sale (quoted and confirmed
-// so Tryton invoices it) and invoice <- account.invoice (customer invoices,
+// website contact mechanisms; the CRM id in a party identifier), contact <->
+// a named e-mail party.contact_mechanism of the account's party (the CRM id as
+// "concord:<id>" in its comment), product <-> product.product and its
+// template, order <-> sale.sale (quoted and confirmed so Tryton invoices it;
+// contact = the sale's billing contact) and invoice <- account.invoice (customer invoices,
 // read-only).
 //
 // Changes are read by coalesce(write_date, create_date) of the record and of

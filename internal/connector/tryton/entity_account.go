@@ -30,9 +30,15 @@ func accountDef() *entityDef {
 		hasActive: true,
 		read: []string{"name", "code", "receivable",
 			"addresses", "addresses.street", "addresses.city", "addresses.postal_code", "addresses.country", "addresses.sequence",
-			"contact_mechanisms", "contact_mechanisms.type", "contact_mechanisms.value",
+			"contact_mechanisms", "contact_mechanisms.type", "contact_mechanisms.value", "contact_mechanisms.name", "contact_mechanisms.comment",
 			"identifiers", "identifiers.type", "identifiers.code"},
 		children: []string{"addresses", "contact_mechanisms", "identifiers"},
+		// A contact's change is not the account's (and must not make an
+		// update planned against the account's version conflict).
+		ignoreChild: func(child string, r trytonrpc.Record) bool {
+			return child == "contact_mechanisms" && isContact(r)
+		},
+		stampExtra: []string{"contact_mechanisms.type", "contact_mechanisms.name", "contact_mechanisms.comment"},
 		domain: func(c *Conn) trytonrpc.Domain {
 			// The company's own party and the employees are not customers.
 			return trytonrpc.Domain{trytonrpc.Leaf("id", "not in", c.excluded)}
@@ -75,10 +81,11 @@ func partyLinkKey(c *Conn, r trytonrpc.Record) string {
 }
 
 // firstContact returns the first contact mechanism of type typ, in Tryton's
-// order (sequence, id), as party.email and party.phone do.
+// order (sequence, id), as party.email and party.phone do; the mechanisms that
+// are contacts (entity contact) are not the party's own.
 func firstContact(r trytonrpc.Record, typ string) trytonrpc.Record {
 	for _, m := range r.RelatedList("contact_mechanisms") {
-		if m.String("type") == typ {
+		if m.String("type") == typ && !isContact(m) {
 			return m
 		}
 	}

@@ -15,7 +15,7 @@ import (
 )
 
 var (
-	orderFields   = []string{"reference", "number", "state", "account", "order_date", "currency", "lines", "total", "untaxed"}
+	orderFields   = []string{"reference", "number", "state", "account", "contact", "order_date", "currency", "lines", "total", "untaxed"}
 	orderReadOnly = []string{"number", "state", "total", "untaxed"}
 	lineFields    = []string{"product", "description", "quantity", "unit", "unit_price", "discount", "amount"}
 )
@@ -36,7 +36,7 @@ func orderDef() *entityDef {
 		model:    "sale.sale",
 		fields:   orderFields,
 		readOnly: orderReadOnly,
-		read: []string{"reference", "number", "state", "party", "sale_date", "currency", "currency.code",
+		read: []string{"reference", "number", "state", "party", "contact", "sale_date", "currency", "currency.code",
 			"total_amount", "untaxed_amount", "invoice_state", "invoices",
 			"lines", "lines.type", "lines.product", "lines.description", "lines.quantity", "lines.unit",
 			"lines.unit_price", "lines.amount"},
@@ -51,7 +51,7 @@ func orderDef() *entityDef {
 		afterCreate: saleWorkflow,
 		afterUpdate: saleFinish,
 		labels: map[string]string{
-			"Sale.Party": "account", "Sale.Invoice Address": "account", "Sale.Shipment Address": "account",
+			"Sale.Party": "account", "Sale.Contact": "contact", "Sale.Invoice Address": "account", "Sale.Shipment Address": "account",
 			"Sale.Currency": "currency", "Sale.Sale Date": "order_date", "Sale.Reference": "reference",
 			"Sale Line.Product": "lines", "Sale Line.Quantity": "lines", "Sale Line.Unit": "lines",
 			"Sale Line.Unit Price": "lines", "Sale Line.Taxes": "lines", "Sale Line.Description": "lines",
@@ -69,6 +69,7 @@ func saleToFields(c *Conn, r trytonrpc.Record) model.Fields {
 		"number":     textValue(r.String("number")),
 		"state":      textValue(r.String("state")),
 		"account":    model.Null,
+		"contact":    model.Null,
 		"order_date": model.Null,
 		"currency":   model.Text(cur),
 		"total":      model.Null,
@@ -76,6 +77,9 @@ func saleToFields(c *Conn, r trytonrpc.Record) model.Fields {
 	}
 	if id := r.Int("party"); id != 0 {
 		f["account"] = model.Ref(model.Account, strconv.FormatInt(id, 10))
+	}
+	if id := r.Int("contact"); id != 0 {
+		f["contact"] = model.Ref(model.Contact, strconv.FormatInt(id, 10))
 	}
 	if d, ok := r.Date("sale_date"); ok {
 		f["order_date"] = model.Date(d.Time())
@@ -138,8 +142,9 @@ func refID(field string, entity model.Entity, v model.Value) (int64, error) {
 	return id, nil
 }
 
-// saleHeader translates the header fields of op (not lines).
-func (c *Conn) saleHeader(ctx context.Context, op connector.Op) (trytonrpc.Values, error) {
+// saleHeader translates the header fields of op (not lines). curParty is the
+// party of the sale updated (0 for a create).
+func (c *Conn) saleHeader(ctx context.Context, op connector.Op, curParty int64) (trytonrpc.Values, error) {
 	vals := trytonrpc.Values{}
 	if v, ok := op.Fields["account"]; ok {
 		party, err := refID("account", model.Account, v)
@@ -163,6 +168,20 @@ func (c *Conn) saleHeader(ctx context.Context, op connector.Op) (trytonrpc.Value
 			return nil, badField("account", "field account: tryton party %d has no address (a sale needs one)", party)
 		}
 		vals["party"], vals["invoice_address"], vals["shipment_address"] = party, addrs[0], addrs[0]
+	}
+	if v, ok := op.Fields["contact"]; ok {
+		party := curParty
+		if p, ok := vals["party"].(int64); ok {
+			party = p
+		}
+		id, err := c.saleContact(ctx, v, party)
+		if err != nil {
+			return nil, err
+		}
+		vals["contact"] = nil
+		if id != 0 {
+			vals["contact"] = id
+		}
 	}
 	if v, ok := op.Fields["order_date"]; ok {
 		switch {
@@ -307,7 +326,7 @@ func saleCreate(ctx context.Context, c *Conn, op connector.Op) (trytonrpc.Values
 	if _, ok := op.Fields["account"]; !ok {
 		return nil, badField("account", "field account: a sale needs a customer")
 	}
-	vals, err := c.saleHeader(ctx, op)
+	vals, err := c.saleHeader(ctx, op, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -340,7 +359,7 @@ func saleUpdate(ctx context.Context, c *Conn, op connector.Op, cur trytonrpc.Rec
 		}
 		return nil, connector.Permanent("", fmt.Errorf("sale %s is %s: tryton accepts changes to draft sales only", cur.String("number"), st))
 	}
-	vals, err := c.saleHeader(ctx, op)
+	vals, err := c.saleHeader(ctx, op, cur.Int("party"))
 	if err != nil {
 		return nil, err
 	}
@@ -363,11 +382,16 @@ func saleUpdate(ctx context.Context, c *Conn, op connector.Op, cur trytonrpc.Rec
 
 // saleIsAsAsked reports whether a sale already holds what op asks, compared the
 // way the connector writes it: the customer, and per line the product, the
-// quantity and the unit price net of the discount.
+// quantity and the unit price net of the discount; the billing contact.
 func (c *Conn) saleIsAsAsked(ctx context.Context, op connector.Op, cur trytonrpc.Record) (bool, error) {
 	for name, v := range op.Fields {
 		switch name {
 		case "account", "lines":
+		case "contact":
+			id, err := refID("contact", model.Contact, v)
+			if err != nil || id != cur.Int("contact") {
+				return false, nil
+			}
 		case "reference":
 			if v.Str != cur.String("reference") {
 				return false, nil
@@ -526,4 +550,25 @@ func saleStuck(s trytonrpc.Record) bool {
 		return s.String("invoice_method") == "order" && len(s.IDs("invoices")) == 0
 	}
 	return false
+}
+
+// saleContact checks the billing contact of a sale: a Tryton contact mechanism
+// (entity contact) of the sale's party. It returns 0 for null.
+func (c *Conn) saleContact(ctx context.Context, v model.Value, party int64) (int64, error) {
+	id, err := refID("contact", model.Contact, v)
+	if err != nil || id == 0 {
+		return 0, err
+	}
+	rows, err := c.rpc.SearchRead(ctx, "party.contact_mechanism", trytonrpc.Domain{trytonrpc.Leaf("id", "=", id)}, []string{"party"},
+		trytonrpc.SearchOptions{Context: trytonrpc.Context{"active_test": false}})
+	if err != nil {
+		return 0, fmt.Errorf("read contact %d: %w", id, err)
+	}
+	if len(rows) == 0 {
+		return 0, badField("contact", "field contact: no tryton contact %d", id)
+	}
+	if p := rows[0].Int("party"); p != party {
+		return 0, badField("contact", "field contact: tryton contact %d belongs to party %d, not to the sale's party %d", id, p, party)
+	}
+	return id, nil
 }

@@ -29,6 +29,11 @@ type entityDef struct {
 	// childDomains, when set, replace children in the change search (for
 	// children read through a function field Tryton cannot search on).
 	childDomains []string
+	// ignoreChild, when set, leaves children out of the change time (the
+	// party's contacts are records of their own, entity contact); stampExtra
+	// lists the child fields it needs.
+	ignoreChild func(child string, r trytonrpc.Record) bool
+	stampExtra  []string
 	// linkDomain finds records by link key; nil when the entity has none.
 	linkDomain func(c *Conn, keys []string) trytonrpc.Domain
 	// linkKey returns the link key stored in a read record.
@@ -69,6 +74,7 @@ type entityDef struct {
 
 var entities = map[model.Entity]*entityDef{
 	model.Account: accountDef(),
+	model.Contact: contactDef(),
 	model.Product: productDef(),
 	model.Order:   orderDef(),
 	model.Invoice: invoiceDef(),
@@ -87,7 +93,7 @@ func (d *entityDef) stampFields() []string {
 	for _, ch := range d.children {
 		out = append(out, ch+".create_date", ch+".write_date")
 	}
-	return out
+	return append(out, d.stampExtra...)
 }
 
 func (d *entityDef) readContext(c *Conn) trytonrpc.Context {
@@ -113,6 +119,9 @@ func (d *entityDef) changedAt(r trytonrpc.Record) time.Time {
 	latest := stamp(r)
 	for _, ch := range d.children {
 		for _, cr := range related(r, ch) {
+			if d.ignoreChild != nil && d.ignoreChild(ch, cr) {
+				continue
+			}
 			if t := stamp(cr); t.After(latest) {
 				latest = t
 			}

@@ -66,7 +66,7 @@ type Settings struct {
 func Spec() connector.Spec {
 	return connector.Spec{
 		Name:    Name,
-		Summary: "Tryton ERP (6.0) over JSON-RPC: parties, products, sales and customer invoices.",
+		Summary: "Tryton ERP (6.0) over JSON-RPC: parties, their contacts, products, sales and customer invoices.",
 		Fields: []connector.Field{
 			{Name: SettingURL, Type: "string", Description: "Base URL of trytond.", Example: "http://127.0.0.1:8000", Required: true},
 			{Name: SettingDatabase, Type: "string", Description: "Tryton database name (the URL path).", Example: "concord", Required: true},
@@ -332,4 +332,4 @@ func (c *Conn) Close(ctx context.Context) error {
 }
 
 // entityOrder lists the supported entities in a stable order.
-var entityOrder = []model.Entity{model.Account, model.Product, model.Order, model.Invoice}
+var entityOrder = []model.Entity{model.Account, model.Contact, model.Product, model.Order, model.Invoice}
