@@ -118,4 +118,12 @@ func TestIntegrationDemo_Tryton(t *testing.T) {
 	payments, err := st.ListEvents(ctx, &store.ListEventsParams{Flow: "payments", Outcome: store.OutcomeUpdated, Limit: 1000})
 	require.NoError(t, err)
 	require.GreaterOrEqual(t, len(payments), len(created), "every handed-over deal got its invoice's status")
+
+	// The billing contact went with each sale.
+	contacts, err := st.ListEvents(ctx, &store.ListEventsParams{Flow: "contacts", Outcome: store.OutcomeCreated, Limit: 1000})
+	require.NoError(t, err)
+	require.NotEmpty(t, contacts, "the won deals' billing contacts reached Tryton")
+	for _, ev := range created {
+		require.Contains(t, string(ev.Plan), `"field":"contact"`, "the sale of deal %s has its billing contact", ev.SourceID)
+	}
 }
