@@ -41,14 +41,8 @@ func SetupCRM(crm *hubspot.Server, nw *northwind.Data, deals int, rnd *rand.Rand
 	if err := crm.Seed(nw, deals, rnd); err != nil {
 		return fmt.Errorf("demo: seed crm: %w", err)
 	}
-	for _, typ := range []string{hubspot.Companies, hubspot.Products, hubspot.Deals} {
-		props := append([]hubspot.Property{{Name: LinkProperty, Label: "ERP id", Type: "string", FieldType: "text", HasUniqueValue: true}}, crmProperties[typ]...)
-		for _, p := range props {
-			p.GroupName = "concord"
-			if _, err := crm.DefineProperty(typ, p); err != nil {
-				return fmt.Errorf("demo: define %s.%s: %w", typ, p.Name, err)
-			}
-		}
+	if err := DefineProperties(crm); err != nil {
+		return err
 	}
 	for _, typ := range []string{hubspot.Companies, hubspot.Products} {
 		for _, o := range crm.Objects(typ) {
@@ -58,6 +52,23 @@ func SetupCRM(crm *hubspot.Server, nw *northwind.Data, deals int, rnd *rand.Rand
 			}
 			if _, err := crm.Update(typ, o.ID, map[string]string{LinkProperty: id}); err != nil {
 				return fmt.Errorf("demo: link %s %s: %w", typ, o.ID, err)
+			}
+		}
+	}
+	return nil
+}
+
+// DefineProperties declares in the sandbox the properties the shipped HubSpot
+// mappings write (examples/hubspot-tryton and the demo's): the unique link
+// property erp_id and the ERP-fed custom properties of companies, products and
+// deals. A real portal needs them too (docs/connectors/hubspot.md).
+func DefineProperties(crm *hubspot.Server) error {
+	for _, typ := range []string{hubspot.Companies, hubspot.Products, hubspot.Deals} {
+		props := append([]hubspot.Property{{Name: LinkProperty, Label: "ERP id", Type: "string", FieldType: "text", HasUniqueValue: true}}, crmProperties[typ]...)
+		for _, p := range props {
+			p.GroupName = "concord"
+			if _, err := crm.DefineProperty(typ, p); err != nil {
+				return fmt.Errorf("demo: define %s.%s: %w", typ, p.Name, err)
 			}
 		}
 	}

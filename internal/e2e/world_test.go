@@ -23,6 +23,7 @@ import (
 	"github.com/concord-sync/concord/internal/connector/tryton"
 	"github.com/concord-sync/concord/internal/connector/tryton/trytonrpc"
 	"github.com/concord-sync/concord/internal/connector/tryton/trytontest"
+	"github.com/concord-sync/concord/internal/demo"
 	"github.com/concord-sync/concord/internal/model"
 	"github.com/concord-sync/concord/internal/sandbox/hubspot"
 )
@@ -31,27 +32,6 @@ import (
 const exampleConfig = "../../examples/hubspot-tryton/concord.yaml"
 
 const crmToken = "pat-e2e-0000"
-
-// crmProperties are the custom HubSpot properties the example's mapping writes
-// (erp_id is made by the connector: create_link_property).
-var crmProperties = map[string][]hubspot.Property{
-	hubspot.Companies: {
-		{Name: "erp_customer_number", Label: "Customer number (ERP)", Type: "string", FieldType: "text"},
-		{Name: "erp_open_balance", Label: "Open balance (ERP)", Type: "number", FieldType: "number"},
-	},
-	hubspot.Products: {
-		{Name: "erp_stock", Label: "Stock on hand (ERP)", Type: "number", FieldType: "number"},
-		{Name: "erp_active", Label: "Active (ERP)", Type: "bool", FieldType: "booleancheckbox"},
-	},
-	hubspot.Deals: {
-		{Name: "erp_invoice_number", Label: "Invoice number (ERP)", Type: "string", FieldType: "text"},
-		{Name: "erp_invoice_state", Label: "Invoice state (ERP)", Type: "string", FieldType: "text"},
-		{Name: "erp_amount_due", Label: "Amount due (ERP)", Type: "number", FieldType: "number"},
-		{Name: "erp_paid_date", Label: "Paid on (ERP)", Type: "date", FieldType: "date"},
-		{Name: "erp_overdue", Label: "Overdue (ERP)", Type: "bool", FieldType: "booleancheckbox"},
-		{Name: "erp_sync_status", Label: "ERP sync status", Type: "string", FieldType: "text"},
-	},
-}
 
 // world is one test's two systems and Concord between them: the HubSpot
 // sandbox (driven in-process, served over HTTP), a Tryton database cloned for
@@ -80,13 +60,7 @@ func newWorld(t *testing.T) *world {
 	t.Cleanup(func() { _ = w.crm.Close() })
 	hs := httptest.NewServer(w.crm.Handler())
 	t.Cleanup(hs.Close)
-	for typ, props := range crmProperties {
-		for _, p := range props {
-			p.GroupName = "concord"
-			_, err := w.crm.DefineProperty(typ, p)
-			require.NoError(t, err)
-		}
-	}
+	require.NoError(t, demo.DefineProperties(w.crm))
 
 	// Secrets are file references, never inline.
 	for name, secret := range map[string]string{"hubspot.token": crmToken, "hubspot.secret": "e2e-client-secret", "tryton.password": db.Password} {
