@@ -408,12 +408,32 @@ func mustJSON(v any) []byte {
 	return b
 }
 
+// planJSON is the event's plan: {"action":...,"adopted":true,"changes":[{"field":...,"from":...,"to":...}]},
+// written by hand on the hot path (TestPlanJSON pins it to encoding/json).
 func planJSON(p *RecordPlan) []byte {
-	return mustJSON(struct {
-		Action  Action   `json:"action"`
-		Adopted bool     `json:"adopted,omitempty"`
-		Changes []Change `json:"changes,omitempty"`
-	}{p.Action, p.Adopted, p.Changes})
+	b := make([]byte, 0, 64+96*len(p.Changes))
+	b = append(b, `{"action":`...)
+	b = model.AppendJSONString(b, string(p.Action))
+	if p.Adopted {
+		b = append(b, `,"adopted":true`...)
+	}
+	if len(p.Changes) > 0 {
+		b = append(b, `,"changes":[`...)
+		for i, c := range p.Changes {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"field":`...)
+			b = model.AppendJSONString(b, c.Field)
+			b = append(b, `,"from":`...)
+			b = c.From.AppendJSON(b)
+			b = append(b, `,"to":`...)
+			b = c.To.AppendJSON(b)
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	return append(b, '}')
 }
 
 func responseJSON(r response) []byte {
