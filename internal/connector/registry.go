@@ -142,3 +142,22 @@ func DecodeSettings(settings map[string]any, dst any) error {
 func (s Spec) HasField(name string) bool {
 	return slices.ContainsFunc(s.Fields, func(f Field) bool { return f.Name == name })
 }
+
+// DecodeShorthand decodes a setting that is either a bare string (passed to
+// short) or an object decoded strictly into full (unknown keys refused). It is
+// for UnmarshalJSON methods of mappings such as `name: company_name` versus
+// `credit_limit: {column: credit_limit, currency: USD}`; full must not be the
+// type whose UnmarshalJSON calls it (use a plain alias type).
+func DecodeShorthand(b []byte, short func(string), full any) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		short(s)
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(full); err != nil {
+		return fmt.Errorf("field mapping: %w", err)
+	}
+	return nil
+}

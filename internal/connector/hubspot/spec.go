@@ -1,9 +1,7 @@
 package hubspot
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -132,20 +130,11 @@ type FieldMapping struct {
 
 // UnmarshalJSON accepts a bare property name or the object form.
 func (m *FieldMapping) UnmarshalJSON(b []byte) error {
-	var p string
-	if err := json.Unmarshal(b, &p); err == nil {
-		*m = FieldMapping{Property: p}
-		return nil
-	}
 	type plain FieldMapping
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
 	var v plain
-	if err := dec.Decode(&v); err != nil {
-		return fmt.Errorf("field mapping: %w", err)
-	}
+	err := connector.DecodeShorthand(b, func(property string) { v = plain{Property: property} }, &v)
 	*m = FieldMapping(v)
-	return nil
+	return err
 }
 
 // DefaultFields returns the default mapping of e, nil for entities without one.

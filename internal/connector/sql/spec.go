@@ -1,9 +1,7 @@
 package sqlconn
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -104,20 +102,11 @@ type FieldMapping struct {
 
 // UnmarshalJSON accepts a bare column name or the object form.
 func (m *FieldMapping) UnmarshalJSON(b []byte) error {
-	var col string
-	if err := json.Unmarshal(b, &col); err == nil {
-		*m = FieldMapping{Column: col}
-		return nil
-	}
 	type plain FieldMapping
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
 	var p plain
-	if err := dec.Decode(&p); err != nil {
-		return fmt.Errorf("field mapping: %w", err)
-	}
+	err := connector.DecodeShorthand(b, func(col string) { p = plain{Column: col} }, &p)
 	*m = FieldMapping(p)
-	return nil
+	return err
 }
 
 // Spec returns the sql connector's spec.
