@@ -15,6 +15,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/concord-sync/concord/examples/quickstart"
+	"github.com/concord-sync/concord/internal/model"
+	"github.com/concord-sync/concord/internal/store"
 )
 
 // run executes concord in-process and returns stdout and the exit code.
@@ -164,4 +166,33 @@ func TestCLI_Quickstart(t *testing.T) {
 
 	_, code = run(t, "events", "--config", cfg, "show", "999999")
 	require.Equal(t, exitRuntime, code)
+}
+
+// TestCLI_DeadLetterRetryWhileServing: with serve holding the SQLite store's
+// queue, sync --once refuses to start and deadletter retry only queues.
+func TestCLI_DeadLetterRetryWhileServing(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	require.NoError(t, quickstart.Setup(context.Background(), dir, false))
+	cfg := filepath.Join(dir, "concord.yaml")
+	g := &globals{config: cfg, logLevel: "error", logFormat: "text"}
+	a, err := openApp(context.Background(), g)
+	require.NoError(t, err)
+	defer a.Close(context.Background())
+	require.NoError(t, a.queue.Start(context.Background(), a.eng)) // stands for a running serve
+
+	out, code := run(t, "sync", "--once", "--config", cfg, "--progress", "off")
+	require.Equal(t, exitRuntime, code)
+	require.Contains(t, out, "another concord process is running")
+
+	_, err = a.store.InsertDeadLetters(context.Background(), []store.DeadLetter{{Flow: "customers", Entity: model.Account, System: "crm", ExternalID: "1",
+		Snapshot: []byte(`{"entity":"account","id":"1","updated_at":"2026-01-01T00:00:00Z","fields":{"name":{"k":"text","s":"Exotic Liquids"}}}`), Reason: "test", Attempts: 5, CreatedAt: time.Now()}})
+	require.NoError(t, err)
+	out, code = run(t, "deadletter", "retry", "--all", "--config", cfg)
+	require.Equal(t, exitOK, code, out)
+	require.Contains(t, out, "re-queued 1 dead letters")
+	require.Contains(t, out, "the running concord serve applies them")
+	left, err := a.store.ListDeadLetters(context.Background(), &store.ListDeadLettersParams{})
+	require.NoError(t, err)
+	require.Empty(t, left, "marked retried")
 }

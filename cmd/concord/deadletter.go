@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/concord-sync/concord/internal/queue"
 	"github.com/concord-sync/concord/internal/store"
 )
 
@@ -88,6 +89,11 @@ retry it by hand: the retry goes through the queue like any change and is logged
 				return nil
 			}
 			if err := a.syncOnce(ctx, nil, false, cmd.ErrOrStderr()); err != nil {
+				if errors.Is(err, queue.ErrBusy) {
+					// concord serve runs the queue of this store: it applies them.
+					fmt.Fprintln(cmd.OutOrStdout(), "the running concord serve applies them; see concord events")
+					return skipped
+				}
 				return err
 			}
 			printSummary(cmd.OutOrStdout(), a.eng.Stats())
