@@ -175,15 +175,28 @@ func TestCLI_DeadLetterRetryWhileServing(t *testing.T) {
 	dir := t.TempDir()
 	require.NoError(t, quickstart.Setup(context.Background(), dir, false))
 	cfg := filepath.Join(dir, "concord.yaml")
+	out, code := run(t, "sync", "--once", "--config", cfg, "--progress", "off")
+	require.Equal(t, exitOK, code, out)
 	g := &globals{config: cfg, logLevel: "error", logFormat: "text"}
 	a, err := openApp(context.Background(), g)
 	require.NoError(t, err)
 	defer a.Close(context.Background())
 	require.NoError(t, a.queue.Start(context.Background(), a.eng)) // stands for a running serve
 
-	out, code := run(t, "sync", "--once", "--config", cfg, "--progress", "off")
+	out, code = run(t, "sync", "--once", "--config", cfg, "--progress", "off")
 	require.Equal(t, exitRuntime, code)
 	require.Contains(t, out, "another concord process is running")
+
+	evs, err := a.store.ListEvents(context.Background(), &store.ListEventsParams{Flow: "customers", Outcome: store.OutcomeCreated, Limit: 1})
+	require.NoError(t, err)
+	require.Len(t, evs, 1)
+	out, code = run(t, "replay", "--config", cfg, strconv.FormatInt(evs[0].ID, 10))
+	require.Equal(t, exitOK, code, out)
+	require.Contains(t, out, "queued for replay; the running concord serve applies it")
+	require.Eventually(t, func() bool {
+		replays, err := a.store.ListEvents(context.Background(), &store.ListEventsParams{Flow: "customers", SourceID: evs[0].SourceID, Limit: 5})
+		return err == nil && len(replays) > 0 && replays[0].Replay == evs[0].ID
+	}, 10*time.Second, 20*time.Millisecond, "serve applied the replay")
 
 	_, err = a.store.InsertDeadLetters(context.Background(), []store.DeadLetter{{Flow: "customers", Entity: model.Account, System: "crm", ExternalID: "1",
 		Snapshot: []byte(`{"entity":"account","id":"1","updated_at":"2026-01-01T00:00:00Z","fields":{"name":{"k":"text","s":"Exotic Liquids"}}}`), Reason: "test", Attempts: 5, CreatedAt: time.Now()}})

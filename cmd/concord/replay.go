@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/concord-sync/concord/internal/queue"
 	"github.com/concord-sync/concord/internal/store"
 )
 
@@ -31,6 +32,18 @@ event writes nothing; a change older than the one last applied is refused as sta
 				return err
 			}
 			defer a.Close(context.WithoutCancel(ctx))
+			// Replaying applies a change of a flow: only the process that runs
+			// the queue may (serve holds it on a SQLite store).
+			if err := a.queue.Start(ctx, a.eng); errors.Is(err, queue.ErrBusy) {
+				src, err := a.eng.QueueReplay(ctx, id)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "event %d queued for replay; the running concord serve applies it (concord events --source-id %s)\n", id, src)
+				return nil
+			} else if err != nil {
+				return err
+			}
 			out, err := a.eng.Replay(ctx, id)
 			if errors.Is(err, store.ErrNotFound) {
 				return fmt.Errorf("no event %d", id)

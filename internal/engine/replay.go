@@ -34,6 +34,30 @@ func (e *Engine) Replay(ctx context.Context, eventID int64) (Outcome, error) {
 	return outs[0], nil
 }
 
+// QueueReplay puts the change recorded by an event on the queue as live work,
+// for the process that runs the queue to re-apply (like Replay, recorded as a new
+// event pointing at this one). It returns the source record's id.
+func (e *Engine) QueueReplay(ctx context.Context, eventID int64) (string, error) {
+	ev, err := e.store.GetEvent(ctx, eventID)
+	if err != nil {
+		return "", fmt.Errorf("replay event %d: %w", eventID, err)
+	}
+	if _, ok := e.legs[ev.Flow]; !ok {
+		return "", fmt.Errorf("replay event %d: flow %q is not in the config", eventID, ev.Flow)
+	}
+	var rec model.Record
+	if err := json.Unmarshal(ev.Snapshot, &rec); err != nil {
+		return "", fmt.Errorf("replay event %d: decode snapshot: %w", eventID, err)
+	}
+	err = e.store.InTx(ctx, func(tx store.Tx) error {
+		return e.queue.EnqueueTx(ctx, tx, []Batch{{Leg: ev.Flow, Records: []model.Record{rec}, Attempt: 1, Force: true, ReplayOf: eventID, Live: true}}, time.Time{})
+	})
+	if err != nil {
+		return "", fmt.Errorf("replay event %d: enqueue: %w", eventID, err)
+	}
+	return rec.ID, nil
+}
+
 // RetryDeadLetters puts dead letters back on the queue as fresh first attempts and
 // marks them retried, in one transaction. Letters of flows no longer configured
 // are left as they are and returned in the error, after the others are queued.
