@@ -19,7 +19,15 @@ import (
 type cursor struct {
 	TS string `json:"t"`
 	ID string `json:"i"`
+	// Seen holds the rows of the overlap window already delivered, id -> their
+	// updated_at as read, so that a window holding more rows than a page is
+	// paged through instead of the same rows coming back each time.
+	Seen map[string]string `json:"s,omitempty"`
 }
+
+// maxSeen bounds the cursor's memory of delivered window rows; past it the
+// oldest are forgotten and may be delivered again (never lost).
+const maxSeen = 5000
 
 func parseCursor(s string) (*cursor, error) {
 	if s == "" {
@@ -197,10 +205,10 @@ type queryer interface {
 }
 
 // Read implements connector.Connector. Rows are read in (updated_at, id) order
-// after the cursor. When the page has room, rows from the overlap window before
-// the cursor (updated_at >= cursor - overlap) are re-delivered first, so a row
-// whose transaction committed late is still seen; the engine drops the ones it
-// already has by id and version. Done is true when fewer than Limit rows lie
+// after the cursor. When the page has room, the newest rows of the overlap
+// window before the cursor (updated_at >= cursor - overlap) are re-delivered
+// first, so a row whose transaction committed late is still seen; the engine
+// drops the ones it already has by id and version. Done is true when fewer than Limit rows lie
 // past the cursor, so paging always terminates.
 func (c *Conn) Read(ctx context.Context, req connector.ReadRequest) (connector.ReadResult, error) {
 	t, err := c.table("read", req.Entity)
@@ -233,6 +241,12 @@ func (c *Conn) Read(ctx context.Context, req connector.ReadRequest) (connector.R
 		return connector.ReadResult{}, fmt.Errorf("read: %w", err)
 	}
 
+	// The overlap window fills the page's spare room with rows not delivered
+	// yet at their current updated_at (cursor.Seen), oldest first: a row whose
+	// transaction committed late is found whatever its place in the window
+	// (found in review: cut to the room, the same old rows came back each time
+	// and a late one behind them never did). A full page has no room; the next,
+	// emptier page looks again.
 	var window []scanned
 	if room := limit - len(fresh); cur != nil && c.cfg.overlap > 0 && room > 0 {
 		ts, _ := c.bindTS(cur.TS)
@@ -240,9 +254,15 @@ func (c *Conn) Read(ctx context.Context, req connector.ReadRequest) (connector.R
 		a := &args{d: d}
 		w := " WHERE " + u + " >= " + a.add(d.encodeTime(start.Add(-c.cfg.overlap))) +
 			" AND (" + u + " < " + a.add(ts) + " OR (" + u + " = " + a.add(ts) + " AND " + id + " <= " + a.add(cur.ID) + "))" +
-			" ORDER BY " + u + ", " + id + " LIMIT " + fmt.Sprint(room)
-		if window, err = c.query(ctx, c.db, t, w, a); err != nil {
+			" ORDER BY " + u + ", " + id + " LIMIT " + fmt.Sprint(room+len(cur.Seen))
+		rows, err := c.query(ctx, c.db, t, w, a)
+		if err != nil {
 			return connector.ReadResult{}, fmt.Errorf("read overlap: %w", err)
+		}
+		for _, s := range rows {
+			if len(window) < room && cur.Seen[s.rec.ID] != s.rawTS {
+				window = append(window, s)
+			}
 		}
 	}
 
@@ -265,10 +285,62 @@ func (c *Conn) Read(ctx context.Context, req connector.ReadRequest) (connector.R
 	for _, s := range fresh {
 		res.Records = append(res.Records, project(s.rec, req.Fields))
 	}
+	next := cursor{}
+	if cur != nil {
+		next = *cur
+	}
 	if n := len(fresh); n > 0 {
-		res.Next = cursor{TS: fresh[n-1].rawTS, ID: fresh[n-1].rec.ID}.String()
+		next.TS, next.ID = fresh[n-1].rawTS, fresh[n-1].rec.ID
+	}
+	if next.TS != "" {
+		next.Seen = c.remember(next, cur, window, fresh)
+		res.Next = next.String()
 	}
 	return res, nil
+}
+
+// remember is the cursor's Seen after a page: what it had and what the page
+// delivered, less what fell out of the overlap window before the new position.
+func (c *Conn) remember(next cursor, cur *cursor, window, fresh []scanned) map[string]string {
+	if c.cfg.overlap <= 0 {
+		return nil
+	}
+	pos, err := parseTimeText(next.TS)
+	if err != nil {
+		return nil
+	}
+	floor := pos.Add(-c.cfg.overlap)
+	seen := map[string]string{}
+	keep := func(id, ts string) {
+		if t, err := parseTimeText(ts); err == nil && !t.Before(floor) {
+			seen[id] = ts
+		}
+	}
+	if cur != nil {
+		for id, ts := range cur.Seen {
+			keep(id, ts)
+		}
+	}
+	for _, s := range window {
+		keep(s.rec.ID, s.rawTS)
+	}
+	for _, s := range fresh {
+		keep(s.rec.ID, s.rawTS)
+	}
+	if len(seen) > maxSeen {
+		ids := make([]string, 0, len(seen))
+		for id := range seen {
+			ids = append(ids, id)
+		}
+		slices.SortFunc(ids, func(a, b string) int { return strings.Compare(seen[a], seen[b]) })
+		for _, id := range ids[:len(ids)-maxSeen] {
+			delete(seen, id)
+		}
+	}
+	if len(seen) == 0 {
+		return nil
+	}
+	return seen
 }
 
 func project(r model.Record, fields []string) model.Record {

@@ -232,7 +232,17 @@ func (c *Conn) Read(ctx context.Context, req connector.ReadRequest) (connector.R
 	if err != nil {
 		return connector.ReadResult{}, err
 	}
+	// The cursor moves by the change times the search saw, never by the times
+	// of the second read: a record edited between the two calls would otherwise
+	// carry the cursor past candidates this page left for the next one.
 	next := cursor{T: cur.T, Seen: map[string]int64{}}
+	searchedAt := make(map[string]time.Time, len(cands))
+	for _, cd := range cands {
+		searchedAt[strconv.FormatInt(cd.id, 10)] = cd.at
+		if cd.at.After(next.T) {
+			next.T = cd.at
+		}
+	}
 	out := make([]model.Record, 0, len(ids))
 	for _, id := range ids {
 		r, ok := recs[id]
@@ -240,9 +250,6 @@ func (c *Conn) Read(ctx context.Context, req connector.ReadRequest) (connector.R
 			continue // deleted between the two calls
 		}
 		out = append(out, r)
-		if r.UpdatedAt.After(next.T) {
-			next.T = r.UpdatedAt
-		}
 	}
 	// Keep what was seen within the window before the new position.
 	floor := next.T.Add(-c.overlap)
@@ -252,8 +259,10 @@ func (c *Conn) Read(ctx context.Context, req connector.ReadRequest) (connector.R
 		}
 	}
 	for _, r := range out {
-		if r.UpdatedAt.Compare(floor) >= 0 {
-			next.Seen[r.ID] = r.UpdatedAt.UnixMicro()
+		// Seen at the searched time: an edit after the search is a newer time,
+		// found (and delivered again) by the next search.
+		if at := searchedAt[r.ID]; at.Compare(floor) >= 0 {
+			next.Seen[r.ID] = at.UnixMicro()
 		}
 	}
 	if len(next.Seen) == 0 {
