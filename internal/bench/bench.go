@@ -128,6 +128,7 @@ func Run(ctx context.Context, p Params) (Result, error) {
 	}
 	defer drop()
 	defer st.Close()
+
 	crm, erp := memory.New("crm", model.Account), memory.New("erp", model.Account)
 	for _, r := range records(p.Records) {
 		crm.Put(r)

@@ -151,7 +151,31 @@ func New(p Params) (*Engine, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	for _, a := range e.legs {
+		for _, b := range e.legs {
+			if a != b && a.pairsWith(b) {
+				a.shared = true
+			}
+		}
+	}
 	return e, nil
+}
+
+// pairsWith reports whether two legs link records of a common entity between
+// the same two systems (in either direction).
+func (l *Leg) pairsWith(o *Leg) bool {
+	sameSystems := (l.Source == o.Source && l.Target == o.Target) || (l.Source == o.Target && l.Target == o.Source)
+	if !sameSystems {
+		return false
+	}
+	for _, x := range []model.Entity{l.Entity, l.targetEntity()} {
+		for _, y := range []model.Entity{o.Entity, o.targetEntity()} {
+			if x == y {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Legs returns the leg names in configuration order.

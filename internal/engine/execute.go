@@ -350,6 +350,21 @@ func (e *Engine) settleLinks(ctx context.Context, tx store.Tx, l *Leg, pairs []l
 	if len(pairs) == 0 {
 		return nil, nil
 	}
+	if !l.shared {
+		// No other flow links these entities between these systems: no race,
+		// and one leg's batches never run concurrently (one worker per leg,
+		// an advisory lock across PostgreSQL nodes).
+		links := make([]store.Link, 0, 2*len(pairs))
+		for _, p := range pairs {
+			if p.source != "" {
+				links = append(links, store.Link{Entity: l.Entity, ConcordID: p.cid, System: l.Source, ExternalID: p.source})
+			}
+			if p.target != "" {
+				links = append(links, store.Link{Entity: l.targetEntity(), ConcordID: p.cid, System: l.Target, ExternalID: p.target})
+			}
+		}
+		return links, nil
+	}
 	var srcIDs, tgtIDs []string
 	for _, p := range pairs {
 		if p.source != "" {

@@ -62,6 +62,10 @@ type Leg struct {
 	// record did not reach the target. It is owned by the target's side, never
 	// by the source.
 	StatusField string
+
+	// shared is set by New when another leg pairs records of the same entities
+	// between the same two systems, so links may race (see settleLinks).
+	shared bool
 }
 
 // targetEntity is the entity the leg writes.
