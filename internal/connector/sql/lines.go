@@ -21,17 +21,7 @@ import (
 func (c *Conn) linesSelect(lt *table) string {
 	d := c.d
 	cols := []string{d.asText(lt.parent), d.asText(lt.id)}
-	for _, f := range lt.scalars {
-		switch f.typ {
-		case model.TypeDecimal, model.TypeMoney:
-			cols = append(cols, d.asText(f.col))
-		default:
-			cols = append(cols, d.ident(f.col))
-		}
-		if f.currencyColumn != "" {
-			cols = append(cols, d.ident(f.currencyColumn))
-		}
-	}
+	cols = c.scalarCols(cols, lt)
 	return "SELECT " + strings.Join(cols, ", ") + " FROM " + d.ident(lt.name...)
 }
 

@@ -85,6 +85,14 @@ func (c *Conn) selectFrom(t *table) string {
 	if t.archived != "" {
 		cols = append(cols, d.ident(t.archived))
 	}
+	cols = c.scalarCols(cols, t)
+	return "SELECT " + strings.Join(cols, ", ") + " FROM " + d.ident(t.name...)
+}
+
+// scalarCols appends the select expressions of t's scalar fields: numbers as
+// text (exact decimals, never float), then each money field's currency column.
+func (c *Conn) scalarCols(cols []string, t *table) []string {
+	d := c.d
 	for _, f := range t.scalars {
 		switch f.typ {
 		case model.TypeDecimal, model.TypeMoney:
@@ -96,7 +104,7 @@ func (c *Conn) selectFrom(t *table) string {
 			cols = append(cols, d.ident(f.currencyColumn))
 		}
 	}
-	return "SELECT " + strings.Join(cols, ", ") + " FROM " + d.ident(t.name...)
+	return cols
 }
 
 // scanned is one row: the record and the raw updated_at for cursors.
