@@ -89,17 +89,53 @@ type Ops interface {
 	// external id) in one flow; it is called when a record passes validation again.
 	ReleaseQuarantine(ctx context.Context, p *ReleaseQuarantineParams) error
 
-	// InsertDeadLetters records changes that failed their last attempt.
+	// InsertDeadLetters records changes that failed for a reason a person must
+	// fix (or that outlasted every retry). A record has at most one open letter per
+	// flow: a letter for a record whose open letter has the same cause (CauseOf of
+	// the reason) updates that letter in place (reason, snapshot, event, retryable,
+	// time; the attempts add up); with another cause the open letter is closed as
+	// superseded and a new one opened. It returns the letters' ids in order.
 	InsertDeadLetters(ctx context.Context, letters []DeadLetter) ([]int64, error)
 
-	// ListDeadLetters lists dead letters not yet retried, oldest first.
+	// ResolveDeadLetters closes the open letters of the given records of one flow
+	// (the record synced later, or was dead-lettered for good by another path);
+	// records without an open letter are ignored.
+	ResolveDeadLetters(ctx context.Context, p *ResolveDeadLettersParams) error
+
+	// ListDeadLetters lists open dead letters, oldest first, filtered by p.
 	ListDeadLetters(ctx context.Context, p *ListDeadLettersParams) ([]DeadLetter, error)
 
 	// GetDeadLetter returns one dead letter, or ErrNotFound.
 	GetDeadLetter(ctx context.Context, id int64) (DeadLetter, error)
 
-	// MarkDeadLettersRetried marks dead letters as re-queued (they stay for the record).
-	MarkDeadLettersRetried(ctx context.Context, ids []int64) error
+	// MarkDeadLettersRetried records that open dead letters were re-queued: their
+	// RetriedAt is set, and AutoRetries grows for automatic retries. They stay
+	// open until the record syncs.
+	MarkDeadLettersRetried(ctx context.Context, p *MarkDeadLettersRetriedParams) error
+
+	// PutWaits parks changes until a record they need is linked: one wait per
+	// (flow, system, entity, external id). Parking a record that already waits
+	// replaces what it waits for and its reason and makes it wakeable again, but
+	// keeps its Since and Deadline.
+	PutWaits(ctx context.Context, waits []Wait) error
+
+	// DeleteWaits removes the waits of the given records of one flow (they reached
+	// another outcome); records without a wait are ignored.
+	DeleteWaits(ctx context.Context, p *DeleteWaitsParams) error
+
+	// ReadyWaits returns waits not woken yet whose awaited record is now linked in
+	// the system it was awaited in, optionally only those awaiting the given ids.
+	ReadyWaits(ctx context.Context, p *ReadyWaitsParams) ([]Wait, error)
+
+	// MarkWaitsWoken records that waits were re-queued, so that ReadyWaits does
+	// not return them again until they are parked again.
+	MarkWaitsWoken(ctx context.Context, p *DeleteWaitsParams) error
+
+	// ListWaits lists waits, oldest first, filtered by p.
+	ListWaits(ctx context.Context, p *ListWaitsParams) ([]Wait, error)
+
+	// CountWaits returns the number of waits, of one flow when flow is not "".
+	CountWaits(ctx context.Context, flow string) (int, error)
 
 	// InsertWebhookEvents stores raw webhook events and reports, per event, whether
 	// it was new: an event whose (system, event id) is already stored is a repeated
@@ -171,6 +207,7 @@ const (
 	OutcomeFailed      Outcome = "failed"      // the target refused, or the attempt failed
 	OutcomeRetrying    Outcome = "retrying"    // failed, will be retried
 	OutcomeDead        Outcome = "dead"        // failed its last attempt; dead-lettered
+	OutcomeWaiting     Outcome = "waiting"     // parked until a record it needs is linked
 )
 
 // Event is one attempt to apply one change.
@@ -271,7 +308,8 @@ type ReleaseQuarantineParams struct {
 	ExternalIDs []string
 }
 
-// DeadLetter is a change that failed its last attempt.
+// DeadLetter is a change that failed for a reason a person must fix, or that
+// outlasted every retry: one open letter per record and flow.
 type DeadLetter struct {
 	ID         int64
 	Flow       string
@@ -280,16 +318,124 @@ type DeadLetter struct {
 	ExternalID string
 	Snapshot   []byte // model.Record JSON
 	Reason     string
-	Attempts   int
-	EventID    int64
-	CreatedAt  time.Time
-	RetriedAt  time.Time // zero until re-queued
+	// Cause is the reason with its numbers blanked out (CauseOf); "" means CauseOf(Reason).
+	Cause string
+	// Attempts is how often the change was tried, over every retry.
+	Attempts int
+	// Retryable letters failed for a passing cause (a system down): they are
+	// retried automatically, with backoff.
+	Retryable bool
+	// AutoRetries counts the automatic retries so far.
+	AutoRetries int
+	EventID     int64
+	CreatedAt   time.Time
+	UpdatedAt   time.Time // the latest failure
+	RetriedAt   time.Time // zero until re-queued
+	ResolvedAt  time.Time // zero while open
+	// Resolution says why a letter closed: "synced", "superseded", "expired", ...
+	Resolution string
+}
+
+// Open reports whether the letter still needs a person or a retry.
+func (d DeadLetter) Open() bool { return d.ResolvedAt.IsZero() }
+
+// Pending reports whether the letter was re-queued and its retry has not
+// failed yet.
+func (d DeadLetter) Pending() bool { return !d.RetriedAt.IsZero() && !d.RetriedAt.Before(d.UpdatedAt) }
+
+// CauseOf is a reason with every run of digits replaced by "#": attempts
+// counts, times and amounts vary between failures of the same cause.
+func CauseOf(reason string) string {
+	b := make([]byte, 0, len(reason))
+	digit := false
+	for i := 0; i < len(reason); i++ {
+		c := reason[i]
+		if c >= '0' && c <= '9' {
+			if !digit {
+				b = append(b, '#')
+			}
+			digit = true
+			continue
+		}
+		digit = false
+		b = append(b, c)
+	}
+	return string(b)
 }
 
 // ListDeadLettersParams filter ListDeadLetters.
 type ListDeadLettersParams struct {
 	Flow  string
 	Limit int // 0 means 1000
-	// IncludeRetried lists retried letters too.
-	IncludeRetried bool
+	// IncludeClosed lists closed letters too.
+	IncludeClosed bool
+	// RetryableOnly lists only letters of passing causes.
+	RetryableOnly bool
+}
+
+// ResolveDeadLettersParams are the arguments of ResolveDeadLetters.
+type ResolveDeadLettersParams struct {
+	Flow        string
+	System      string
+	Entity      model.Entity
+	ExternalIDs []string
+	Resolution  string
+}
+
+// MarkDeadLettersRetriedParams are the arguments of MarkDeadLettersRetried.
+type MarkDeadLettersRetriedParams struct {
+	IDs []int64
+	// Auto marks an automatic retry (AutoRetries grows).
+	Auto bool
+}
+
+// Wait is a change parked until a record it needs is linked: the awaited
+// record is named by its id in AwaitSystem, and is there once it is linked to a
+// record of AwaitInEntity in AwaitIn.
+type Wait struct {
+	Flow       string
+	System     string // source system of the waiting record
+	Entity     model.Entity
+	ExternalID string
+
+	AwaitSystem   string
+	AwaitEntity   model.Entity
+	AwaitID       string
+	AwaitIn       string
+	AwaitInEntity model.Entity
+
+	Reason  string
+	EventID int64
+	// Since is when the record first waited; Deadline when it stops waiting
+	// and becomes a dead letter.
+	Since     time.Time
+	Deadline  time.Time
+	UpdatedAt time.Time
+	WokenAt   time.Time // zero unless re-queued since it was parked
+}
+
+// DeleteWaitsParams name records of one flow.
+type DeleteWaitsParams struct {
+	Flow        string
+	System      string
+	Entity      model.Entity
+	ExternalIDs []string
+}
+
+// ReadyWaitsParams filter ReadyWaits.
+type ReadyWaitsParams struct {
+	// AwaitSystem, AwaitEntity and AwaitIDs, when AwaitIDs is not empty, keep
+	// the waits for those records only.
+	AwaitSystem string
+	AwaitEntity model.Entity
+	AwaitIDs    []string
+	Limit       int // 0 means 1000
+}
+
+// ListWaitsParams filter ListWaits; zero values match everything.
+type ListWaitsParams struct {
+	Flow string
+	// DeadlineBefore keeps the waits whose deadline is before it.
+	DeadlineBefore time.Time
+	Limit          int // 0 means 1000
 }

@@ -56,6 +56,7 @@ func Exercise(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Fingerprints", func(t *testing.T) { t.Parallel(); exerciseFingerprints(t, setup) })
 	t.Run("Quarantine", func(t *testing.T) { t.Parallel(); exerciseQuarantine(t, setup) })
 	t.Run("DeadLetters", func(t *testing.T) { t.Parallel(); exerciseDeadLetters(t, setup) })
+	t.Run("Waits", func(t *testing.T) { t.Parallel(); exerciseWaits(t, setup) })
 	t.Run("InTx", func(t *testing.T) { t.Parallel(); exerciseTx(t, setup) })
 	t.Run("EmptyCalls", func(t *testing.T) { t.Parallel(); exerciseEmpty(t, setup) })
 }
@@ -552,8 +553,9 @@ func exerciseDeadLetters(t *testing.T, setup setupFunc) {
 		got, err := s.GetDeadLetter(ctx, ids[0])
 		require.NoError(t, err)
 		want := first
-		want.ID, want.CreatedAt = ids[0], stored(first.CreatedAt)
+		want.ID, want.CreatedAt, want.UpdatedAt, want.Cause = ids[0], stored(first.CreatedAt), stored(first.CreatedAt), "target refused"
 		require.Equal(t, want, got)
+		require.True(t, got.Open())
 
 		_, err = s.GetDeadLetter(ctx, ids[2]+100)
 		require.ErrorIs(t, err, store.ErrNotFound)
@@ -562,18 +564,142 @@ func exerciseDeadLetters(t *testing.T, setup setupFunc) {
 		require.NoError(t, err)
 		require.Equal(t, []string{"o1", "o2"}, letterExternalIDs(list), "oldest first")
 
-		require.NoError(t, s.MarkDeadLettersRetried(ctx, []int64{ids[0], ids[2] + 100}))
+		require.NoError(t, s.MarkDeadLettersRetried(ctx, &store.MarkDeadLettersRetriedParams{IDs: []int64{ids[0], ids[2] + 100}, Auto: true}))
+		got, err = s.GetDeadLetter(ctx, ids[0])
+		require.NoError(t, err)
+		require.True(t, got.Open(), "a retried letter stays open until its record syncs")
+		require.True(t, got.Pending())
+		require.Equal(t, 1, got.AutoRetries)
+		require.WithinDuration(t, time.Now(), got.RetriedAt, time.Minute)
+		require.Equal(t, time.UTC, got.RetriedAt.Location())
+
+		require.NoError(t, s.ResolveDeadLetters(ctx, &store.ResolveDeadLettersParams{Flow: "orders", System: "shop", Entity: model.Order, ExternalIDs: []string{"o1", "nope"}}))
 		list, err = s.ListDeadLetters(ctx, nil)
 		require.NoError(t, err)
-		require.Equal(t, []string{"o2", "x"}, letterExternalIDs(list))
+		require.Equal(t, []string{"o2", "x"}, letterExternalIDs(list), "resolved letters are not listed")
 
-		list, err = s.ListDeadLetters(ctx, &store.ListDeadLettersParams{Flow: "orders", IncludeRetried: true, Limit: 1})
+		list, err = s.ListDeadLetters(ctx, &store.ListDeadLettersParams{Flow: "orders", IncludeClosed: true, Limit: 1})
 		require.NoError(t, err)
 		require.Len(t, list, 1)
 		require.Equal(t, "o1", list[0].ExternalID)
-		require.WithinDuration(t, time.Now(), list[0].RetriedAt, time.Minute)
-		require.Equal(t, time.UTC, list[0].RetriedAt.Location())
+		require.False(t, list[0].Open())
+		require.Equal(t, "synced", list[0].Resolution)
 	})
+
+	t.Run("OnePerRecordAndCause", func(t *testing.T) {
+		t.Parallel()
+		s, ctx := setup(t)
+		a := deadLetter("orders", "o1")
+		a.Reason, a.Attempts = "batch failed 5 times: connection refused", 5
+		ids, err := s.InsertDeadLetters(ctx, []store.DeadLetter{a})
+		require.NoError(t, err)
+
+		// The same cause again (other numbers): the letter is updated, attempts add up.
+		b := a
+		b.Reason, b.Attempts, b.Retryable = "batch failed 6 times: connection refused", 6, true
+		again, err := s.InsertDeadLetters(ctx, []store.DeadLetter{b})
+		require.NoError(t, err)
+		require.Equal(t, ids, again)
+		got, err := s.GetDeadLetter(ctx, ids[0])
+		require.NoError(t, err)
+		require.Equal(t, 11, got.Attempts)
+		require.Equal(t, b.Reason, got.Reason)
+		require.True(t, got.Retryable)
+		require.False(t, got.Pending(), "a failure after the retry makes it due again")
+
+		// Another cause supersedes the open letter.
+		c := a
+		c.Reason, c.Attempts = "target refused: name is required", 1
+		other, err := s.InsertDeadLetters(ctx, []store.DeadLetter{c})
+		require.NoError(t, err)
+		require.NotEqual(t, ids, other)
+		old, err := s.GetDeadLetter(ctx, ids[0])
+		require.NoError(t, err)
+		require.False(t, old.Open())
+		require.Equal(t, "superseded", old.Resolution)
+
+		list, err := s.ListDeadLetters(ctx, nil)
+		require.NoError(t, err)
+		require.Len(t, list, 1, "one open letter per record")
+		require.Equal(t, c.Reason, list[0].Reason)
+		require.Equal(t, 1, list[0].Attempts)
+
+		retryable, err := s.ListDeadLetters(ctx, &store.ListDeadLettersParams{RetryableOnly: true})
+		require.NoError(t, err)
+		require.Empty(t, retryable)
+	})
+}
+
+func wait(flow, id, awaitID string) store.Wait {
+	return store.Wait{Flow: flow, System: "crm", Entity: model.Deal, ExternalID: id,
+		AwaitSystem: "crm", AwaitEntity: model.Account, AwaitID: awaitID, AwaitIn: "erp", AwaitInEntity: model.Account,
+		Reason: "account " + awaitID + " is not linked yet", Since: ts(1), Deadline: ts(100)}
+}
+
+func exerciseWaits(t *testing.T, setup setupFunc) {
+	t.Run("OK", func(t *testing.T) {
+		t.Parallel()
+		s, ctx := setup(t)
+		require.NoError(t, s.PutWaits(ctx, []store.Wait{wait("deals", "d1", "a1"), wait("deals", "d2", "a2"), wait("other", "d1", "a1")}))
+		n, err := s.CountWaits(ctx, "")
+		require.NoError(t, err)
+		require.Equal(t, 3, n)
+
+		ready, err := s.ReadyWaits(ctx, nil)
+		require.NoError(t, err)
+		require.Empty(t, ready, "nothing is linked yet")
+
+		// a1 linked in crm only: not ready; then in erp too: ready.
+		require.NoError(t, s.PutLinks(ctx, &store.PutLinksParams{Links: []store.Link{link(model.Account, "c1", "crm", "a1")}}))
+		ready, err = s.ReadyWaits(ctx, nil)
+		require.NoError(t, err)
+		require.Empty(t, ready)
+		require.NoError(t, s.PutLinks(ctx, &store.PutLinksParams{Links: []store.Link{link(model.Account, "c1", "erp", "9")}}))
+		ready, err = s.ReadyWaits(ctx, &store.ReadyWaitsParams{AwaitSystem: "crm", AwaitEntity: model.Account, AwaitIDs: []string{"a1", "zz"}})
+		require.NoError(t, err)
+		require.ElementsMatch(t, []string{"deals/d1", "other/d1"}, waitKeys(ready))
+		ready, err = s.ReadyWaits(ctx, &store.ReadyWaitsParams{AwaitSystem: "crm", AwaitEntity: model.Account, AwaitIDs: []string{"a2"}})
+		require.NoError(t, err)
+		require.Empty(t, ready)
+
+		// Woken waits are not ready again until parked again; re-parking keeps Since.
+		require.NoError(t, s.MarkWaitsWoken(ctx, &store.DeleteWaitsParams{Flow: "deals", System: "crm", Entity: model.Deal, ExternalIDs: []string{"d1"}}))
+		ready, err = s.ReadyWaits(ctx, nil)
+		require.NoError(t, err)
+		require.Equal(t, []string{"other/d1"}, waitKeys(ready))
+		again := wait("deals", "d1", "a1")
+		again.Since, again.Reason = ts(50), "still waiting"
+		require.NoError(t, s.PutWaits(ctx, []store.Wait{again}))
+		list, err := s.ListWaits(ctx, &store.ListWaitsParams{Flow: "deals"})
+		require.NoError(t, err)
+		require.Equal(t, []string{"deals/d1", "deals/d2"}, waitKeys(list))
+		require.Equal(t, stored(ts(1)), list[0].Since, "a re-parked record keeps its first time")
+		require.Equal(t, "still waiting", list[0].Reason)
+		require.True(t, list[0].WokenAt.IsZero())
+
+		expired, err := s.ListWaits(ctx, &store.ListWaitsParams{DeadlineBefore: ts(100)})
+		require.NoError(t, err)
+		require.Empty(t, expired)
+		expired, err = s.ListWaits(ctx, &store.ListWaitsParams{DeadlineBefore: ts(101)})
+		require.NoError(t, err)
+		require.Len(t, expired, 3)
+
+		require.NoError(t, s.DeleteWaits(ctx, &store.DeleteWaitsParams{Flow: "deals", System: "crm", Entity: model.Deal, ExternalIDs: []string{"d1", "d2", "d9"}}))
+		n, err = s.CountWaits(ctx, "deals")
+		require.NoError(t, err)
+		require.Zero(t, n)
+		n, err = s.CountWaits(ctx, "")
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+	})
+}
+
+func waitKeys(ws []store.Wait) []string {
+	out := make([]string, len(ws))
+	for i, w := range ws {
+		out[i] = w.Flow + "/" + w.ExternalID
+	}
+	return out
 }
 
 func letterExternalIDs(letters []store.DeadLetter) []string {
