@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/concord-sync/concord/internal/model"
 	"github.com/concord-sync/concord/internal/queue"
 	"github.com/concord-sync/concord/internal/store"
 )
@@ -17,37 +18,44 @@ func newDeadLetterCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "deadletter",
 		Aliases: []string{"dl"},
-		Short:   "List and retry changes that failed their last attempt",
+		Short:   "List and retry changes that failed for a reason a person must fix",
 		Long: `A change whose write failed is retried with exponential backoff and jitter
 (sync.retry in the config); after its last attempt, or at once when the target
-refused it for good, it becomes a dead letter with its reason. Fix the cause, then
-retry it by hand: the retry goes through the queue like any change and is logged.`,
+refused it for good, it becomes a dead letter with its reason. A record has at
+most one open letter per flow: a repeated failure of the same cause updates it
+(ATTEMPTS adds up), another cause replaces it. A letter closes by itself when its
+record later syncs. Letters of passing causes (a system that was down) are retried
+automatically with backoff by serve and sync; the others wait for you: fix the
+value at the source and retry (the retry reads the record again), or correct it
+in the retry with --set field=value.`,
 	}
 	var flow string
-	var asJSON, retried bool
+	var asJSON, all bool
 	list := &cobra.Command{
 		Use:   "list",
-		Short: "List dead letters, oldest first",
+		Short: "List open dead letters, oldest first (--all: closed ones too)",
 		Args:  cobra.NoArgs,
 		RunE: listing[store.DeadLetter]{
 			fetch: func(ctx context.Context, st store.Store) ([]store.DeadLetter, error) {
-				return st.ListDeadLetters(ctx, &store.ListDeadLettersParams{Flow: flow, IncludeRetried: retried})
+				return st.ListDeadLetters(ctx, &store.ListDeadLettersParams{Flow: flow, IncludeClosed: all})
 			},
-			header: "ID\tTIME\tFLOW\tRECORD\tATTEMPTS\tEVENT\tREASON",
+			header: "ID\tSINCE\tLAST\tFLOW\tRECORD\tATTEMPTS\tSTATE\tEVENT\tREASON",
 			row: func(d store.DeadLetter) string {
-				return fmt.Sprintf("%d\t%s\t%s\t%s:%s:%s\t%d\t%d\t%s", d.ID, d.CreatedAt.Format(time.DateTime), d.Flow, d.System, d.Entity, d.ExternalID, d.Attempts, d.EventID, d.Reason)
+				return fmt.Sprintf("%d\t%s\t%s\t%s\t%s:%s:%s\t%d\t%s\t%d\t%s", d.ID, d.CreatedAt.Format(time.DateTime), d.UpdatedAt.Format(time.DateTime),
+					d.Flow, d.System, d.Entity, d.ExternalID, d.Attempts, letterState(d), d.EventID, d.Reason)
 			},
 			json: &asJSON,
 		}.run(g),
 	}
 	list.Flags().StringVar(&flow, "flow", "", "only this flow")
 	list.Flags().BoolVar(&asJSON, "json", false, "print JSON")
-	list.Flags().BoolVar(&retried, "retried", false, "include letters already retried")
+	list.Flags().BoolVar(&all, "all", false, "include closed letters")
 
 	var retryAll bool
+	var sets []string
 	retry := &cobra.Command{
 		Use:   "retry ID... | --all",
-		Short: "Put dead letters back on the queue and apply them now",
+		Short: "Read the records again from their source and apply them now",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if retryAll == (len(args) > 0) {
 				return usageErr(errors.New("give dead letter ids or --all, not both"))
@@ -77,9 +85,25 @@ retry it by hand: the retry goes through the queue like any change and is logged
 				if err != nil {
 					return err
 				}
+				if !dl.Open() {
+					return usageErr(fmt.Errorf("dead letter %d is closed (%s)", id, dl.Resolution))
+				}
 				letters = append(letters, dl)
 			}
-			n, err := a.eng.RetryDeadLetters(ctx, letters)
+			var set model.Fields
+			for _, dl := range letters {
+				for _, kv := range sets {
+					f, v, err := a.eng.ParseOverride(dl.Flow, kv)
+					if err != nil {
+						return usageErr(fmt.Errorf("--set %s: %w", kv, err))
+					}
+					if set == nil {
+						set = model.Fields{}
+					}
+					set[f] = v
+				}
+			}
+			n, err := a.eng.RetryDeadLetters(ctx, letters, set)
 			skipped := err
 			if err != nil && n == 0 {
 				return err
@@ -103,7 +127,21 @@ retry it by hand: the retry goes through the queue like any change and is logged
 			return skipped
 		},
 	}
-	retry.Flags().BoolVar(&retryAll, "all", false, "retry every dead letter")
+	retry.Flags().BoolVar(&retryAll, "all", false, "retry every open dead letter")
+	retry.Flags().StringArrayVar(&sets, "set", nil, "override a source field in the retry, as field=value (repeatable; money as \"12.50 EUR\", dates as 2026-12-01)")
 	cmd.AddCommand(list, retry)
 	return cmd
+}
+
+// letterState says where a dead letter stands.
+func letterState(d store.DeadLetter) string {
+	switch {
+	case !d.Open():
+		return "closed: " + d.Resolution
+	case d.Pending():
+		return "retrying"
+	case d.Retryable:
+		return "open, auto-retry"
+	}
+	return "open"
 }

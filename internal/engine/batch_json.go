@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"encoding/json"
+	"fmt"
 	"strconv"
 
 	"github.com/concord-sync/concord/internal/model"
@@ -49,6 +51,18 @@ func (b Batch) MarshalJSON() ([]byte, error) {
 	}
 	if b.Pull {
 		out = append(out, `,"pull":true`...)
+	}
+	if b.Wake {
+		out = append(out, `,"wake":true`...)
+	}
+	if len(b.Set) > 0 {
+		// Rare (a corrected dead letter): encoding/json does it.
+		set, err := json.Marshal(b.Set)
+		if err != nil {
+			return nil, fmt.Errorf("encode batch overrides: %w", err)
+		}
+		out = append(out, `,"set":`...)
+		out = append(out, set...)
 	}
 	return append(out, '}'), nil
 }

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/concord-sync/concord/internal/connector"
@@ -36,6 +37,23 @@ type Batch struct {
 	// Pull marks records fetched because another record references them (a won
 	// deal's account): they pass the leg's trigger.
 	Pull bool `json:"pull,omitempty"`
+	// Wake marks records that waited for another record, fetched again now that
+	// it is linked: they pass the leg's trigger.
+	Wake bool `json:"wake,omitempty"`
+	// Set overrides source field values per record id, applied after the
+	// records are read (a dead letter retried with a corrected value).
+	Set map[string]model.Fields `json:"set,omitempty"`
+}
+
+// passesTrigger reports whether the batch's records were selected before
+// (pulled by a reference, woken after a wait, retried or replayed) and skip
+// the trigger.
+func (b *Batch) passesTrigger() bool { return b.Pull || b.Wake || b.Force }
+
+// isRead reports whether the batch is a plain read of changes (poll or
+// webhook), not a retry, wake, pull, replay or correction.
+func (b *Batch) isRead() bool {
+	return b.Attempt <= 1 && !b.Force && !b.Pull && !b.Wake && b.ReplayOf == 0 && len(b.Set) == 0
 }
 
 // Enqueuer puts batches on the durable queue inside the caller's transaction, so
@@ -85,6 +103,21 @@ type Params struct {
 	Logger    *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// WaitLimit is how long a record may wait for another before it becomes a
+	// dead letter; 0 means DefaultWaitLimit.
+	WaitLimit time.Duration
+	// LetterRetry paces the automatic retries of dead letters of passing causes
+	// (a system that was down); zero fields take DefaultLetterRetry's.
+	LetterRetry RetryPolicy
+}
+
+// DefaultWaitLimit is how long a record waits for another by default.
+const DefaultWaitLimit = 24 * time.Hour
+
+// DefaultLetterRetry retries dead letters of passing causes after 1 minute,
+// doubling up to 1 hour between tries; they are never given up.
+func DefaultLetterRetry() RetryPolicy {
+	return RetryPolicy{Backoff: time.Minute, MaxBackoff: time.Hour}
 }
 
 // Engine applies changes along legs. It is safe for concurrent use; the queue runs
@@ -102,9 +135,18 @@ type Engine struct {
 	log     *slog.Logger
 	now     func() time.Time
 
-	mu    sync.Mutex
-	stats map[string]*Stats
-	rnd   *rand.Rand
+	waitLimit   time.Duration
+	letterRetry RetryPolicy
+
+	mu     sync.Mutex
+	stats  map[string]*Stats
+	rnd    *rand.Rand
+	pieces map[string]int // records per piece, per leg (see Process)
+
+	// backlog is set while the store may hold waits or open dead letters:
+	// recording then also wakes waiters and closes letters. Tick clears it
+	// when there are none, so that a clean sync does no such work.
+	backlog atomic.Bool
 }
 
 // New checks params and returns an engine. It does no I/O.
@@ -116,6 +158,18 @@ func New(p Params) (*Engine, error) {
 		store: p.Store, conns: p.Connectors, legs: map[string]*Leg{}, version: p.ConfigVersion,
 		queue: p.Queue, retry: p.Retry, batch: p.BatchSize, log: p.Logger, now: p.Now,
 		stats: map[string]*Stats{}, rnd: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7)),
+		waitLimit: p.WaitLimit, letterRetry: p.LetterRetry, pieces: map[string]int{},
+	}
+	e.backlog.Store(true)
+	if e.waitLimit <= 0 {
+		e.waitLimit = DefaultWaitLimit
+	}
+	def := DefaultLetterRetry()
+	if e.letterRetry.Backoff <= 0 {
+		e.letterRetry.Backoff = def.Backoff
+	}
+	if e.letterRetry.MaxBackoff < e.letterRetry.Backoff {
+		e.letterRetry.MaxBackoff = max(def.MaxBackoff, e.letterRetry.Backoff)
 	}
 	if e.retry.MaxAttempts < 1 {
 		e.retry = DefaultRetryPolicy()
@@ -198,7 +252,8 @@ type Stats struct {
 	Stale       int    `json:"stale"`
 	Quarantined int    `json:"quarantined"`
 	Retrying    int    `json:"retrying"`
-	Failed      int    `json:"failed"` // dead-lettered or refused
+	Waiting     int    `json:"waiting"` // parked until a record they need is linked
+	Failed      int    `json:"failed"`  // dead-lettered or refused
 }
 
 // Add adds o's counters to s (not the leg name).
@@ -211,12 +266,13 @@ func (s *Stats) Add(o Stats) {
 	s.Stale += o.Stale
 	s.Quarantined += o.Quarantined
 	s.Retrying += o.Retrying
+	s.Waiting += o.Waiting
 	s.Failed += o.Failed
 }
 
 // Applied is the number of changes that reached an outcome.
 func (s Stats) Applied() int {
-	return s.Created + s.Updated + s.Unchanged + s.Skipped + s.Stale + s.Quarantined + s.Failed
+	return s.Created + s.Updated + s.Unchanged + s.Skipped + s.Stale + s.Quarantined + s.Waiting + s.Failed
 }
 
 // Stats returns a copy of the counters of every leg, in leg order.
@@ -313,7 +369,8 @@ func (e *Engine) StartSweep(ctx context.Context, legName string) error {
 // selectTriggered keeps the records the leg's trigger selects. With the deal_won
 // trigger, a deal moves once it is won (an order always); any other record (an
 // account, a contact) moves once this flow has handed it over, which happens when
-// a won deal that references it pulls it across, and then on every change.
+// a won deal that references it pulls it across, and then on every change; a
+// record a won deal still waits for moves on every change too.
 func (e *Engine) selectTriggered(ctx context.Context, l *Leg, recs []model.Record) ([]model.Record, error) {
 	if l.Trigger != TriggerDealWon || len(recs) == 0 {
 		return recs, nil
@@ -337,8 +394,16 @@ func (e *Engine) selectTriggered(ctx context.Context, l *Leg, recs []model.Recor
 	if err != nil {
 		return nil, fmt.Errorf("fingerprints: %w", err)
 	}
+	// Awaited by a waiting record (its pull was refused, and the record was
+	// fixed at the source since): it moves now.
+	var awaited map[string]bool
+	if e.backlog.Load() {
+		if awaited, err = e.store.WaitedOn(ctx, &store.WaitedOnParams{System: l.Source, Entity: l.Entity, ExternalIDs: ids}); err != nil {
+			return nil, fmt.Errorf("waits: %w", err)
+		}
+	}
 	for _, r := range recs {
-		if _, ok := fps[r.ID]; ok {
+		if _, ok := fps[r.ID]; ok || awaited[r.ID] {
 			out = append(out, r)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -125,7 +126,7 @@ func (b *testBundle) run(t *testing.T, leg string) []engine.Outcome {
 	var outs []engine.Outcome
 	for batches := b.queue.take(); len(batches) > 0; batches = b.queue.take() {
 		for _, batch := range batches {
-			o, err := b.eng.Process(b.ctx, batch)
+			o, err := b.eng.Process(b.ctx, batch, engine.ProcessOptions{})
 			require.NoError(t, err)
 			outs = append(outs, o...)
 		}
@@ -274,9 +275,20 @@ func TestEngine_NoDuplicates(t *testing.T) {
 	require.NoError(t, err)
 
 	// The batch is processed again after the restart.
-	outs, err := b.eng.Process(b.ctx, batch)
+	outs, err := b.eng.Process(b.ctx, batch, engine.ProcessOptions{})
 	require.NoError(t, err)
-	require.Equal(t, map[store.Outcome]int{store.OutcomeUnchanged: 6, store.OutcomeCreated: 4}, countOutcomes(outs))
+	// The 6 creates of the killed attempt are recorded as created, adopted:
+	// the events tell what happened in the target.
+	require.Equal(t, map[store.Outcome]int{store.OutcomeCreated: 10}, countOutcomes(outs))
+	adopted := 0
+	for _, o := range outs {
+		ev, err := b.st.GetEvent(b.ctx, o.EventID)
+		require.NoError(t, err)
+		if strings.Contains(string(ev.Plan), `"adopted":true`) {
+			adopted++
+		}
+	}
+	require.Equal(t, 6, adopted)
 	require.Equal(t, 10, b.erp.Count(model.Account))
 	links, err := b.st.ListLinks(b.ctx, &store.ListLinksParams{System: "erp", Entity: model.Account})
 	require.NoError(t, err)
@@ -293,16 +305,16 @@ func TestEngine_OlderNeverOverwritesNewer(t *testing.T) {
 	newer := account("c1", "New Name", "")
 	newer.UpdatedAt = t0.Add(time.Minute)
 
-	_, err := b.eng.Process(b.ctx, engine.Batch{Leg: "customers", Records: []model.Record{newer}, Attempt: 1})
+	_, err := b.eng.Process(b.ctx, engine.Batch{Leg: "customers", Records: []model.Record{newer}, Attempt: 1}, engine.ProcessOptions{})
 	require.NoError(t, err)
-	outs, err := b.eng.Process(b.ctx, engine.Batch{Leg: "customers", Records: []model.Record{older}, Attempt: 1})
+	outs, err := b.eng.Process(b.ctx, engine.Batch{Leg: "customers", Records: []model.Record{older}, Attempt: 1}, engine.ProcessOptions{})
 	require.NoError(t, err)
 	require.Equal(t, store.OutcomeStale, outs[0].Outcome)
 	require.Equal(t, "New Name", byLinkKey(t, b.erp, "c1").Fields["name"].Str)
 
 	// Within one batch the newest version wins whatever the order.
 	b2 := setup(t)
-	_, err = b2.eng.Process(b2.ctx, engine.Batch{Leg: "customers", Records: []model.Record{newer, older}, Attempt: 1})
+	_, err = b2.eng.Process(b2.ctx, engine.Batch{Leg: "customers", Records: []model.Record{newer, older}, Attempt: 1}, engine.ProcessOptions{})
 	require.NoError(t, err)
 	require.Equal(t, "New Name", byLinkKey(t, b2.erp, "c1").Fields["name"].Str)
 
@@ -422,7 +434,7 @@ func TestEngine_Failures(t *testing.T) {
 
 		// Fixed in the ERP's rules, the dead letter is retried by hand and lands.
 		b.erp.SetFailFunc(nil)
-		n, err := b.eng.RetryDeadLetters(b.ctx, dl)
+		n, err := b.eng.RetryDeadLetters(b.ctx, dl, nil)
 		require.NoError(t, err)
 		require.Equal(t, 1, n)
 		require.Equal(t, map[store.Outcome]int{store.OutcomeCreated: 1}, countOutcomes(b.run(t, "customers")))
@@ -451,7 +463,7 @@ func TestEngine_Failures(t *testing.T) {
 		var last []engine.Outcome
 		for attempt := 1; ; attempt++ {
 			require.Equal(t, attempt, batch.Attempt)
-			last, err = b.eng.Process(b.ctx, batch)
+			last, err = b.eng.Process(b.ctx, batch, engine.ProcessOptions{})
 			require.NoError(t, err)
 			next := b.queue.take()
 			if len(next) == 0 {
@@ -526,10 +538,16 @@ func TestEngine_References(t *testing.T) {
 		b.crm.Put(account("c1", "Alfreds", ""))
 		b.crm.Put(deal("d1", "Big deal", "won", "c1"))
 		outs := b.run(t, "deals")
-		require.Len(t, outs, 3, "attempts 1 and 2 retry, 3 is dead")
-		require.Equal(t, store.OutcomeRetrying, outs[0].Outcome)
+		require.Len(t, outs, 1, "the deal waits; it is not retried into a dead letter")
+		require.Equal(t, store.OutcomeWaiting, outs[0].Outcome)
 		require.Contains(t, outs[0].Reason, "crm account c1 is not linked to a record in erp")
-		require.Equal(t, store.OutcomeDead, outs[2].Outcome)
+		waits, err := b.st.ListWaits(b.ctx, nil)
+		require.NoError(t, err)
+		require.Len(t, waits, 1)
+		require.Equal(t, "c1", waits[0].AwaitID)
+		dls, err := b.st.ListDeadLetters(b.ctx, nil)
+		require.NoError(t, err)
+		require.Empty(t, dls)
 		require.Zero(t, b.erp.Count(model.Deal))
 	})
 
@@ -549,9 +567,12 @@ func TestEngine_References(t *testing.T) {
 
 		outs := b.run(t, "deals")
 		got := countOutcomes(outs)
-		require.Equal(t, 1, got[store.OutcomeRetrying], "the deal waits for its account: %+v", outs)
+		require.Equal(t, 1, got[store.OutcomeWaiting], "the deal waits for its account: %+v", outs)
 		require.Contains(t, outs[0].Reason, "pulling it through flow customers")
-		require.Equal(t, 2, got[store.OutcomeCreated], "the pulled account, then the deal on its retry: %+v", outs)
+		require.Equal(t, 2, got[store.OutcomeCreated], "the pulled account, then the deal, woken by its link: %+v", outs)
+		n, err := b.st.CountWaits(b.ctx, "")
+		require.NoError(t, err)
+		require.Zero(t, n, "nothing waits any more")
 		require.Empty(t, b.run(t, "deals"))
 		require.Equal(t, 1, b.erp.Count(model.Account), "only the won deal's account is in the ERP")
 		deals := b.erp.All(model.Deal)
@@ -655,7 +676,7 @@ func TestEngine_CrossEntity(t *testing.T) {
 		_, err := b.eng.Poll(b.ctx, "orders")
 		require.NoError(t, err)
 		batch := b.queue.take()
-		_, err = b.eng.Process(b.ctx, batch[0])
+		_, err = b.eng.Process(b.ctx, batch[0], engine.ProcessOptions{})
 		require.NoError(t, err)
 		status := func() string {
 			got, err := b.crm.Get(b.ctx, model.Deal, []string{"d1"})
@@ -664,9 +685,18 @@ func TestEngine_CrossEntity(t *testing.T) {
 		}
 		require.Contains(t, status(), "waiting: crm account c1 is not linked to a record in erp yet")
 
-		b.run(t, "orders") // the account arrives; the product never does; the retries run out
-		require.Contains(t, status(), "failed: lines.product: crm product p-not-in-erp is not linked to a record in erp yet", "a reason a sales person can act on, on the deal")
+		b.run(t, "orders") // the account arrives; the product never does
+		require.Contains(t, status(), "waiting: lines.product: crm product p-not-in-erp is not linked to a record in erp yet", "a reason a sales person can act on, on the deal")
 		require.Zero(t, b.erp.Count(model.Order))
+
+		// The status written onto the deal is a change of the deal in the CRM;
+		// reading it again tries nothing and logs nothing.
+		before, err := b.st.ListEvents(b.ctx, &store.ListEventsParams{Flow: "orders"})
+		require.NoError(t, err)
+		require.Equal(t, map[store.Outcome]int{"": 1}, countOutcomes(b.run(t, "orders")), "skipped")
+		after, err := b.st.ListEvents(b.ctx, &store.ListEventsParams{Flow: "orders"})
+		require.NoError(t, err)
+		require.Len(t, after, len(before), "the status write did not re-trigger the deal")
 
 		bad := handoff
 		bad.StatusField = "name"
@@ -725,7 +755,7 @@ func TestEngine_CrossEntity(t *testing.T) {
 		b.erp.Put(model.Record{Entity: model.Invoice, ID: "INV-2", Fields: model.Fields{"number": model.Text("2026/0002"), "state": model.Text("posted"),
 			"order": model.Ref(model.Order, "ORDER-BY-HAND")}})
 		outs := b.run(t, "payments")
-		require.Equal(t, store.OutcomeRetrying, outs[0].Outcome)
+		require.Equal(t, store.OutcomeWaiting, outs[0].Outcome)
 		require.Contains(t, outs[0].Reason, "erp order ORDER-BY-HAND is not linked to a deal in crm yet")
 	})
 }
@@ -784,8 +814,25 @@ func TestEngine_PullRefused(t *testing.T) {
 			last = o
 		}
 	}
-	require.Equal(t, store.OutcomeDead, last.Outcome)
+	require.Equal(t, store.OutcomeWaiting, last.Outcome, "the deal waits for its account")
 	require.Contains(t, last.Reason, "crm account c1 cannot reach erp: erp refused account c1: field country: no country with code \"MX\" in erp")
+	dls, err := b.st.ListDeadLetters(b.ctx, nil)
+	require.NoError(t, err)
+	require.Len(t, dls, 1, "one letter, the account's: %+v", dls)
+	require.Equal(t, "c1", dls[0].ExternalID)
+
+	// The account is fixed at the source: the waiting deal's pull takes it
+	// across, and the deal follows.
+	b.erp.SetFailFunc(nil)
+	acc := b.crm.All(model.Account)[0]
+	acc.Fields["country"] = model.Text("Mexico")
+	b.crm.Put(acc)
+	outs := b.run(t, "customers")
+	require.Equal(t, map[store.Outcome]int{store.OutcomeCreated: 2}, countOutcomes(outs), "the account, then the woken deal: %+v", outs)
+	require.Equal(t, 1, b.erp.Count(model.Deal))
+	dls, err = b.st.ListDeadLetters(b.ctx, nil)
+	require.NoError(t, err)
+	require.Empty(t, dls, "the account's letter closed when it synced")
 }
 
 // TestEngine_BuryAnnounced: a batch of records announced by webhook that failed as
@@ -795,7 +842,7 @@ func TestEngine_BuryAnnounced(t *testing.T) {
 	b := setup(t)
 	b.crm.Put(account("c1", "Alfreds", ""))
 	b.crm.Put(account("c2", "Berglunds", ""))
-	require.NoError(t, b.eng.Bury(b.ctx, engine.Batch{Leg: "customers", Fetch: []string{"c1", "c2"}, Attempt: 5}, "crm api down"))
+	require.NoError(t, b.eng.Bury(b.ctx, engine.Batch{Leg: "customers", Fetch: []string{"c1", "c2"}, Attempt: 5}, "crm api down", 5))
 	dls, err := b.st.ListDeadLetters(b.ctx, &store.ListDeadLettersParams{})
 	require.NoError(t, err)
 	require.Len(t, dls, 2)
@@ -806,13 +853,13 @@ func TestEngine_BuryAnnounced(t *testing.T) {
 
 	// A letter of a flow that is gone is reported and left; the others are retried.
 	dls = append(dls, store.DeadLetter{ID: 999, Flow: "renamed-flow", Snapshot: []byte(`{"entity":"account","id":"x","fields":{}}`)})
-	n, err := b.eng.RetryDeadLetters(b.ctx, dls)
+	n, err := b.eng.RetryDeadLetters(b.ctx, dls, nil)
 	require.ErrorContains(t, err, `flow "renamed-flow" is not in the config`)
 	require.Equal(t, 2, n)
 	batches := b.queue.take()
 	require.Len(t, batches, 1)
 	require.Equal(t, []string{"c1", "c2"}, batches[0].Fetch, "read again from the source")
-	outs, err := b.eng.Process(b.ctx, batches[0])
+	outs, err := b.eng.Process(b.ctx, batches[0], engine.ProcessOptions{})
 	require.NoError(t, err)
 	require.Equal(t, map[store.Outcome]int{store.OutcomeCreated: 2}, countOutcomes(outs))
 }

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -29,20 +30,129 @@ type response struct {
 	Error   string `json:"error,omitempty"`
 }
 
-// Process plans and executes a batch; it is what a queue worker calls.
-func (e *Engine) Process(ctx context.Context, b Batch) ([]Outcome, error) {
-	bp, err := e.Plan(ctx, b)
+// ProcessOptions connect Process to the queue that runs it.
+type ProcessOptions struct {
+	// Checkpoint is called inside the recording transaction of every piece of a
+	// batch but the last, with what is left of the batch (its records read,
+	// nothing to fetch): the queue stores it, so that a process killed after
+	// the piece resumes with the rest instead of starting over.
+	Checkpoint func(ctx context.Context, tx store.Tx, rest Batch) error
+	// Stop reports that the process is shutting down: Process returns
+	// ErrStopped after the piece it is writing is recorded (and the rest
+	// checkpointed).
+	Stop func() bool
+}
+
+// ErrStopped is returned by Process when it stopped between two pieces of a
+// batch because the process is shutting down; the rest was checkpointed.
+var ErrStopped = errors.New("stopped between pieces of a batch")
+
+// Piece sizes: a piece is planned, written and recorded as one unit, so that a
+// killed process keeps the pieces it finished and a long batch records its
+// events as it goes. The size adapts per leg so that a piece takes about
+// pieceFast..pieceSlow: slow targets get small pieces, fast ones the batch.
+const (
+	firstPiece = 25
+	pieceFast  = 300 * time.Millisecond
+	pieceSlow  = 1500 * time.Millisecond
+)
+
+// Process plans and executes a batch, piece by piece; it is what a queue worker
+// calls. The outcomes of the pieces recorded before an error are returned with
+// it.
+func (e *Engine) Process(ctx context.Context, b Batch, opt ProcessOptions) ([]Outcome, error) {
+	l, ok := e.legs[b.Leg]
+	if !ok {
+		return nil, fmt.Errorf("process: unknown leg %q", b.Leg)
+	}
+	b, gone, err := e.materialize(ctx, l, b)
 	if err != nil {
 		return nil, err
 	}
-	return e.Execute(ctx, bp)
+	if len(gone) > 0 {
+		// Records the source no longer has: nothing waits for them, and their
+		// dead letters have nothing left to retry.
+		err := e.store.InTx(ctx, func(tx store.Tx) error {
+			if err := tx.DeleteWaits(ctx, &store.DeleteWaitsParams{Flow: l.Name, System: l.Source, Entity: l.Entity, ExternalIDs: gone}); err != nil {
+				return err
+			}
+			return tx.ResolveDeadLetters(ctx, &store.ResolveDeadLettersParams{Flow: l.Name, System: l.Source, Entity: l.Entity, ExternalIDs: gone, Resolution: "source record gone"})
+		})
+		if err != nil {
+			return nil, fmt.Errorf("process %s: records gone from %s: %w", l.Name, l.Source, err)
+		}
+	}
+	var outs []Outcome
+	for start := 0; start < len(b.Records); {
+		size := e.pieceSize(l.Name)
+		end := min(start+size, len(b.Records))
+		piece, rest := b, b
+		piece.Records, rest.Records = b.Records[start:end], b.Records[end:]
+		began := time.Now()
+		bp, err := e.planRecords(ctx, l, piece)
+		if err != nil {
+			return outs, err
+		}
+		var cp func(context.Context, store.Tx) error
+		if opt.Checkpoint != nil && len(rest.Records) > 0 {
+			cp = func(ctx context.Context, tx store.Tx) error { return opt.Checkpoint(ctx, tx, rest) }
+		}
+		o, err := e.execute(ctx, bp, cp)
+		outs = append(outs, o...)
+		if err != nil {
+			return outs, err
+		}
+		e.adaptPiece(l.Name, end-start, time.Since(began))
+		start = end
+		if start < len(b.Records) && opt.Stop != nil && opt.Stop() {
+			return outs, ErrStopped
+		}
+	}
+	return outs, nil
+}
+
+func (e *Engine) pieceSize(leg string) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if n := e.pieces[leg]; n > 0 {
+		return n
+	}
+	return min(firstPiece, e.batch)
+}
+
+// adaptPiece grows a leg's piece size while pieces are quick and shrinks it
+// when they are slow.
+func (e *Engine) adaptPiece(leg string, n int, took time.Duration) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	size := e.pieces[leg]
+	if size == 0 {
+		size = min(firstPiece, e.batch)
+	}
+	switch {
+	case took < pieceFast && n >= size:
+		size = min(size*2, e.batch)
+	case took > pieceSlow:
+		size = max(size/2, 1)
+	}
+	e.pieces[leg] = size
 }
 
 // Execute writes a plan to the target and records the outcome of every record in
-// one store transaction: events, links, fingerprints, quarantine, dead letters and
-// the retry of retryable failures. An error means nothing was recorded; the target
-// writes that happened are found again by link key when the batch is retried.
+// one store transaction: events, links, fingerprints, quarantine, waits, dead
+// letters and the retry of retryable failures. An error means nothing was
+// recorded; the target writes that happened are found again by link key when
+// the batch is retried.
 func (e *Engine) Execute(ctx context.Context, bp *BatchPlan) ([]Outcome, error) {
+	return e.execute(ctx, bp, nil)
+}
+
+// recordTimeout bounds the recording of a batch whose writes were made: the
+// recording goes on when the job's context is cancelled (a shutdown), since
+// the target already holds the writes.
+const recordTimeout = time.Minute
+
+func (e *Engine) execute(ctx context.Context, bp *BatchPlan, checkpoint func(context.Context, store.Tx) error) ([]Outcome, error) {
 	l := bp.Leg
 	started := e.now()
 	var ops []connector.Op
@@ -96,7 +206,10 @@ func (e *Engine) Execute(ctx context.Context, bp *BatchPlan) ([]Outcome, error) 
 		}
 	}
 	took := e.now().Sub(started)
-	return e.record(ctx, bp, answers, started, took)
+	// The writes are made: record them even when ctx is cancelled now.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	return e.record(rctx, bp, answers, started, took, checkpoint)
 }
 
 // guard re-checks the ownership promise at write time, whatever the plan says.
@@ -118,7 +231,7 @@ func (l *Leg) guard(p *RecordPlan) *OwnershipError {
 }
 
 // record stores the outcome of a batch in one transaction.
-func (e *Engine) record(ctx context.Context, bp *BatchPlan, answers []response, started time.Time, took time.Duration) ([]Outcome, error) {
+func (e *Engine) record(ctx context.Context, bp *BatchPlan, answers []response, started time.Time, took time.Duration, checkpoint func(context.Context, store.Tx) error) ([]Outcome, error) {
 	l, b := bp.Leg, bp.Batch
 	n := len(bp.Records)
 	var (
@@ -128,8 +241,10 @@ func (e *Engine) record(ctx context.Context, bp *BatchPlan, answers []response, 
 		fps      []store.Fingerprint
 		quar     []store.QuarantineEntry
 		released []string
+		synced   []string // reached the target: their waits and dead letters close
 		retry    []model.Record
 		deadIdx  []int
+		waitIdx  []int
 	)
 	outs := make([]Outcome, n)
 	per := took / time.Duration(max(n, 1))
@@ -146,12 +261,20 @@ func (e *Engine) record(ctx context.Context, bp *BatchPlan, answers []response, 
 		case ActionCreate:
 			o.Outcome = store.OutcomeCreated
 			st.Created++
-		case ActionUpdate:
-			o.Outcome = store.OutcomeUpdated
-			st.Updated++
-		case ActionNone:
-			o.Outcome = store.OutcomeUnchanged
-			st.Unchanged++
+		case ActionUpdate, ActionNone:
+			switch {
+			case p.adoptedCreate:
+				// An earlier attempt created it and died before recording it:
+				// this is that create, finished.
+				o.Outcome = store.OutcomeCreated
+				st.Created++
+			case p.Action == ActionUpdate:
+				o.Outcome = store.OutcomeUpdated
+				st.Updated++
+			default:
+				o.Outcome = store.OutcomeUnchanged
+				st.Unchanged++
+			}
 		case ActionStale:
 			o.Outcome = store.OutcomeStale
 			st.Stale++
@@ -159,6 +282,10 @@ func (e *Engine) record(ctx context.Context, bp *BatchPlan, answers []response, 
 			o.Outcome = store.OutcomeQuarantined
 			st.Quarantined++
 			quar = append(quar, store.QuarantineEntry{Flow: l.Name, System: l.Source, Entity: l.Entity, ExternalID: p.Source.ID, Field: p.Field, Reason: p.Reason, Snapshot: mustJSON(p.Raw), CreatedAt: now})
+		case ActionWait:
+			o.Outcome = store.OutcomeWaiting
+			st.Waiting++
+			waitIdx = append(waitIdx, i)
 		case ActionFail:
 			if p.Retryable && b.Attempt < e.retry.MaxAttempts {
 				o.Outcome = store.OutcomeRetrying
@@ -175,6 +302,7 @@ func (e *Engine) record(ctx context.Context, bp *BatchPlan, answers []response, 
 		}
 		if p.Action == ActionCreate || p.Action == ActionUpdate || p.Action == ActionNone {
 			fps = append(fps, store.Fingerprint{Flow: l.Name, System: l.Source, Entity: l.Entity, ExternalID: p.Source.ID, Hash: p.hash, Version: p.Source.Version, UpdatedAt: p.Source.UpdatedAt})
+			synced = append(synced, p.Source.ID)
 			pair := linkPair{event: len(events), cid: p.ConcordID}
 			if p.newSourceLink && l.LinkBy == "" {
 				pair.source = p.Source.ID
@@ -200,6 +328,10 @@ func (e *Engine) record(ctx context.Context, bp *BatchPlan, answers []response, 
 		})
 		evIdx = append(evIdx, i)
 	}
+	if len(waitIdx) > 0 || len(deadIdx) > 0 {
+		e.backlog.Store(true)
+	}
+	backlog := e.backlog.Load()
 	err := e.store.InTx(ctx, func(tx store.Tx) error {
 		// Links first: settling them may change the concord id the events carry.
 		links, err := e.settleLinks(ctx, tx, l, pairs, events)
@@ -227,14 +359,44 @@ func (e *Engine) record(ctx context.Context, bp *BatchPlan, answers []response, 
 		if err := tx.Quarantine(ctx, quar); err != nil {
 			return fmt.Errorf("quarantine: %w", err)
 		}
+		if backlog && len(released) > 0 {
+			// Whatever else happened to a record, it no longer waits (a new
+			// wait is put below); one that reached the target closes its
+			// dead letter.
+			if err := tx.DeleteWaits(ctx, &store.DeleteWaitsParams{Flow: l.Name, System: l.Source, Entity: l.Entity, ExternalIDs: released}); err != nil {
+				return fmt.Errorf("delete waits: %w", err)
+			}
+			if err := tx.ResolveDeadLetters(ctx, &store.ResolveDeadLettersParams{Flow: l.Name, System: l.Source, Entity: l.Entity, ExternalIDs: synced, Resolution: "synced"}); err != nil {
+				return fmt.Errorf("close dead letters: %w", err)
+			}
+		}
+		if len(waitIdx) > 0 {
+			if err := e.park(ctx, tx, bp, waitIdx, outs, now); err != nil {
+				return err
+			}
+		}
 		if len(deadIdx) > 0 {
 			letters := make([]store.DeadLetter, len(deadIdx))
 			for k, i := range deadIdx {
 				p := bp.Records[i]
-				letters[k] = store.DeadLetter{Flow: l.Name, Entity: l.Entity, System: l.Source, ExternalID: p.Source.ID, Snapshot: mustJSON(p.Raw), Reason: p.Reason, Attempts: b.Attempt, EventID: outs[i].EventID, CreatedAt: now}
+				letters[k] = store.DeadLetter{Flow: l.Name, Entity: l.Entity, System: l.Source, ExternalID: p.Source.ID, Snapshot: mustJSON(p.Raw),
+					Reason: p.Reason, Attempts: 1, Retryable: p.Retryable, EventID: outs[i].EventID, CreatedAt: now}
+				if p.Retryable {
+					letters[k].Attempts = b.Attempt
+				}
 			}
 			if _, err := tx.InsertDeadLetters(ctx, letters); err != nil {
 				return fmt.Errorf("dead letters: %w", err)
+			}
+		}
+		if backlog && len(links) > 0 {
+			if err := e.wakeLinked(ctx, tx, links); err != nil {
+				return err
+			}
+		}
+		if backlog && (len(deadIdx) > 0 || len(quar) > 0) {
+			if err := e.wakeRefused(ctx, tx, bp, deadIdx, quar); err != nil {
+				return err
 			}
 		}
 		var pulls []Batch
@@ -253,6 +415,11 @@ func (e *Engine) record(ctx context.Context, bp *BatchPlan, answers []response, 
 				return fmt.Errorf("enqueue retry: %w", err)
 			}
 		}
+		if checkpoint != nil {
+			if err := checkpoint(ctx, tx); err != nil {
+				return fmt.Errorf("checkpoint: %w", err)
+			}
+		}
 		return nil
 	})
 	if err != nil {
@@ -260,8 +427,8 @@ func (e *Engine) record(ctx context.Context, bp *BatchPlan, answers []response, 
 	}
 	e.count(l.Name, func(s *Stats) { s.Add(st) })
 	e.writeStatus(ctx, bp, outs)
-	if st.Failed+st.Retrying+st.Quarantined > 0 {
-		e.log.InfoContext(ctx, "batch had failures", "leg", l.Name, "attempt", b.Attempt, "failed", st.Failed, "retrying", st.Retrying, "quarantined", st.Quarantined)
+	if st.Failed+st.Retrying+st.Quarantined+st.Waiting > 0 {
+		e.log.InfoContext(ctx, "batch had records not synced", "leg", l.Name, "attempt", b.Attempt, "failed", st.Failed, "retrying", st.Retrying, "waiting", st.Waiting, "quarantined", st.Quarantined)
 	}
 	return outs, nil
 }
@@ -276,7 +443,7 @@ func statusText(l *Leg, o Outcome, at time.Time) string {
 	switch o.Outcome {
 	case store.OutcomeCreated, store.OutcomeUpdated, store.OutcomeUnchanged:
 		return fmt.Sprintf("synced to %s %s %s (%s)", l.Target, l.targetEntity(), o.TargetID, stamp)
-	case store.OutcomeRetrying:
+	case store.OutcomeRetrying, store.OutcomeWaiting:
 		return fmt.Sprintf("waiting: %s (%s)", reason, stamp)
 	case store.OutcomeQuarantined:
 		return fmt.Sprintf("not sent, fix it here: %s (%s)", reason, stamp)
@@ -289,6 +456,9 @@ func statusText(l *Leg, o Outcome, at time.Time) string {
 // writeStatus writes each record's outcome into the leg's status field in the
 // source system, where it changed. A failure is logged: the status is a courtesy
 // to the people working in the source, and the next attempt writes it again.
+// The records a status was written onto are remembered with the values they
+// held, so that reading them again because of that write does not try them
+// again (see planVersions).
 func (e *Engine) writeStatus(ctx context.Context, bp *BatchPlan, outs []Outcome) {
 	l := bp.Leg
 	if l.StatusField == "" {
@@ -296,15 +466,29 @@ func (e *Engine) writeStatus(ctx context.Context, bp *BatchPlan, outs []Outcome)
 	}
 	now := e.now()
 	var ops []connector.Op
+	var echoes []store.Fingerprint
 	for i, p := range bp.Records {
 		text := statusText(l, outs[i], now)
 		if text == "" || prefixEqual(p.Raw.Fields[l.StatusField].Str, text) {
 			continue
 		}
 		ops = append(ops, connector.Op{Kind: connector.OpUpdate, ID: p.Source.ID, Fields: model.Fields{l.StatusField: model.Text(text)}})
+		switch outs[i].Outcome {
+		case store.OutcomeCreated, store.OutcomeUpdated, store.OutcomeUnchanged:
+			// Its fingerprint already recognises the write.
+		default:
+			echoes = append(echoes, store.Fingerprint{Flow: statusFlow(l), System: l.Source, Entity: l.Entity, ExternalID: p.Source.ID, Hash: p.hash, Version: p.Source.Version, UpdatedAt: p.Source.UpdatedAt})
+		}
 	}
 	if len(ops) == 0 {
 		return
+	}
+	if len(echoes) > 0 {
+		// Before the write: a crash between the two leaves at most one extra try.
+		if err := e.store.PutFingerprints(ctx, echoes); err != nil {
+			e.log.WarnContext(ctx, "remember status writes", "leg", l.Name, "err", err)
+			return
+		}
 	}
 	res, err := e.conns[l.Source].Write(ctx, l.Entity, ops)
 	if err == nil {

@@ -23,7 +23,8 @@ const (
 	ActionSkip       Action = "skip"       // an echo or a version already applied: nothing to do, not logged
 	ActionStale      Action = "stale"      // older than the change last applied
 	ActionQuarantine Action = "quarantine" // failed cleaning or validation
-	ActionFail       Action = "fail"       // cannot be handed over (missing reference, target record gone)
+	ActionFail       Action = "fail"       // cannot be handed over (target refused, target record gone)
+	ActionWait       Action = "wait"       // needs a record that is not linked yet: parked until it is
 )
 
 // Change is one field the plan writes.
@@ -48,7 +49,13 @@ type RecordPlan struct {
 	TargetVersion string `json:"-"`
 	// Adopted is true when the target record was found by its link key, not by a
 	// stored link (a create that crashed before it was recorded).
-	Adopted bool     `json:"adopted,omitempty"`
+	Adopted bool `json:"adopted,omitempty"`
+	// adoptedCreate is set when the adopted record is one an earlier attempt of
+	// this leg created (found by the source id in the target's link field): the
+	// change is recorded as created.
+	adoptedCreate bool
+	// await names the record this one waits for (ActionWait).
+	await *await
 	Changes []Change `json:"changes,omitempty"`
 	// Field and Reason explain quarantine and failure.
 	Field  string `json:"field,omitempty"`
@@ -74,6 +81,18 @@ type BatchPlan struct {
 	// Pulls are referenced records to bring across first, per leg: queued with
 	// the batch's outcome, while the records that reference them wait.
 	Pulls map[string][]string
+	// Gone are ids the batch was to fetch that the source no longer has.
+	Gone []string
+}
+
+// await is what a waiting record needs: the record ID of Entity in System,
+// linked to a record of InEntity in In.
+type await struct {
+	System   string
+	Entity   model.Entity
+	ID       string
+	In       string
+	InEntity model.Entity
 }
 
 // Plan reads the store and the target and decides, for each record of the batch,
@@ -83,26 +102,65 @@ func (e *Engine) Plan(ctx context.Context, b Batch) (*BatchPlan, error) {
 	if !ok {
 		return nil, fmt.Errorf("plan: unknown leg %q", b.Leg)
 	}
+	b, gone, err := e.materialize(ctx, l, b)
+	if err != nil {
+		return nil, err
+	}
+	bp, err := e.planRecords(ctx, l, b)
+	if err != nil {
+		return nil, err
+	}
+	bp.Gone = gone
+	return bp, nil
+}
+
+// materialize reads the records a batch names by id (announced by webhook,
+// pulled, woken, retried), applies the batch's field overrides and drops
+// repeated versions: the batch that comes out holds records only. gone are the
+// ids the source no longer has.
+func (e *Engine) materialize(ctx context.Context, l *Leg, b Batch) (Batch, []string, error) {
+	var gone []string
 	if len(b.Fetch) > 0 {
 		fetched, err := e.conns[l.Source].Get(ctx, l.Entity, b.Fetch)
 		if err != nil {
-			return nil, fmt.Errorf("plan %s: get %d announced records from %s: %w", l.Name, len(b.Fetch), l.Source, err)
+			return b, nil, fmt.Errorf("plan %s: get %d records from %s: %w", l.Name, len(b.Fetch), l.Source, err)
 		}
 		extra := make([]model.Record, 0, len(fetched))
 		for _, id := range b.Fetch {
 			if r, ok := fetched[id]; ok {
 				extra = append(extra, r)
+			} else {
+				gone = append(gone, id)
 			}
 		}
-		if !b.Pull {
+		if !b.passesTrigger() {
 			if extra, err = e.selectTriggered(ctx, l, extra); err != nil {
-				return nil, fmt.Errorf("plan %s: %w", l.Name, err)
+				return b, nil, fmt.Errorf("plan %s: %w", l.Name, err)
 			}
 		}
 		b.Records = append(b.Records[:len(b.Records):len(b.Records)], extra...)
 		b.Fetch = nil
 	}
-	recs := dedupe(b.Records)
+	if len(b.Set) > 0 {
+		recs := make([]model.Record, len(b.Records))
+		for i, r := range b.Records {
+			if set, ok := b.Set[r.ID]; ok {
+				r = r.Clone()
+				for f, v := range set {
+					r.Fields[f] = v
+				}
+			}
+			recs[i] = r
+		}
+		b.Records, b.Set = recs, nil
+	}
+	b.Records = dedupe(b.Records)
+	return b, gone, nil
+}
+
+// planRecords plans a batch that holds records only (see materialize).
+func (e *Engine) planRecords(ctx context.Context, l *Leg, b Batch) (*BatchPlan, error) {
+	recs := b.Records
 	bp := &BatchPlan{Batch: b, Leg: l, Records: make([]*RecordPlan, len(recs))}
 	ids := make([]string, len(recs))
 	for i, r := range recs {
@@ -137,9 +195,24 @@ func (e *Engine) planVersions(ctx context.Context, bp *BatchPlan, ids []string) 
 	if err != nil {
 		return fmt.Errorf("plan %s: fingerprints: %w", l.Name, err)
 	}
+	// A record Concord wrote a status onto after it failed, waited or was
+	// quarantined is read again because of that write: with the moved values
+	// unchanged there is nothing new to try (its retry, wake or dead letter
+	// stands). Only a plain read is checked; retries, wakes and replays go on.
+	var echoes map[string]store.Fingerprint
+	if l.StatusField != "" && bp.Batch.isRead() {
+		echoes, err = e.store.GetFingerprints(ctx, &store.GetFingerprintsParams{Flow: statusFlow(l), System: l.Source, Entity: l.Entity, ExternalIDs: ids})
+		if err != nil {
+			return fmt.Errorf("plan %s: status fingerprints: %w", l.Name, err)
+		}
+	}
 	for _, p := range bp.Records {
 		p.hash = p.Source.Fields.Fingerprint(l.Fields)
 		fp, seen := fps[p.Source.ID]
+		if echo, ok := echoes[p.Source.ID]; ok && echo.Hash == p.hash && (!seen || fp.UpdatedAt.Before(echo.UpdatedAt)) {
+			p.Action = ActionSkip
+			continue
+		}
 		if !seen {
 			continue
 		}
@@ -152,6 +225,10 @@ func (e *Engine) planVersions(ctx context.Context, bp *BatchPlan, ids []string) 
 	}
 	return nil
 }
+
+// statusFlow is the key under which a leg remembers the records it wrote a
+// status onto (see planVersions).
+func statusFlow(l *Leg) string { return l.Name + "#status" }
 
 // clean normalises and validates the fields the leg moves; a failure quarantines
 // the record with the field and the reason.
@@ -239,7 +316,7 @@ func (e *Engine) planLinks(ctx context.Context, bp *BatchPlan) error {
 			continue
 		}
 		if rec, ok := found[p.Source.ID]; ok {
-			p.TargetID, p.Adopted = rec.ID, true
+			p.TargetID, p.Adopted, p.adoptedCreate = rec.ID, true, true
 		} else if p.Source.LinkKey != "" {
 			p.TargetID, p.Adopted = p.Source.LinkKey, true
 		}
@@ -299,7 +376,7 @@ func (e *Engine) checkAdopted(ctx context.Context, bp *BatchPlan) error {
 // planLinksBy finds the target of each record through its LinkBy reference: the
 // referenced record's counterpart in the target (of the target entity) is the
 // record to update. A record whose reference has no counterpart yet waits and is
-// retried; such legs never create.
+// is parked until it does; such legs never create.
 func (e *Engine) planLinksBy(ctx context.Context, bp *BatchPlan, live []*RecordPlan) error {
 	l := bp.Leg
 	byEntity := map[model.Entity][]string{}
@@ -334,8 +411,9 @@ func (e *Engine) planLinksBy(ctx context.Context, bp *BatchPlan, live []*RecordP
 				p.ConcordID, p.TargetID = lk.ConcordID, t.ExternalID
 				continue
 			}
-			p.Action, p.Field, p.Retryable = ActionFail, l.LinkBy, true
+			p.Action, p.Field = ActionWait, l.LinkBy
 			p.Reason = fmt.Sprintf("%s %s %s is not linked to a %s in %s yet", l.Source, ent, v.Str, l.targetEntity(), l.Target)
+			p.await = &await{System: l.Source, Entity: ent, ID: v.Str, In: l.Target, InEntity: l.targetEntity()}
 		}
 	}
 	return nil
@@ -344,9 +422,9 @@ func (e *Engine) planLinksBy(ctx context.Context, bp *BatchPlan, live []*RecordP
 func newConcordID() string { return uuid.Must(uuid.NewV7()).String() }
 
 // translateRefs maps reference values (an account of a deal, the product of an
-// order line) from source ids to target ids through links. A reference to a
-// record not linked in the target is a retryable failure: the record it points
-// to may be synced by another flow first.
+// order line) from source ids to target ids through links. A record with a
+// reference to a record not linked in the target waits for it: the record it
+// points to may be synced by another flow first, or is pulled across now.
 func (e *Engine) translateRefs(ctx context.Context, bp *BatchPlan) error {
 	l := bp.Leg
 	want := map[model.Entity]map[string]bool{}
@@ -413,8 +491,16 @@ func (e *Engine) translateRefs(ctx context.Context, bp *BatchPlan) error {
 			rec.Fields[f] = tr(f, v)
 		}
 		if missing != nil {
-			p.Action, p.Field, p.Reason, p.Retryable = ActionFail, missing.Field, missing.Error(), true
+			p.Action, p.Field, p.Reason = ActionWait, missing.Field, missing.Error()
+			p.await = &await{System: l.Source, Entity: missing.Entity, ID: missing.ID, In: l.Target, InEntity: missing.Entity}
 			if leg, ok := e.pullLeg(l, missing.Entity); ok {
+				if why := e.lastRefusal(ctx, leg, missing.ID); why != "" {
+					// Say what stops the referenced record, where the reader of this
+					// record can see it. It is not pulled again: its own retry, or
+					// a fix at its source, moves it, and that wakes this record.
+					p.Reason = fmt.Sprintf("%s %s %s cannot reach %s: %s", l.Source, missing.Entity, missing.ID, l.Target, why)
+					continue
+				}
 				if bp.Pulls == nil {
 					bp.Pulls = map[string][]string{}
 				}
@@ -422,10 +508,6 @@ func (e *Engine) translateRefs(ctx context.Context, bp *BatchPlan) error {
 					bp.Pulls[leg] = append(bp.Pulls[leg], missing.ID)
 				}
 				p.Reason += "; pulling it through flow " + e.legs[leg].Flow
-				if why := e.lastRefusal(ctx, leg, missing.ID); why != "" {
-					// Say what stops the referenced record, where the reader of this record can see it.
-					p.Reason = fmt.Sprintf("%s %s %s cannot reach %s: %s", l.Source, missing.Entity, missing.ID, l.Target, why)
-				}
 			}
 			continue
 		}

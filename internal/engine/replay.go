@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/concord-sync/concord/internal/connector"
@@ -27,7 +29,7 @@ func (e *Engine) Replay(ctx context.Context, eventID int64) (Outcome, error) {
 	if err := json.Unmarshal(ev.Snapshot, &rec); err != nil {
 		return Outcome{}, fmt.Errorf("replay event %d: decode snapshot: %w", eventID, err)
 	}
-	outs, err := e.Process(ctx, Batch{Leg: ev.Flow, Records: []model.Record{rec}, Attempt: 1, Force: true, ReplayOf: eventID})
+	outs, err := e.Process(ctx, Batch{Leg: ev.Flow, Records: []model.Record{rec}, Attempt: 1, Force: true, ReplayOf: eventID}, ProcessOptions{})
 	if err != nil {
 		return Outcome{}, fmt.Errorf("replay event %d: %w", eventID, err)
 	}
@@ -58,13 +60,31 @@ func (e *Engine) QueueReplay(ctx context.Context, eventID int64) (string, error)
 	return rec.ID, nil
 }
 
-// RetryDeadLetters puts dead letters back on the queue as fresh first attempts and
-// marks them retried, in one transaction. Letters of flows no longer configured
-// are left as they are and returned in the error, after the others are queued.
-// A letter of a change announced by webhook whose record was never read is
-// queued to be read again.
-func (e *Engine) RetryDeadLetters(ctx context.Context, letters []store.DeadLetter) (int, error) {
-	byLeg := map[string][]model.Record{}
+// RetryDeadLetters puts dead letters back on the queue as live work and marks
+// them retried, in one transaction. Each record is read again from its source
+// when the retry runs, so a value fixed at the source is what is sent; set, when
+// not empty, overrides source fields of every retried record (a value fixed in
+// the retry instead). A letter stays open until its record syncs. Letters of
+// flows no longer configured are left as they are and returned in the error,
+// after the others are queued.
+func (e *Engine) RetryDeadLetters(ctx context.Context, letters []store.DeadLetter, set model.Fields) (int, error) {
+	if len(set) > 0 {
+		for _, dl := range letters {
+			l, ok := e.legs[dl.Flow]
+			if !ok {
+				continue
+			}
+			for f := range set {
+				if !slices.Contains(l.Fields, f) {
+					return 0, fmt.Errorf("dead letter %d: flow %s does not move field %q (it moves %s)", dl.ID, l.Flow, f, strings.Join(l.Fields, ", "))
+				}
+			}
+		}
+	}
+	return e.retryLetters(ctx, letters, set, false)
+}
+
+func (e *Engine) retryLetters(ctx context.Context, letters []store.DeadLetter, set model.Fields, auto bool) (int, error) {
 	fetch := map[string][]string{}
 	var ids []int64
 	var skipped []error
@@ -73,14 +93,8 @@ func (e *Engine) RetryDeadLetters(ctx context.Context, letters []store.DeadLette
 			skipped = append(skipped, fmt.Errorf("dead letter %d: flow %q is not in the config; not retried", dl.ID, dl.Flow))
 			continue
 		}
-		var rec model.Record
-		if err := json.Unmarshal(dl.Snapshot, &rec); err != nil {
-			return 0, fmt.Errorf("dead letter %d: decode snapshot: %w", dl.ID, err)
-		}
-		if rec.Fields == nil {
-			fetch[dl.Flow] = append(fetch[dl.Flow], rec.ID)
-		} else {
-			byLeg[dl.Flow] = append(byLeg[dl.Flow], rec)
+		if !slices.Contains(fetch[dl.Flow], dl.ExternalID) {
+			fetch[dl.Flow] = append(fetch[dl.Flow], dl.ExternalID)
 		}
 		ids = append(ids, dl.ID)
 	}
@@ -89,19 +103,23 @@ func (e *Engine) RetryDeadLetters(ctx context.Context, letters []store.DeadLette
 	}
 	err := e.store.InTx(ctx, func(tx store.Tx) error {
 		var batches []Batch
-		for _, leg := range sortedKeys(byLeg) {
-			recs := byLeg[leg]
-			for start := 0; start < len(recs); start += e.batch {
-				batches = append(batches, Batch{Leg: leg, Records: recs[start:min(start+e.batch, len(recs))], Attempt: 1, Force: true})
-			}
-		}
 		for _, leg := range sortedKeys(fetch) {
-			batches = append(batches, Batch{Leg: leg, Fetch: fetch[leg], Attempt: 1, Force: true, Live: true})
+			recs := fetch[leg]
+			for start := 0; start < len(recs); start += e.batch {
+				b := Batch{Leg: leg, Fetch: recs[start:min(start+e.batch, len(recs))], Attempt: 1, Force: true, Live: true}
+				if len(set) > 0 {
+					b.Set = make(map[string]model.Fields, len(b.Fetch))
+					for _, id := range b.Fetch {
+						b.Set[id] = set
+					}
+				}
+				batches = append(batches, b)
+			}
 		}
 		if err := e.queue.EnqueueTx(ctx, tx, batches, e.now()); err != nil {
 			return fmt.Errorf("enqueue: %w", err)
 		}
-		return tx.MarkDeadLettersRetried(ctx, ids)
+		return tx.MarkDeadLettersRetried(ctx, &store.MarkDeadLettersRetriedParams{IDs: ids, Auto: auto})
 	})
 	if err != nil {
 		return 0, fmt.Errorf("retry dead letters: %w", err)
@@ -109,9 +127,10 @@ func (e *Engine) RetryDeadLetters(ctx context.Context, letters []store.DeadLette
 	return len(ids), errors.Join(skipped...)
 }
 
-// Bury dead-letters every record of a batch whose processing failed as a whole on
-// its last attempt, with the reason, and logs a dead event for each.
-func (e *Engine) Bury(ctx context.Context, b Batch, reason string) error {
+// Bury dead-letters every record of a batch whose processing failed as a whole
+// on its last attempt (attempts tries), with the reason, and logs a dead event
+// for each. The letters are of a passing cause: Tick retries them with backoff.
+func (e *Engine) Bury(ctx context.Context, b Batch, reason string, attempts int) error {
 	l, ok := e.legs[b.Leg]
 	if !ok {
 		return fmt.Errorf("bury: unknown leg %q", b.Leg)
@@ -119,31 +138,39 @@ func (e *Engine) Bury(ctx context.Context, b Batch, reason string) error {
 	now := e.now().UTC()
 	recs := b.Records
 	for _, id := range b.Fetch {
-		// Announced by webhook and never read: the letter names the record; a
-		// retry reads it again (Fields nil).
+		// Announced, pulled or woken and never read: the letter names the
+		// record; a retry reads it again.
 		recs = append(recs, model.Record{Entity: l.Entity, ID: id})
 	}
 	b.Records = recs
+	ids := make([]string, len(recs))
+	for i, r := range recs {
+		ids[i] = r.ID
+	}
 	err := e.store.InTx(ctx, func(tx store.Tx) error {
 		events := make([]store.Event, len(b.Records))
 		for i, r := range b.Records {
 			events[i] = store.Event{Flow: l.Name, Entity: l.Entity, SourceSystem: l.Source, SourceID: r.ID, TargetSystem: l.Target,
-				ConfigVersion: e.version, Snapshot: mustJSON(r), Outcome: store.OutcomeDead, Error: reason, Attempt: b.Attempt, Replay: b.ReplayOf, StartedAt: now}
+				ConfigVersion: e.version, Snapshot: mustJSON(r), Outcome: store.OutcomeDead, Error: reason, Attempt: attempts, Replay: b.ReplayOf, StartedAt: now}
 		}
-		ids, err := tx.InsertEvents(ctx, events)
+		evIDs, err := tx.InsertEvents(ctx, events)
 		if err != nil {
 			return fmt.Errorf("insert events: %w", err)
 		}
 		letters := make([]store.DeadLetter, len(b.Records))
 		for i, r := range b.Records {
-			letters[i] = store.DeadLetter{Flow: l.Name, Entity: l.Entity, System: l.Source, ExternalID: r.ID, Snapshot: mustJSON(r), Reason: reason, Attempts: b.Attempt, EventID: ids[i], CreatedAt: now}
+			letters[i] = store.DeadLetter{Flow: l.Name, Entity: l.Entity, System: l.Source, ExternalID: r.ID, Snapshot: mustJSON(r),
+				Reason: reason, Attempts: attempts, Retryable: true, EventID: evIDs[i], CreatedAt: now}
 		}
-		_, err = tx.InsertDeadLetters(ctx, letters)
-		return err
+		if _, err := tx.InsertDeadLetters(ctx, letters); err != nil {
+			return err
+		}
+		return tx.DeleteWaits(ctx, &store.DeleteWaitsParams{Flow: l.Name, System: l.Source, Entity: l.Entity, ExternalIDs: ids})
 	})
 	if err != nil {
 		return fmt.Errorf("bury %s batch of %d: %w", l.Name, len(b.Records), err)
 	}
+	e.backlog.Store(true)
 	e.count(l.Name, func(s *Stats) { s.Failed += len(b.Records) })
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -29,8 +30,8 @@ import (
 
 // Processor applies a batch; *engine.Engine is one.
 type Processor interface {
-	Process(ctx context.Context, b engine.Batch) ([]engine.Outcome, error)
-	Bury(ctx context.Context, b engine.Batch, reason string) error
+	Process(ctx context.Context, b engine.Batch, opt engine.ProcessOptions) ([]engine.Outcome, error)
+	Bury(ctx context.Context, b engine.Batch, reason string, attempts int) error
 }
 
 // Config configures a Queue.
@@ -75,6 +76,8 @@ type Queue struct {
 	lock *os.File
 	// queueNames are the River queues of the configured legs.
 	queueNames []string
+	// stopping is set while Stop waits for running batches.
+	stopping atomic.Bool
 }
 
 // hotBatch is a batch kept for the process's own workers, with the nonce of the
@@ -258,7 +261,9 @@ func (q *Queue) Start(ctx context.Context, proc Processor) error {
 		if err := q.lockSQLite(ctx); err != nil {
 			return err
 		}
-		res, err := q.st.DB().ExecContext(ctx, `UPDATE river_job SET state = 'available' WHERE state = 'running'`)
+		// A job killed while running did not fail: the attempt it spent is
+		// given back, so that frequent crashes never exhaust a batch's attempts.
+		res, err := q.st.DB().ExecContext(ctx, `UPDATE river_job SET state = 'available', attempt = max(attempt - 1, 0) WHERE state = 'running'`)
 		if err != nil {
 			return fmt.Errorf("queue: rescue jobs of a crashed run: %w", err)
 		}
@@ -314,6 +319,9 @@ var ErrBusy = errors.New("store busy")
 // call more than once and before Start.
 func (q *Queue) Stop(ctx context.Context) error {
 	defer q.unlock()
+	// Running batches stop after the piece they are writing.
+	q.stopping.Store(true)
+	defer q.stopping.Store(false)
 	err := q.client.Stop(ctx)
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		// Running batches did not finish in time: cancel them; they are retried.
@@ -464,6 +472,19 @@ func (q *Queue) take(id int64, nonce uint64) (engine.Batch, bool) {
 	return h.batch, true
 }
 
+// checkpoint replaces a job's payload with what is left of its batch, inside
+// the transaction that records the part done.
+func (q *Queue) checkpoint(ctx context.Context, tx store.Tx, id int64, rest engine.Batch) error {
+	blob, err := json.Marshal(rest)
+	if err != nil {
+		return fmt.Errorf("encode rest of batch %d: %w", id, err)
+	}
+	if _, err := tx.SQL().ExecContext(ctx, q.sql(`UPDATE concord_queue_payload SET batch = $1 WHERE id = $2`), blob, id); err != nil {
+		return fmt.Errorf("checkpoint batch %d: %w", id, err)
+	}
+	return nil
+}
+
 func (q *Queue) forget(ctx context.Context, id int64) error {
 	if _, err := q.st.DB().ExecContext(ctx, q.sql(`DELETE FROM concord_queue_payload WHERE id = $1`), id); err != nil {
 		return fmt.Errorf("delete batch %d: %w", id, err)
@@ -498,14 +519,29 @@ func (w *applyWorker) Work(ctx context.Context, job *river.Job[applyArgs]) error
 		w.log.InfoContext(ctx, "batch already applied", "leg", job.Args.Leg, "payload", job.Args.Payload)
 		return nil
 	}
-	if _, err = w.proc.Process(ctx, b); err == nil {
+	opt := engine.ProcessOptions{
+		// Each piece of the batch that is recorded leaves the rest as the
+		// job's payload: a killed process resumes there.
+		Checkpoint: func(ctx context.Context, tx store.Tx, rest engine.Batch) error {
+			return w.q.checkpoint(ctx, tx, job.Args.Payload, rest)
+		},
+		Stop: w.q.stopping.Load,
+	}
+	_, err = w.proc.Process(ctx, b, opt)
+	if err == nil {
 		return w.q.forget(ctx, job.Args.Payload)
+	}
+	if errors.Is(err, engine.ErrStopped) {
+		// Shutting down between two pieces: the rest is the payload now; the
+		// next start runs it. Snoozing spends no attempt.
+		w.log.InfoContext(ctx, "batch paused for shutdown", "leg", b.Leg)
+		return river.JobSnooze(time.Second)
 	}
 	if job.Attempt < job.MaxAttempts {
 		w.log.WarnContext(ctx, "batch failed; river retries it", "leg", b.Leg, "records", len(b.Records), "attempt", job.Attempt, "err", err)
 		return err
 	}
-	if berr := w.proc.Bury(context.WithoutCancel(ctx), b, fmt.Sprintf("batch failed %d times: %v", job.Attempt, err)); berr != nil {
+	if berr := w.proc.Bury(context.WithoutCancel(ctx), b, fmt.Sprintf("batch failed %d times: %v", job.Attempt, err), job.Attempt); berr != nil {
 		// Never let River discard a batch that is not dead-lettered: try again
 		// later without spending an attempt.
 		w.log.ErrorContext(ctx, "dead-letter batch failed; retrying later", "leg", b.Leg, "err", errors.Join(err, berr))

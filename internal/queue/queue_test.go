@@ -104,7 +104,7 @@ func exercise(t *testing.T, open func(t *testing.T) store.Store) {
 		require.Contains(t, dls[0].Reason, "erp is down")
 
 		b.erp.SetWriteErr(nil)
-		_, err = b.eng.RetryDeadLetters(b.ctx, dls)
+		_, err = b.eng.RetryDeadLetters(b.ctx, dls, nil)
 		require.NoError(t, err)
 		b.sync(t)
 		require.Equal(t, 5, b.erp.Count(model.Account))

@@ -28,7 +28,7 @@ type recorder struct {
 	delay   time.Duration
 }
 
-func (r *recorder) Process(_ context.Context, b engine.Batch) ([]engine.Outcome, error) {
+func (r *recorder) Process(_ context.Context, b engine.Batch, _ engine.ProcessOptions) ([]engine.Outcome, error) {
 	n := r.running.Add(1)
 	defer r.running.Add(-1)
 	for {
@@ -46,7 +46,7 @@ func (r *recorder) Process(_ context.Context, b engine.Batch) ([]engine.Outcome,
 	return nil, nil
 }
 
-func (r *recorder) Bury(context.Context, engine.Batch, string) error { return nil }
+func (r *recorder) Bury(context.Context, engine.Batch, string, int) error { return nil }
 
 func (r *recorder) seen() []string {
 	r.mu.Lock()
@@ -153,7 +153,7 @@ type sharedRecorder struct {
 	peak    *atomic.Int32
 }
 
-func (s *sharedRecorder) Process(ctx context.Context, b engine.Batch) ([]engine.Outcome, error) {
+func (s *sharedRecorder) Process(ctx context.Context, b engine.Batch, opt engine.ProcessOptions) ([]engine.Outcome, error) {
 	n := s.running.Add(1)
 	defer s.running.Add(-1)
 	for {
@@ -162,9 +162,9 @@ func (s *sharedRecorder) Process(ctx context.Context, b engine.Batch) ([]engine.
 			break
 		}
 	}
-	return s.r.Process(ctx, b)
+	return s.r.Process(ctx, b, opt)
 }
 
-func (s *sharedRecorder) Bury(ctx context.Context, b engine.Batch, reason string) error {
-	return s.r.Bury(ctx, b, reason)
+func (s *sharedRecorder) Bury(ctx context.Context, b engine.Batch, reason string, attempts int) error {
+	return s.r.Bury(ctx, b, reason, attempts)
 }

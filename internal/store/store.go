@@ -131,6 +131,10 @@ type Ops interface {
 	// not return them again until they are parked again.
 	MarkWaitsWoken(ctx context.Context, p *DeleteWaitsParams) error
 
+	// WaitedOn returns which of the given records of one system and entity a
+	// wait awaits (a won deal waits for its account).
+	WaitedOn(ctx context.Context, p *WaitedOnParams) (map[string]bool, error)
+
 	// ListWaits lists waits, oldest first, filtered by p.
 	ListWaits(ctx context.Context, p *ListWaitsParams) ([]Wait, error)
 
@@ -432,9 +436,21 @@ type ReadyWaitsParams struct {
 	Limit       int // 0 means 1000
 }
 
+// WaitedOnParams are the arguments of WaitedOn.
+type WaitedOnParams struct {
+	System      string
+	Entity      model.Entity
+	ExternalIDs []string
+}
+
 // ListWaitsParams filter ListWaits; zero values match everything.
 type ListWaitsParams struct {
 	Flow string
+	// AwaitSystem, AwaitEntity and AwaitIDs, when AwaitIDs is not empty, keep
+	// the waits for those records only.
+	AwaitSystem string
+	AwaitEntity model.Entity
+	AwaitIDs    []string
 	// DeadlineBefore keeps the waits whose deadline is before it.
 	DeadlineBefore time.Time
 	Limit          int // 0 means 1000

@@ -161,17 +161,30 @@ func (o *ops) ListWaits(ctx context.Context, p *store.ListWaitsParams) ([]store.
 		where = append(where, "deadline < ?")
 		args = append(args, o.timeArg(p.DeadlineBefore))
 	}
-	q := "SELECT " + waitCols + " FROM concord_wait"
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
+	run := func(where []string, args []any) ([]store.Wait, error) {
+		q := "SELECT " + waitCols + " FROM concord_wait"
+		if len(where) > 0 {
+			q += " WHERE " + strings.Join(where, " AND ")
+		}
+		q += " ORDER BY since, flow, external_id LIMIT ?"
+		rows, err := o.q.QueryContext(ctx, o.rebind(q), o.batch(append(args, limitOr(p.Limit, 1000))...)...)
+		if err != nil {
+			return nil, err
+		}
+		return collectRows(rows, scanWait)
 	}
-	q += " ORDER BY since, flow, external_id LIMIT ?"
-	args = append(args, limitOr(p.Limit, 1000))
-	rows, err := o.q.QueryContext(ctx, o.rebind(q), args...)
-	if err != nil {
-		return nil, fmt.Errorf("list waits: %w", err)
+	var out []store.Wait
+	var err error
+	if len(p.AwaitIDs) == 0 {
+		out, err = run(where, args)
+	} else {
+		err = forIn(o, "await_id", dedupe(p.AwaitIDs), func(cond string, in []any) error {
+			got, err := run(append(where[:len(where):len(where)], "await_system = ?", "await_entity = ?", cond),
+				append(append(args[:len(args):len(args)], p.AwaitSystem, string(p.AwaitEntity)), in...))
+			out = append(out, got...)
+			return err
+		})
 	}
-	out, err := collectRows(rows, scanWait)
 	if err != nil {
 		return nil, fmt.Errorf("list waits: %w", err)
 	}
@@ -190,4 +203,32 @@ func (o *ops) CountWaits(ctx context.Context, flow string) (int, error) {
 		return 0, fmt.Errorf("count waits: %w", err)
 	}
 	return n, nil
+}
+
+// WaitedOn returns which of the given records a wait awaits.
+func (o *ops) WaitedOn(ctx context.Context, p *store.WaitedOnParams) (map[string]bool, error) {
+	out := map[string]bool{}
+	if p == nil || len(p.ExternalIDs) == 0 {
+		return out, nil
+	}
+	err := forIn(o, "await_id", dedupe(p.ExternalIDs), func(cond string, args []any) error {
+		q := "SELECT DISTINCT await_id FROM concord_wait WHERE await_system = ? AND await_entity = ? AND " + cond
+		rows, err := o.q.QueryContext(ctx, o.rebind(q), o.batch(append([]any{p.System, string(p.Entity)}, args...)...)...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			out[id] = true
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("waited on: %w", err)
+	}
+	return out, nil
 }

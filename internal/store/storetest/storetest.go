@@ -648,6 +648,9 @@ func exerciseWaits(t *testing.T, setup setupFunc) {
 		ready, err := s.ReadyWaits(ctx, nil)
 		require.NoError(t, err)
 		require.Empty(t, ready, "nothing is linked yet")
+		on, err := s.WaitedOn(ctx, &store.WaitedOnParams{System: "crm", Entity: model.Account, ExternalIDs: []string{"a1", "a3"}})
+		require.NoError(t, err)
+		require.Equal(t, map[string]bool{"a1": true}, on)
 
 		// a1 linked in crm only: not ready; then in erp too: ready.
 		require.NoError(t, s.PutLinks(ctx, &store.PutLinksParams{Links: []store.Link{link(model.Account, "c1", "crm", "a1")}}))
