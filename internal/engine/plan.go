@@ -55,7 +55,7 @@ type RecordPlan struct {
 	// change is recorded as created.
 	adoptedCreate bool
 	// await names the record this one waits for (ActionWait).
-	await *await
+	await   *await
 	Changes []Change `json:"changes,omitempty"`
 	// Field and Reason explain quarantine and failure.
 	Field  string `json:"field,omitempty"`
