@@ -94,16 +94,26 @@ func openStore(t *testing.T) store.Store {
 
 func setup(t *testing.T, legs ...engine.Leg) *testBundle {
 	t.Helper()
+	return setupWith(t, nil, legs...)
+}
+
+// setupWith is setup with engine parameters changed by mod.
+func setupWith(t *testing.T, mod func(*engine.Params), legs ...engine.Leg) *testBundle {
+	t.Helper()
 	if len(legs) == 0 {
 		legs = []engine.Leg{forwardLeg()}
 	}
 	b := &testBundle{ctx: context.Background(), st: openStore(t), crm: memory.New("crm", model.Entities...), erp: memory.New("erp", model.Entities...), queue: &captureQueue{}}
-	var err error
-	b.eng, err = engine.New(engine.Params{
+	p := engine.Params{
 		Store: b.st, Connectors: map[string]connector.Connector{"crm": b.crm, "erp": b.erp}, Legs: legs,
 		ConfigVersion: "test", Queue: b.queue, BatchSize: 50,
 		Retry: engine.RetryPolicy{MaxAttempts: 3, Backoff: time.Second, MaxBackoff: time.Minute},
-	})
+	}
+	if mod != nil {
+		mod(&p)
+	}
+	var err error
+	b.eng, err = engine.New(p)
 	require.NoError(t, err)
 	return b
 }
@@ -632,25 +642,33 @@ func defs(e model.Entity, fields ...string) map[string]model.FieldDef {
 	return out
 }
 
+// o2cLegs are the order-to-cash legs between two in-memory systems: accounts
+// pulled by won deals, the ERP's products, won deals handed over as orders, and
+// the orders' invoices reported back onto the deals.
+func o2cLegs() (accounts, products, handoff, payments engine.Leg) {
+	dealOwners := map[string]string{"name": "crm", "stage": "crm", "account": "crm", "lines": "crm",
+		"invoice_number": "erp", "invoice_state": "erp", "amount_due": "erp", "paid_date": "erp", "erp_sync_status": "erp"}
+	orderOwners := map[string]string{"account": "crm", "lines": "crm", "number": "erp", "state": "erp", "total": "erp"}
+	accounts = forwardLeg()
+	accounts.Trigger = engine.TriggerDealWon
+	products = engine.Leg{Name: "products", Flow: "products", Source: "erp", Target: "crm", Entity: model.Product,
+		Fields: []string{"name", "sku"}, Trigger: engine.TriggerChange, Owners: map[string]string{"name": "erp", "sku": "erp"}, Defs: defs(model.Product, "name", "sku")}
+	handoff = engine.Leg{Name: "orders", Flow: "orders", Source: "crm", Target: "erp", Entity: model.Deal, TargetEntity: model.Order,
+		Fields: []string{"account", "lines"}, Trigger: engine.TriggerDealWon, Owners: dealOwners, TargetOwners: orderOwners, Defs: defs(model.Deal, "account", "lines")}
+	payments = engine.Leg{Name: "payments", Flow: "payments", Source: "erp", Target: "crm", Entity: model.Invoice, TargetEntity: model.Deal, LinkBy: "order",
+		Fields: []string{"number", "state", "amount_due", "paid_date"}, Map: map[string]string{"number": "invoice_number", "state": "invoice_state"},
+		Trigger: engine.TriggerChange, Owners: map[string]string{"number": "erp", "state": "erp", "amount_due": "erp", "paid_date": "erp", "order": "erp"},
+		TargetOwners: dealOwners, Defs: defs(model.Invoice, "number", "state", "amount_due", "paid_date")}
+
+	return accounts, products, handoff, payments
+}
+
 // TestEngine_CrossEntity runs order-to-cash between two in-memory systems: a won
 // deal becomes an ERP order with the ERP's ids for its account and products,
 // and the invoice of that order reports back onto the deal.
 func TestEngine_CrossEntity(t *testing.T) {
 	t.Parallel()
-	dealOwners := map[string]string{"name": "crm", "stage": "crm", "account": "crm", "lines": "crm",
-		"invoice_number": "erp", "invoice_state": "erp", "amount_due": "erp", "paid_date": "erp", "erp_sync_status": "erp"}
-	orderOwners := map[string]string{"account": "crm", "lines": "crm", "number": "erp", "state": "erp", "total": "erp"}
-	accounts := forwardLeg()
-	accounts.Trigger = engine.TriggerDealWon
-	products := engine.Leg{Name: "products", Flow: "products", Source: "erp", Target: "crm", Entity: model.Product,
-		Fields: []string{"name", "sku"}, Trigger: engine.TriggerChange, Owners: map[string]string{"name": "erp", "sku": "erp"}, Defs: defs(model.Product, "name", "sku")}
-	handoff := engine.Leg{Name: "orders", Flow: "orders", Source: "crm", Target: "erp", Entity: model.Deal, TargetEntity: model.Order,
-		Fields: []string{"account", "lines"}, Trigger: engine.TriggerDealWon, Owners: dealOwners, TargetOwners: orderOwners, Defs: defs(model.Deal, "account", "lines")}
-	payments := engine.Leg{Name: "payments", Flow: "payments", Source: "erp", Target: "crm", Entity: model.Invoice, TargetEntity: model.Deal, LinkBy: "order",
-		Fields: []string{"number", "state", "amount_due", "paid_date"}, Map: map[string]string{"number": "invoice_number", "state": "invoice_state"},
-		Trigger: engine.TriggerChange, Owners: map[string]string{"number": "erp", "state": "erp", "amount_due": "erp", "paid_date": "erp", "order": "erp"},
-		TargetOwners: dealOwners, Defs: defs(model.Invoice, "number", "state", "amount_due", "paid_date")}
-
+	accounts, products, handoff, payments := o2cLegs()
 	t.Run("ErrTargetFieldOwnedByTarget", func(t *testing.T) {
 		t.Parallel()
 		bad := handoff

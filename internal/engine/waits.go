@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/concord-sync/concord/internal/connector"
 	"github.com/concord-sync/concord/internal/model"
 	"github.com/concord-sync/concord/internal/store"
 )
@@ -218,6 +219,7 @@ func (e *Engine) expireWaits(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	e.backlog.Store(true)
+	e.writeExpiredStatus(ctx, mine, now)
 	for _, w := range mine {
 		// The owner's alarm: a record gave up waiting.
 		e.log.ErrorContext(ctx, "record waited too long; dead-lettered", "leg", w.Flow, "record", w.ExternalID,
@@ -225,6 +227,29 @@ func (e *Engine) expireWaits(ctx context.Context) (int, error) {
 		e.count(w.Flow, func(s *Stats) { s.Failed++ })
 	}
 	return len(mine), nil
+}
+
+// writeExpiredStatus tells the people working in the source that a record
+// gave up waiting, on legs with a status field.
+func (e *Engine) writeExpiredStatus(ctx context.Context, expired []store.Wait, now time.Time) {
+	byLeg := map[string][]store.Wait{}
+	for _, w := range expired {
+		if l := e.legs[w.Flow]; l.StatusField != "" {
+			byLeg[w.Flow] = append(byLeg[w.Flow], w)
+		}
+	}
+	for leg, ws := range byLeg {
+		l := e.legs[leg]
+		ops := make([]connector.Op, len(ws))
+		for i, w := range ws {
+			o := Outcome{Outcome: store.OutcomeDead, Reason: fmt.Sprintf("waited since %s for %s %s %s, which never reached %s: %s",
+				w.Since.UTC().Format("2006-01-02 15:04 UTC"), w.AwaitSystem, w.AwaitEntity, w.AwaitID, w.AwaitIn, w.Reason)}
+			ops[i] = connector.Op{Kind: connector.OpUpdate, ID: w.ExternalID, Fields: model.Fields{l.StatusField: model.Text(statusText(l, o, now))}}
+		}
+		if _, err := e.conns[l.Source].Write(ctx, l.Entity, ops); err != nil {
+			e.log.WarnContext(ctx, "write status field", "leg", l.Name, "system", l.Source, "field", l.StatusField, "err", err)
+		}
+	}
 }
 
 // retryDue re-queues the open dead letters of passing causes whose backoff is
