@@ -306,7 +306,7 @@ func printDelta(out io.Writer, before, after []engine.Stats) {
 		d := s
 		d.Read, d.Created, d.Updated, d.Unchanged, d.Skipped, d.Stale, d.Quarantined, d.Retrying, d.Failed =
 			s.Read-before[i].Read, s.Created-before[i].Created, s.Updated-before[i].Updated, s.Unchanged-before[i].Unchanged,
-			s.Skipped-before[i].Skipped, s.Stale-before[i].Stale, s.Quarantined-before[i].Quarantined, s.Retrying-before[i].Retrying, s.Failed-before[i].Failed
+			s.Skipped-before[i].Skipped, s.Stale-before[i].Stale, s.Quarantined-before[i].Quarantined, s.Retrying-before[i].Retrying+s.Waiting-before[i].Waiting, s.Failed-before[i].Failed
 		if d.Created+d.Updated+d.Retrying+d.Failed+d.Quarantined == 0 {
 			continue
 		}

@@ -43,7 +43,7 @@ Exit codes: 0 ok, 1 runtime failure, 2 invalid config or usage.`,
 	root.AddCommand(
 		newValidateCmd(g), newSchemaCmd(), newConnectorsCmd(),
 		newPlanCmd(g), newSyncCmd(g), newServeCmd(g),
-		newEventsCmd(g), newReplayCmd(g), newDeadLetterCmd(g), newLinksCmd(g), newQuarantineCmd(g),
+		newEventsCmd(g), newReplayCmd(g), newDeadLetterCmd(g), newWaitsCmd(g), newLinksCmd(g), newQuarantineCmd(g),
 		newBenchCmd(g), newQuickstartCmd(g), newSandboxCmd(g), newDemoCmd(g),
 	)
 	return root

@@ -73,6 +73,11 @@ func (a *app) serve(ctx context.Context, addr string) error {
 		a.log.InfoContext(ctx, "serving", "addr", ln.Addr().String())
 	}
 	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		a.tickLoop(ctx, tickEvery)
+	}()
 	for _, name := range a.eng.Legs() {
 		l, _ := a.eng.Leg(name)
 		every := a.cfg.Sync.PollInterval
@@ -94,6 +99,26 @@ func (a *app) serve(ctx context.Context, addr string) error {
 		_ = srv.Shutdown(stopCtx)
 	}
 	return a.queue.Stop(stopCtx)
+}
+
+// tickEvery is how often serve wakes missed waits, expires old ones and
+// retries dead letters of passing causes (engine.Tick).
+const tickEvery = 5 * time.Second
+
+// tickLoop runs the engine's periodic work until ctx is cancelled.
+func (a *app) tickLoop(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if _, err := a.eng.Tick(ctx); err != nil && ctx.Err() == nil {
+			a.log.ErrorContext(ctx, "periodic work failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // pollLoop drains a leg's source every interval until ctx is cancelled.

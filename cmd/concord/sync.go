@@ -122,10 +122,21 @@ func (a *app) pass(ctx context.Context, legs []string) error {
 			}
 		}
 	}
-	if err := a.queue.Drain(ctx, 25*time.Millisecond); err != nil {
-		return fmt.Errorf("wait for queue: %w", err)
+	// Drain the queue; then wake what waited for a record linked meanwhile
+	// without being woken (another process linked it) and retry dead letters
+	// whose backoff is over, until nothing more is queued.
+	for {
+		if err := a.queue.Drain(ctx, 25*time.Millisecond); err != nil {
+			return fmt.Errorf("wait for queue: %w", err)
+		}
+		res, err := a.eng.Tick(ctx)
+		if err != nil {
+			return err
+		}
+		if res.Woken+res.Retried == 0 {
+			return nil
+		}
 	}
-	return nil
 }
 
 func applied(stats []engine.Stats) int {
@@ -147,10 +158,10 @@ func totalFailed(stats []engine.Stats) int {
 // printSummary prints one row per leg and a total.
 func printSummary(w io.Writer, stats []engine.Stats) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "FLOW\tREAD\tCREATED\tUPDATED\tUNCHANGED\tSKIPPED\tSTALE\tQUARANTINED\tRETRYING\tFAILED\t")
+	fmt.Fprintln(tw, "FLOW\tREAD\tCREATED\tUPDATED\tUNCHANGED\tSKIPPED\tSTALE\tQUARANTINED\tRETRYING\tWAITING\tFAILED\t")
 	var t engine.Stats
 	row := func(s engine.Stats) {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", s.Leg, s.Read, s.Created, s.Updated, s.Unchanged, s.Skipped, s.Stale, s.Quarantined, s.Retrying, s.Failed)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", s.Leg, s.Read, s.Created, s.Updated, s.Unchanged, s.Skipped, s.Stale, s.Quarantined, s.Retrying, s.Waiting, s.Failed)
 	}
 	for _, s := range stats {
 		row(s)

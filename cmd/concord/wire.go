@@ -95,7 +95,7 @@ func wire(ctx context.Context, cfg *config.Config, reg *connector.Registry, log 
 	a.eng, err = engine.New(engine.Params{
 		Store: a.store, Connectors: a.conns, Legs: legs, ConfigVersion: cfg.Version, Queue: a.queue,
 		Retry:     engine.RetryPolicy{MaxAttempts: cfg.Sync.Retry.MaxAttempts, Backoff: cfg.Sync.Retry.Backoff, MaxBackoff: cfg.Sync.Retry.MaxBackoff},
-		BatchSize: cfg.Sync.BatchSize, Logger: log,
+		BatchSize: cfg.Sync.BatchSize, Logger: log, WaitLimit: cfg.Sync.WaitLimit,
 	})
 	if err != nil {
 		return nil, usageErr(err)

@@ -110,6 +110,10 @@ type Sync struct {
 	Overlap time.Duration
 	// Retry controls retries of failed writes.
 	Retry Retry
+	// WaitLimit is how long a change may wait for a record it needs (a deal's
+	// account not handed over yet, an invoice's order not linked yet) before it
+	// becomes a dead letter.
+	WaitLimit time.Duration
 }
 
 // Retry controls retries of failed writes: exponential backoff with jitter,
@@ -220,6 +224,7 @@ func DefaultConfig() *Config {
 			PollInterval: 30 * time.Second,
 			Overlap:      2 * time.Second,
 			Retry:        Retry{MaxAttempts: 5, Backoff: time.Second, MaxBackoff: 5 * time.Minute},
+			WaitLimit:    24 * time.Hour,
 		},
 		Entities: map[model.Entity]*Entity{},
 	}

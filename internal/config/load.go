@@ -163,6 +163,9 @@ func (l *loader) sync(n *node) {
 	if v, ok := l.duration(m["overlap"].v, "sync.overlap"); ok {
 		s.Overlap = v
 	}
+	if v, ok := l.duration(m["wait_limit"].v, "sync.wait_limit"); ok {
+		s.WaitLimit = v
+	}
 	r := l.object(m["retry"].v, "sync.retry", retrySchema)
 	if v, ok := l.integer(r["max_attempts"].v, "sync.retry.max_attempts", 1); ok {
 		s.Retry.MaxAttempts = v

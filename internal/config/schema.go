@@ -99,6 +99,7 @@ var (
 		"poll_interval": duration("How often `concord serve` polls the source of each change flow.", "30s"),
 		"overlap":       duration("How far back a timestamp cursor re-reads, to catch records committed late.", "2s"),
 		"retry":         retrySchema,
+		"wait_limit":    duration("How long a change may wait for a record it needs (an account not handed over yet, an order not linked yet) before it becomes a dead letter.", "24h"),
 	})
 
 	systemSchema = object("One CRM or ERP instance.", map[string]*jsonSchema{
