@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -42,7 +43,9 @@ func newEventsCmd(g *globals) *cobra.Command {
 		Short: "List sync events (every attempt to apply a change), newest first",
 		Long: `events lists the event log: one event per attempt to apply one change, with the
 flow, the source and target records, the outcome (created, updated, unchanged,
-stale, quarantined, failed, retrying, dead) and the error. Each event keeps the
+stale, quarantined, waiting, failed, retrying, dead) and the error. A create that a
+killed attempt made and the next attempt found and finished shows as
+"created (adopted)". Each event keeps the
 source snapshot, the config version, the planned diff and the target's answer:
 see them with concord events show ID, and re-apply with concord replay ID.`,
 		Args: cobra.NoArgs,
@@ -53,14 +56,14 @@ see them with concord events show ID, and re-apply with concord replay ID.`,
 			},
 			header: "ID\tTIME\tFLOW\tSOURCE\tTARGET\tOUTCOME\tATTEMPT\tERROR",
 			row: func(e store.Event) string {
-				return fmt.Sprintf("%d\t%s\t%s\t%s:%s\t%s:%s\t%s\t%d\t%s", e.ID, e.StartedAt.Format(time.DateTime), e.Flow, e.SourceSystem, e.SourceID, e.TargetSystem, e.TargetID, e.Outcome, e.Attempt, e.Error)
+				return fmt.Sprintf("%d\t%s\t%s\t%s:%s\t%s:%s\t%s\t%d\t%s", e.ID, e.StartedAt.Format(time.DateTime), e.Flow, e.SourceSystem, e.SourceID, e.TargetSystem, e.TargetID, outcomeText(e), e.Attempt, e.Error)
 			},
 			asJSON: func(evs []store.Event) any { return eventViews(evs) },
 			json:   &asJSON,
 		}.run(g),
 	}
 	cmd.Flags().StringVar(&p.Flow, "flow", "", "only this flow")
-	cmd.Flags().StringVar(&status, "status", "", "only this outcome: created, updated, unchanged, stale, quarantined, failed, retrying, dead")
+	cmd.Flags().StringVar(&status, "status", "", "only this outcome: created, updated, unchanged, stale, quarantined, waiting, failed, retrying, dead")
 	cmd.Flags().StringVar(&p.SourceID, "source-id", "", "only events of this source record")
 	cmd.Flags().IntVar(&p.Limit, "limit", 100, "most events to list")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
@@ -140,4 +143,13 @@ func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// outcomeText is an event's outcome as listed: a create finished by a later
+// attempt says so.
+func outcomeText(e store.Event) string {
+	if e.Outcome == store.OutcomeCreated && bytes.Contains(e.Plan, []byte(`"adopted":true`)) {
+		return "created (adopted)"
+	}
+	return string(e.Outcome)
 }
