@@ -108,6 +108,11 @@ func (a *app) syncOnce(ctx context.Context, legs []string, show bool, out io.Wri
 // pass polls legs until their sources are drained (a schedule leg starts a new
 // sweep) and waits until the running queue is empty, retries included.
 func (a *app) pass(ctx context.Context, legs []string) error {
+	// First the periodic work: wake what waits for a record linked since,
+	// and see whether waits or dead letters exist at all.
+	if _, err := a.eng.Tick(ctx); err != nil {
+		return err
+	}
 	for _, leg := range legs {
 		if err := a.eng.StartSweep(ctx, leg); err != nil {
 			return err

@@ -151,6 +151,9 @@ func Run(ctx context.Context, p Params) (Result, error) {
 	}
 	stopHeap := watchHeap(&res.PeakHeap)
 	start := time.Now()
+	if _, err := eng.Tick(ctx); err != nil { // as sync --once does first
+		return res, err
+	}
 	if err := q.Start(ctx, eng); err != nil {
 		return res, err
 	}
