@@ -84,6 +84,9 @@ func (e *Engine) Plan(ctx context.Context, b Batch) (*BatchPlan, error) {
 		return nil, fmt.Errorf("plan: unknown leg %q", b.Leg)
 	}
 	if len(b.Fetch) > 0 {
+		if err := e.startAnnounced(ctx, l.Name, b.Fetch); err != nil {
+			return nil, fmt.Errorf("plan %s: %w", l.Name, err)
+		}
 		fetched, err := e.conns[l.Source].Get(ctx, l.Entity, b.Fetch)
 		if err != nil {
 			return nil, fmt.Errorf("plan %s: get %d announced records from %s: %w", l.Name, len(b.Fetch), l.Source, err)
