@@ -119,9 +119,13 @@ type dispatcher struct {
 	failed    atomic.Int64
 }
 
+// newDispatcher starts event ids at the clock in microseconds, so that a
+// restarted sandbox never reuses the ids of events it sent before (a receiver
+// that deduplicated on eventId alone would drop the new events).
 func newDispatcher(s *Server) *dispatcher {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &dispatcher{s: s, nextSub: 100, nextEvent: 1, notify: make(chan struct{}, 1), ctx: ctx, cancel: cancel, done: make(chan struct{})}
+	first := max(s.cfg.Now().UnixMicro(), 1)
+	return &dispatcher{s: s, nextSub: 100, nextEvent: first, notify: make(chan struct{}, 1), ctx: ctx, cancel: cancel, done: make(chan struct{})}
 }
 
 var eventKinds = []string{"creation", "propertyChange", "deletion"}

@@ -109,6 +109,34 @@ func (rc *receiver) snapshot() []hubspot.Event {
 func TestServer_Webhooks(t *testing.T) {
 	t.Parallel()
 
+	t.Run("EventIDsUniqueAcrossRestarts", func(t *testing.T) {
+		t.Parallel()
+		// Two sandboxes in a row on the same receiver, as a restart: the
+		// second must not send the first one's event ids again.
+		rc := newReceiver(t, "client-secret", 0)
+		for i := range 2 {
+			b := setup(t, func(c *hubspot.Config) {
+				c.Now = time.Now
+				c.Webhook = hubspot.WebhookConfig{URL: rc.url, ClientSecret: "client-secret", BatchWindow: time.Millisecond}
+			})
+			_, err := b.srv.Subscribe("company.creation", "")
+			require.NoError(t, err)
+			for range 3 {
+				_, err := b.srv.Put("companies", map[string]string{"name": "x"})
+				require.NoError(t, err)
+			}
+			require.Eventually(t, func() bool { return len(rc.snapshot()) == 3*(i+1) }, 5*time.Second, 5*time.Millisecond)
+			require.NoError(t, b.srv.Close())
+			time.Sleep(2 * time.Millisecond) // the restart takes longer than sending 3 events
+		}
+		seen := map[int64]bool{}
+		for _, ev := range rc.snapshot() {
+			require.False(t, seen[ev.EventID], "event id %d sent twice", ev.EventID)
+			require.Less(t, ev.EventID, int64(1)<<53, "ids stay exact in JavaScript clients")
+			seen[ev.EventID] = true
+		}
+	})
+
 	t.Run("DeliversSignedEvents", func(t *testing.T) {
 		t.Parallel()
 		rc := newReceiver(t, "client-secret", 0)
