@@ -248,6 +248,54 @@ func TestConn_VerifyWebhookDelivered(t *testing.T) {
 	_ = context.Background()
 }
 
+// TestConn_VerifyWebhookGeneric receives real deliveries of HubSpot's generic
+// format (object.* with objectTypeId) from the sandbox.
+func TestConn_VerifyWebhookGeneric(t *testing.T) {
+	t.Parallel()
+	got := make(chan []connector.WebhookEvent, 10)
+	var c *hubspot.Conn
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		evs, err := c.VerifyWebhook(r, body)
+		if err != nil {
+			t.Errorf("verify: %v", err)
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		got <- evs
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(recv.Close)
+	f := newFixture(t, sandbox.Config{Webhook: sandbox.WebhookConfig{URL: recv.URL + "/webhooks/crm", ClientSecret: secret, BatchWindow: time.Millisecond}})
+	c = f.open(t, f.with(map[string]any{"webhook_secret": secret}))
+	_, err := f.srv.SubscribeObject("object.propertyChange", "0-2", "name")
+	require.NoError(t, err)
+	_, err = f.srv.SubscribeObject("object.creation", "0-7", "")
+	require.NoError(t, err)
+	o, err := f.srv.Put("companies", map[string]string{"name": "Hooked"})
+	require.NoError(t, err)
+	for _, name := range []string{"Hooked again", "Hooked once more"} {
+		_, err = f.srv.Update("companies", o.ID, map[string]string{"name": name})
+		require.NoError(t, err)
+	}
+	var evs []connector.WebhookEvent
+	for len(evs) < 2 {
+		select {
+		case batch := <-got:
+			evs = append(evs, batch...)
+		case <-time.After(5 * time.Second):
+			require.FailNow(t, "no delivery", "got %d events", len(evs))
+		}
+	}
+	require.Len(t, evs, 2, "two name changes (a creation is no propertyChange); no product was created")
+	for _, ev := range evs {
+		require.Empty(t, ev.Unrouted)
+		require.Equal(t, model.Account, ev.Entity)
+		require.Equal(t, o.ID, ev.RecordID)
+	}
+	require.NotEqual(t, evs[0].Key, evs[1].Key)
+}
+
 func FuzzVerifyWebhook(f *testing.F) {
 	f.Add(events, "", false)
 	f.Add([]byte(`[]`), "", false)
