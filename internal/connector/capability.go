@@ -34,10 +34,17 @@ var (
 
 // WebhookEvent is one change announced by a webhook delivery.
 type WebhookEvent struct {
-	// ID identifies the delivery event, for duplicate suppression.
-	ID       string
+	// ID is the system's id for the event, as sent; it need not be unique.
+	ID string
+	// Key identifies the event for duplicate suppression: the same for every
+	// delivery of one event, different for different events. Empty means ID.
+	Key      string
 	Entity   model.Entity
 	RecordID string
+	// Unrouted, when not empty, says why the event announces no record Concord
+	// reads (an association change, an unmapped object type): the receiver
+	// records it and goes on with the delivery's other events.
+	Unrouted string
 }
 
 // Pinger is implemented by connectors that can check their connection cheaply.

@@ -121,6 +121,9 @@ func (e *Engine) Plan(ctx context.Context, b Batch) (*BatchPlan, error) {
 func (e *Engine) materialize(ctx context.Context, l *Leg, b Batch) (Batch, []string, error) {
 	var gone []string
 	if len(b.Fetch) > 0 {
+		if err := e.startAnnounced(ctx, l.Name, b.Fetch); err != nil {
+			return nil, fmt.Errorf("plan %s: %w", l.Name, err)
+		}
 		fetched, err := e.conns[l.Source].Get(ctx, l.Entity, b.Fetch)
 		if err != nil {
 			return b, nil, fmt.Errorf("plan %s: get %d records from %s: %w", l.Name, len(b.Fetch), l.Source, err)

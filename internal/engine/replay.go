@@ -210,24 +210,3 @@ func (e *Engine) Preview(ctx context.Context, legName string, limit int) ([]*Rec
 	}
 	return out, nil
 }
-
-// EnqueueAnnounced queues, inside tx, the records a system announced as changed
-// (by webhook) on every leg that reads entity from system, as live work: the
-// records are read from the system when the batch runs. It returns the number of
-// legs that take the change; 0 means no flow reads it.
-func (e *Engine) EnqueueAnnounced(ctx context.Context, tx store.Tx, system string, entity model.Entity, ids []string) (int, error) {
-	var batches []Batch
-	for _, name := range e.order {
-		l := e.legs[name]
-		if l.Source == system && l.Entity == entity {
-			batches = append(batches, Batch{Leg: name, Fetch: ids, Attempt: 1, Live: true})
-		}
-	}
-	if len(batches) == 0 {
-		return 0, nil
-	}
-	if err := e.queue.EnqueueTx(ctx, tx, batches, time.Time{}); err != nil {
-		return 0, fmt.Errorf("enqueue announced %s %s: %w", system, entity, err)
-	}
-	return len(batches), nil
-}

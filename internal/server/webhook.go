@@ -31,7 +31,7 @@ type WebhookStats struct {
 	Deliveries int64  `json:"deliveries"` // accepted deliveries
 	Events     int64  `json:"events"`     // new events queued
 	Duplicates int64  `json:"duplicates"` // events delivered again, ignored
-	Unrouted   int64  `json:"unrouted"`   // events no flow reads
+	Unrouted   int64  `json:"unrouted"`   // events recorded and skipped: no flow reads them, or they name no record (association changes, unmapped types)
 	Forged     int64  `json:"forged"`     // refused: bad or missing signature
 	Stale      int64  `json:"stale"`      // refused: timestamp too old (replay)
 	Malformed  int64  `json:"malformed"`  // refused: unreadable
@@ -151,16 +151,19 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 
 type acceptResult struct{ queued, duplicates, unrouted int }
 
-// accept stores the events and queues the new ones in one transaction.
+// accept stores the events and queues the new ones in one transaction. Events
+// the connector could not route are stored with the reason and counted as
+// unrouted; they never refuse the delivery.
 func (r *Receiver) accept(ctx context.Context, system string, events []connector.WebhookEvent, body []byte) (acceptResult, error) {
 	var res acceptResult
 	now := r.now().UTC()
 	rows := make([]store.WebhookEvent, len(events))
 	for i, e := range events {
-		rows[i] = store.WebhookEvent{System: system, EventID: e.ID, Entity: e.Entity, RecordID: e.RecordID, Body: body, ReceivedAt: now}
+		rows[i] = store.WebhookEvent{System: system, EventID: e.ID, Key: e.Key, Entity: e.Entity, RecordID: e.RecordID, Skipped: e.Unrouted, Body: body, ReceivedAt: now}
 	}
+	var skipped []int
 	err := r.st.InTx(ctx, func(tx store.Tx) error {
-		res = acceptResult{}
+		res, skipped = acceptResult{}, nil
 		fresh, err := tx.InsertWebhookEvents(ctx, rows)
 		if err != nil {
 			return err
@@ -168,8 +171,13 @@ func (r *Receiver) accept(ctx context.Context, system string, events []connector
 		byEntity := map[model.Entity][]string{}
 		var order []model.Entity
 		for i, e := range events {
-			if !fresh[i] {
+			switch {
+			case !fresh[i]:
 				res.duplicates++
+				continue
+			case e.Unrouted != "":
+				res.unrouted++
+				skipped = append(skipped, i)
 				continue
 			}
 			if _, seen := byEntity[e.Entity]; !seen {
@@ -193,5 +201,10 @@ func (r *Receiver) accept(ctx context.Context, system string, events []connector
 		}
 		return nil
 	})
+	if err == nil {
+		for _, i := range skipped {
+			r.log.DebugContext(ctx, "webhook event skipped", "system", system, "event_id", events[i].ID, "record_id", events[i].RecordID, "reason", events[i].Unrouted)
+		}
+	}
 	return res, err
 }

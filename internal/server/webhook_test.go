@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -33,12 +34,23 @@ const secret = "s3cret"
 // timestamp + body, refusing timestamps older than 5 minutes.
 type pushCRM struct {
 	*memory.Conn
+	// gets counts the record reads (Get calls) and the ids read.
+	gets, read *atomic.Int64
+}
+
+func (c pushCRM) Get(ctx context.Context, entity model.Entity, ids []string) (map[string]model.Record, error) {
+	c.gets.Add(1)
+	c.read.Add(int64(len(ids)))
+	return c.Conn.Get(ctx, entity, ids)
 }
 
 type delivery struct {
 	ID     string `json:"id"`
+	Key    string `json:"key"`
 	Entity string `json:"entity"`
 	Record string `json:"record"`
+	// Skip makes the event unroutable, with this reason.
+	Skip string `json:"skip"`
 }
 
 func sign(ts, body string) string {
@@ -65,7 +77,7 @@ func (c pushCRM) VerifyWebhook(r *http.Request, body []byte) ([]connector.Webhoo
 	}
 	out := make([]connector.WebhookEvent, len(ds))
 	for i, d := range ds {
-		out[i] = connector.WebhookEvent{ID: d.ID, Entity: model.Entity(d.Entity), RecordID: d.Record}
+		out[i] = connector.WebhookEvent{ID: d.ID, Key: d.Key, Entity: model.Entity(d.Entity), RecordID: d.Record, Unrouted: d.Skip}
 	}
 	return out, nil
 }
@@ -83,7 +95,7 @@ type testBundle struct {
 
 func setup(t *testing.T) *testBundle {
 	t.Helper()
-	b := &testBundle{ctx: context.Background(), crm: pushCRM{memory.New("crm", model.Account)}, erp: memory.New("erp", model.Account)}
+	b := &testBundle{ctx: context.Background(), crm: pushCRM{memory.New("crm", model.Account), &atomic.Int64{}, &atomic.Int64{}}, erp: memory.New("erp", model.Account)}
 	var err error
 	b.st, err = sqlitestore.Open(b.ctx, t.TempDir()+"/concord.db", storetest.Logger(t))
 	require.NoError(t, err)
@@ -126,6 +138,22 @@ func (b *testBundle) pending(t *testing.T) int {
 	t.Helper()
 	n, err := b.q.Pending(b.ctx)
 	require.NoError(t, err)
+	return n
+}
+
+func (b *testBundle) drain(t *testing.T) {
+	t.Helper()
+	require.NoError(t, b.q.Start(b.ctx, b.eng))
+	t.Cleanup(func() { _ = b.q.Stop(context.Background()) })
+	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	defer cancel()
+	require.NoError(t, b.q.Drain(ctx, 5*time.Millisecond))
+}
+
+func (b *testBundle) count(t *testing.T, query string) int {
+	t.Helper()
+	var n int
+	require.NoError(t, b.st.DB().QueryRowContext(b.ctx, query).Scan(&n))
 	return n
 }
 
@@ -181,4 +209,84 @@ func TestReceiver(t *testing.T) {
 		require.NoError(t, b.st.DB().QueryRowContext(b.ctx, `SELECT count(*) FROM concord_webhook_event`).Scan(&n))
 		require.Zero(t, n, "refused deliveries store nothing")
 	})
+}
+
+func TestReceiver_Unrouted(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.crm.Put(model.Record{Entity: model.Account, ID: "c0", Fields: model.Fields{"name": model.Text("Acme")}})
+	// An association change the connector cannot route sits between two valid
+	// events: it is recorded and skipped, the others are queued, the reply is 2xx
+	// (a refusal would make the sender retry and drop the valid events too).
+	body := `[{"id":"e1","entity":"account","record":"c0"},{"id":"e2","record":"9","skip":"deal.associationChange events are not read"},{"id":"e3","entity":"account","record":"c1"}]`
+	resp, out := b.post(t, "crm", body, time.Now(), "")
+	require.Equal(t, http.StatusOK, resp.StatusCode, out)
+	require.Equal(t, server.WebhookStats{System: "crm", Deliveries: 1, Events: 2, Unrouted: 1}, b.recv.Stats()[0])
+	require.Equal(t, 1, b.pending(t))
+	require.Equal(t, 3, b.count(t, `SELECT count(*) FROM concord_webhook_event`), "all three recorded")
+	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM concord_webhook_event WHERE skipped = 'deal.associationChange events are not read'`))
+
+	// Delivered again: all three are duplicates, the skipped one included.
+	resp, _ = b.post(t, "crm", body, time.Now(), "")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, server.WebhookStats{System: "crm", Deliveries: 2, Events: 2, Duplicates: 3, Unrouted: 1}, b.recv.Stats()[0])
+
+	b.drain(t)
+	require.Equal(t, 1, b.erp.Count(model.Account), "c0 synced; c1 does not exist in the CRM")
+}
+
+func TestReceiver_DedupKey(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.crm.Put(model.Record{Entity: model.Account, ID: "c0", Fields: model.Fields{"name": model.Text("Acme")}})
+	b.crm.Put(model.Record{Entity: model.Account, ID: "c1", Fields: model.Fields{"name": model.Text("Bolt")}})
+	// The sender reuses event id 1 for two distinct events (HubSpot does not
+	// promise unique ids; the sandbox restarted at 1): both are taken.
+	resp, _ := b.post(t, "crm", `[{"id":"1","key":"k-a","entity":"account","record":"c0"}]`, time.Now(), "")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	resp, _ = b.post(t, "crm", `[{"id":"1","key":"k-b","entity":"account","record":"c1"}]`, time.Now(), "")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	// A retried delivery of the first (same key) is not.
+	resp, _ = b.post(t, "crm", `[{"id":"1","key":"k-a","entity":"account","record":"c0"}]`, time.Now(), "")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, server.WebhookStats{System: "crm", Deliveries: 3, Events: 2, Duplicates: 1}, b.recv.Stats()[0])
+	b.drain(t)
+	require.Equal(t, 2, b.erp.Count(model.Account), "the second event with id 1 was not dropped")
+}
+
+func TestReceiver_Coalesce(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.crm.Put(model.Record{Entity: model.Account, ID: "c0", Fields: model.Fields{"name": model.Text("Acme 0")}})
+	// 50 deliveries announce the same record before the worker runs.
+	for i := range 50 {
+		b.crm.Put(model.Record{Entity: model.Account, ID: "c0", Fields: model.Fields{"name": model.Text(fmt.Sprintf("Acme %d", i))}})
+		resp, out := b.post(t, "crm", fmt.Sprintf(`[{"id":"e%d","entity":"account","record":"c0"}]`, i), time.Now(), "")
+		require.Equal(t, http.StatusOK, resp.StatusCode, out)
+	}
+	require.Equal(t, 1, b.pending(t), "one job for the record, not 50")
+	require.Equal(t, int64(50), b.recv.Stats()[0].Events, "every event recorded")
+
+	b.drain(t)
+	require.Equal(t, int64(1), b.crm.gets.Load(), "one read of the record")
+	rec := b.erp.All(model.Account)
+	require.Len(t, rec, 1)
+	for _, r := range rec {
+		require.Equal(t, model.Text("Acme 49"), r.Fields["name"], "the latest values")
+	}
+
+	// The job has started and finished: the next announcement queues a new job,
+	// which reads the change the first read could not have seen.
+	b.crm.Put(model.Record{Entity: model.Account, ID: "c0", Fields: model.Fields{"name": model.Text("Acme 50")}})
+	resp, _ := b.post(t, "crm", `[{"id":"e50","entity":"account","record":"c0"}]`, time.Now(), "")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	defer cancel()
+	require.NoError(t, b.q.Drain(ctx, 5*time.Millisecond))
+	require.Equal(t, int64(2), b.crm.gets.Load())
+	rec = b.erp.All(model.Account)
+	require.Len(t, rec, 1)
+	for _, r := range rec {
+		require.Equal(t, model.Text("Acme 50"), r.Fields["name"])
+	}
 }

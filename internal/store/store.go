@@ -142,17 +142,37 @@ type Ops interface {
 	CountWaits(ctx context.Context, flow string) (int, error)
 
 	// InsertWebhookEvents stores raw webhook events and reports, per event, whether
-	// it was new: an event whose (system, event id) is already stored is a repeated
-	// delivery and is not stored again.
+	// it was new: an event whose (system, key) is already stored is a repeated
+	// delivery and is not stored again. Events with the same sender event id but
+	// different keys are distinct and all stored.
 	InsertWebhookEvents(ctx context.Context, events []WebhookEvent) ([]bool, error)
+
+	// MarkAnnounced records that ids of a leg were announced and wait for a job,
+	// and reports per id whether it was newly marked: the caller queues a job for
+	// those, inside the same transaction. An id already marked is not marked again
+	// (its job has not started and will read the latest values) unless its mark is
+	// older than staleBefore.
+	MarkAnnounced(ctx context.Context, leg string, ids []string, at, staleBefore time.Time) ([]bool, error)
+
+	// UnmarkAnnounced removes the marks of ids of a leg: their job has started, so
+	// a later announcement must queue a new one. Unmarked ids are ignored.
+	UnmarkAnnounced(ctx context.Context, leg string, ids []string) error
 }
 
 // WebhookEvent is one change a system announced by webhook, as received.
 type WebhookEvent struct {
-	System   string
-	EventID  string
+	System string
+	// EventID is the sender's id for the event, kept for people; it need not be
+	// unique.
+	EventID string
+	// Key identifies the event for duplicate suppression: the same for every
+	// delivery of one event, different for different events. Empty means EventID.
+	Key      string
 	Entity   model.Entity
 	RecordID string
+	// Skipped, when not empty, says why the event was recorded but not routed
+	// (an association change, an unmapped object type).
+	Skipped string
 	// Body is the raw delivery the event came in (shared by its events).
 	Body       []byte
 	ReceivedAt time.Time

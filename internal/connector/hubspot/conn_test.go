@@ -137,6 +137,41 @@ func TestConn_Write(t *testing.T) {
 		require.Len(t, f.srv.Objects("companies"), 1)
 	})
 
+	t.Run("SameRecordTwiceInOneWrite", func(t *testing.T) {
+		t.Parallel()
+		// HubSpot refuses a whole batch that names one id twice (400 "Duplicate
+		// IDs found in batch input"), and so does the sandbox: the connector
+		// never sends one.
+		f := newFixture(t, sandbox.Config{})
+		proxy, refused := countRefusals(t, f.url)
+		c := f.open(t, f.with(map[string]any{"base_url": proxy}))
+		res, err := c.Write(ctx, model.Account, []connector.Op{
+			{Kind: connector.OpCreate, LinkKey: "A", Fields: model.Fields{"name": model.Text("A1")}},
+			{Kind: connector.OpCreate, LinkKey: "B", Fields: model.Fields{"name": model.Text("B")}},
+			{Kind: connector.OpCreate, LinkKey: "A", Fields: model.Fields{"name": model.Text("A2")}},
+		})
+		require.NoError(t, err)
+		for _, r := range res {
+			require.NoError(t, r.Err)
+		}
+		require.Equal(t, res[0].ID, res[2].ID, "one record, written twice in order")
+		res, err = c.Write(ctx, model.Account, []connector.Op{
+			{Kind: connector.OpUpdate, ID: res[0].ID, Fields: model.Fields{"city": model.Text("Paris")}},
+			{Kind: connector.OpUpdate, ID: res[1].ID, Fields: model.Fields{"city": model.Text("Rome")}},
+			{Kind: connector.OpUpdate, ID: res[0].ID, Fields: model.Fields{"city": model.Text("Lyon")}},
+		})
+		require.NoError(t, err)
+		for _, r := range res {
+			require.NoError(t, r.Err)
+		}
+		require.Zero(t, refused.Load(), "no batch was refused")
+		got, err := c.Get(ctx, model.Account, []string{res[0].ID})
+		require.NoError(t, err)
+		require.Equal(t, "A2", got[res[0].ID].Fields.Get("name").Str)
+		require.Equal(t, "Lyon", got[res[0].ID].Fields.Get("city").Str, "the later op wins")
+		require.Len(t, f.srv.Objects("companies"), 2)
+	})
+
 	t.Run("PartialUpdateFailure", func(t *testing.T) {
 		t.Parallel()
 		f := newFixture(t, sandbox.Config{})

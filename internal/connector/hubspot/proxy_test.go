@@ -8,6 +8,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -36,4 +37,23 @@ func refuseWholeBatch(t *testing.T, target, marker string) string {
 	}))
 	t.Cleanup(ts.Close)
 	return ts.URL
+}
+
+// countRefusals starts a proxy to target that counts the 4xx answers to batch
+// writes, so a test can tell a request the sandbox refused from one it took.
+func countRefusals(t *testing.T, target string) (string, *atomic.Int64) {
+	t.Helper()
+	u, err := url.Parse(target)
+	require.NoError(t, err)
+	var n atomic.Int64
+	rp := httputil.NewSingleHostReverseProxy(u)
+	rp.ModifyResponse = func(resp *http.Response) error {
+		if strings.Contains(resp.Request.URL.Path, "/batch/") && resp.StatusCode >= 400 && resp.StatusCode < 500 {
+			n.Add(1)
+		}
+		return nil
+	}
+	ts := httptest.NewServer(rp)
+	t.Cleanup(ts.Close)
+	return ts.URL, &n
 }

@@ -296,7 +296,9 @@ func (s *Server) handlePutLabelledAssociation(w http.ResponseWriter, r *http.Req
 			labels = append(labels, d.label)
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	// 201, as HubSpot answers and its official clients expect (anything else
+	// makes their create call throw).
+	writeJSON(w, http.StatusCreated, map[string]any{
 		"fromObjectTypeId": from.typeID, "fromObjectId": f,
 		"toObjectTypeId": to.typeID, "toObjectId": t, "labels": labels,
 	})

@@ -2,7 +2,9 @@ package hubspot
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -85,6 +87,12 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 	started := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if op == "update" || op == "upsert" {
+		if e := s.checkBatchKeysLocked(t, body.Inputs); e != nil {
+			writeError(w, e)
+			return
+		}
+	}
 	switch op {
 	case "read":
 		s.batchReadLocked(w, t, body, parseArchived(r.URL.Query()), started)
@@ -222,4 +230,34 @@ func (s *Server) upsertOneLocked(t *objectType, in objectInput) (Object, *Error)
 	o := rec.object(allProperties(rec))
 	o.New = &isNew
 	return o, nil
+}
+
+// checkBatchKeysLocked refuses a whole batch update or upsert, as HubSpot does,
+// with a 400 VALIDATION_ERROR: when an input's idProperty is not a unique
+// property (hs_object_id included), and when two inputs name the same record.
+// Caller holds s.mu.
+func (s *Server) checkBatchKeysLocked(t *objectType, inputs []objectInput) *Error {
+	for _, in := range inputs {
+		if in.IDProperty == "" {
+			continue
+		}
+		if _, ok := s.unique[t.name][in.IDProperty]; !ok {
+			return errValidation("Unable to perform update/upsert by non-unique %s property %s in portal ID %d", t.typeID, in.IDProperty, s.cfg.PortalID)
+		}
+	}
+	seen := map[[2]string]bool{}
+	var dups []string
+	for _, in := range inputs {
+		k := [2]string{in.IDProperty, in.ID}
+		if seen[k] && !slices.Contains(dups, in.ID) {
+			dups = append(dups, in.ID)
+		}
+		seen[k] = true
+	}
+	if len(dups) > 0 {
+		e := errValidation("Duplicate IDs found in batch input: [%s]. IDs must be unique", strings.Join(dups, ", "))
+		e.Context = map[string][]string{"ids": dups}
+		return e
+	}
+	return nil
 }

@@ -75,11 +75,61 @@ func TestServer_Batch(t *testing.T) {
 		require.Equal(t, "Alfreds Futterkiste", all[0].Value("name"))
 		require.Equal(t, "ALFKI", all[0].Value("erp_customer_id"))
 
+	})
+
+	t.Run("ErrUpsertByNonUniqueProperty", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, nil)
+		resp, body := b.do(t, http.MethodPost, "/crm/v3/properties/companies", map[string]any{
+			"name": "erp_customer_id", "label": "ERP id", "type": "string", "fieldType": "text", "groupName": "companyinformation", "hasUniqueValue": true,
+		})
+		require.Equal(t, http.StatusCreated, resp.StatusCode, "%v", body)
+		// One input by a non-unique property refuses the whole request with 400
+		// (HubSpot), not a 207 in which the valid input lands.
+		for _, op := range []string{"upsert", "update"} {
+			for _, prop := range []string{"name", "hs_object_id"} {
+				resp, body = b.do(t, http.MethodPost, "/crm/v3/objects/companies/batch/"+op, map[string]any{"inputs": []any{
+					map[string]any{"id": "ALFKI", "idProperty": "erp_customer_id", "properties": map[string]any{"name": "Alfreds"}},
+					map[string]any{"id": "x", "idProperty": prop, "properties": map[string]any{"name": "X"}},
+				}})
+				require.Equal(t, http.StatusBadRequest, resp.StatusCode, "%s by %s: %v", op, prop, body)
+				requireHubSpotError(t, body, "VALIDATION_ERROR")
+				require.Equal(t, "Unable to perform update/upsert by non-unique 0-2 property "+prop+" in portal ID 62515", body["message"])
+			}
+		}
+		require.Empty(t, b.srv.Objects("companies"), "nothing of a refused batch is written")
+	})
+
+	t.Run("ErrDuplicateIDs", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, nil)
+		resp, body := b.do(t, http.MethodPost, "/crm/v3/properties/companies", map[string]any{
+			"name": "erp_customer_id", "label": "ERP id", "type": "string", "fieldType": "text", "groupName": "companyinformation", "hasUniqueValue": true,
+		})
+		require.Equal(t, http.StatusCreated, resp.StatusCode, "%v", body)
 		resp, body = b.do(t, http.MethodPost, "/crm/v3/objects/companies/batch/upsert", map[string]any{"inputs": []any{
-			map[string]any{"id": "x", "idProperty": "name", "properties": map[string]any{}},
+			map[string]any{"id": "ALFKI", "idProperty": "erp_customer_id", "properties": map[string]any{"name": "Alfreds"}},
+			map[string]any{"id": "ANATR", "idProperty": "erp_customer_id", "properties": map[string]any{"name": "Ana"}},
+			map[string]any{"id": "ALFKI", "idProperty": "erp_customer_id", "properties": map[string]any{"name": "Alfreds F."}},
 		}})
-		require.Equal(t, http.StatusMultiStatus, resp.StatusCode, "name is not unique: %v", body)
-		require.Len(t, b.srv.Objects("companies"), 1)
+		require.Equal(t, http.StatusBadRequest, resp.StatusCode, "%v", body)
+		requireHubSpotError(t, body, "VALIDATION_ERROR")
+		require.Equal(t, "Duplicate IDs found in batch input: [ALFKI]. IDs must be unique", body["message"])
+		require.Equal(t, []any{"ALFKI"}, body["context"].(map[string]any)["ids"])
+		require.Empty(t, b.srv.Objects("companies"), "nothing of a refused batch is written")
+
+		a := b.create(t, "companies", map[string]any{"name": "A"})
+		c := b.create(t, "companies", map[string]any{"name": "C"})
+		resp, body = b.do(t, http.MethodPost, "/crm/v3/objects/companies/batch/update", map[string]any{"inputs": []any{
+			map[string]any{"id": a, "properties": map[string]any{"name": "A1"}},
+			map[string]any{"id": c, "properties": map[string]any{"name": "C1"}},
+			map[string]any{"id": a, "properties": map[string]any{"name": "A2"}},
+			map[string]any{"id": c, "properties": map[string]any{"name": "C2"}},
+		}})
+		require.Equal(t, http.StatusBadRequest, resp.StatusCode, "%v", body)
+		require.Equal(t, "Duplicate IDs found in batch input: ["+a+", "+c+"]. IDs must be unique", body["message"])
+		got, _ := b.srv.Get("companies", a)
+		require.Equal(t, "A", got.Value("name"), "not updated")
 	})
 
 	t.Run("ReadUpdateArchive", func(t *testing.T) {

@@ -73,8 +73,11 @@ func VerifySignatureV3(clientSecret, method, uri string, body []byte, timestamp,
 
 // Subscription is a webhook subscription, as the webhooks v3 API shows it.
 type Subscription struct {
-	ID           int64     `json:"id"`
-	EventType    string    `json:"eventType"`
+	ID        int64  `json:"id"`
+	EventType string `json:"eventType"`
+	// ObjectTypeID is set on subscriptions of the generic format
+	// ("object.creation" for objectTypeId "0-2").
+	ObjectTypeID string    `json:"objectTypeId,omitempty"`
 	PropertyName string    `json:"propertyName,omitempty"`
 	Active       bool      `json:"active"`
 	CreatedAt    time.Time `json:"createdAt"`
@@ -90,6 +93,7 @@ type Event struct {
 	AppID            int64   `json:"appId"`
 	OccurredAt       int64   `json:"occurredAt"`
 	SubscriptionType string  `json:"subscriptionType"`
+	ObjectTypeID     string  `json:"objectTypeId,omitempty"` // generic format only
 	AttemptNumber    int     `json:"attemptNumber"`
 	ObjectID         int64   `json:"objectId"`
 	PropertyName     string  `json:"propertyName,omitempty"`
@@ -119,9 +123,13 @@ type dispatcher struct {
 	failed    atomic.Int64
 }
 
+// newDispatcher starts event ids at the clock in microseconds, so that a
+// restarted sandbox never reuses the ids of events it sent before (a receiver
+// that deduplicated on eventId alone would drop the new events).
 func newDispatcher(s *Server) *dispatcher {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &dispatcher{s: s, nextSub: 100, nextEvent: 1, notify: make(chan struct{}, 1), ctx: ctx, cancel: cancel, done: make(chan struct{})}
+	first := max(s.cfg.Now().UnixMicro(), 1)
+	return &dispatcher{s: s, nextSub: 100, nextEvent: first, notify: make(chan struct{}, 1), ctx: ctx, cancel: cancel, done: make(chan struct{})}
 }
 
 var eventKinds = []string{"creation", "propertyChange", "deletion"}
@@ -135,12 +143,16 @@ func (d *dispatcher) queueLocked(r *record, kind string, changed []string, sourc
 	eventType := r.typ.singular + "." + kind
 	n := len(d.pending)
 	for _, sub := range d.subs {
-		if !sub.Active || sub.EventType != eventType {
+		generic := sub.ObjectTypeID != "" && sub.ObjectTypeID == r.typ.typeID && sub.EventType == "object."+kind
+		if !sub.Active || (sub.EventType != eventType && !generic) {
 			continue
 		}
 		base := Event{
 			SubscriptionID: sub.ID, PortalID: d.s.cfg.PortalID, AppID: d.s.cfg.Webhook.AppID,
-			OccurredAt: at.UnixMilli(), SubscriptionType: eventType, ObjectID: r.id, ChangeSource: source,
+			OccurredAt: at.UnixMilli(), SubscriptionType: sub.EventType, ObjectID: r.id, ChangeSource: source,
+		}
+		if generic {
+			base.ObjectTypeID = sub.ObjectTypeID
 		}
 		switch kind {
 		case "creation":
@@ -280,9 +292,37 @@ func (s *Server) WebhookStats() (delivered, failed int64) {
 // propertyName selects one property; empty means every property (HubSpot
 // requires one; the sandbox is lenient).
 func (s *Server) Subscribe(eventType, propertyName string) (Subscription, error) {
+	return s.subscribe(eventType, "", propertyName)
+}
+
+// SubscribeObject adds an active subscription in HubSpot's generic format:
+// eventType is "object.<creation|propertyChange|deletion>" and objectTypeID
+// the object's type id ("0-1" contacts, "0-2" companies, "0-3" deals, "0-7"
+// products, "0-8" line items). Its events carry subscriptionType
+// "object.<kind>" and objectTypeId.
+func (s *Server) SubscribeObject(eventType, objectTypeID, propertyName string) (Subscription, error) {
+	return s.subscribe(eventType, objectTypeID, propertyName)
+}
+
+func (s *Server) subscribe(eventType, objectTypeID, propertyName string) (Subscription, error) {
 	obj, kind, _ := strings.Cut(eventType, ".")
-	t := lookupType(obj)
-	if t == nil || t.singular != obj || !slices.Contains(eventKinds, kind) {
+	var t *objectType
+	switch {
+	case obj == "object" && objectTypeID != "":
+		if t = lookupType(objectTypeID); t == nil || t.typeID != objectTypeID {
+			return Subscription{}, errValidation("Unsupported objectTypeId %q", objectTypeID)
+		}
+	case obj == "object":
+		return Subscription{}, errValidation("objectTypeId is required for eventType %q", eventType)
+	case objectTypeID != "":
+		return Subscription{}, errValidation("objectTypeId is only allowed with object.* event types, not %q", eventType)
+	default:
+		t = lookupType(obj)
+		if t != nil && t.singular != obj {
+			t = nil
+		}
+	}
+	if t == nil || !slices.Contains(eventKinds, kind) {
 		return Subscription{}, errValidation("Unsupported eventType %q: use <object>.<creation|propertyChange|deletion>", eventType)
 	}
 	s.mu.Lock()
@@ -295,7 +335,7 @@ func (s *Server) Subscribe(eventType, propertyName string) (Subscription, error)
 	now := s.now()
 	d := s.hooks
 	d.nextSub++
-	sub := &Subscription{ID: d.nextSub, EventType: eventType, PropertyName: propertyName, Active: true, CreatedAt: now, UpdatedAt: now}
+	sub := &Subscription{ID: d.nextSub, EventType: eventType, ObjectTypeID: objectTypeID, PropertyName: propertyName, Active: true, CreatedAt: now, UpdatedAt: now}
 	d.subs = append(d.subs, sub)
 	return *sub, nil
 }
@@ -331,6 +371,7 @@ func (s *Server) handleCreateSubscription(w http.ResponseWriter, r *http.Request
 	}
 	var in struct {
 		EventType    string `json:"eventType"`
+		ObjectTypeID string `json:"objectTypeId"`
 		PropertyName string `json:"propertyName"`
 		Active       *bool  `json:"active"`
 	}
@@ -338,7 +379,7 @@ func (s *Server) handleCreateSubscription(w http.ResponseWriter, r *http.Request
 		writeError(w, e)
 		return
 	}
-	sub, err := s.Subscribe(in.EventType, in.PropertyName)
+	sub, err := s.subscribe(in.EventType, in.ObjectTypeID, in.PropertyName)
 	if err != nil {
 		writeError(w, err.(*Error)) //nolint:errorlint // Subscribe only returns *Error
 		return

@@ -109,6 +109,66 @@ func (rc *receiver) snapshot() []hubspot.Event {
 func TestServer_Webhooks(t *testing.T) {
 	t.Parallel()
 
+	t.Run("GenericFormat", func(t *testing.T) {
+		t.Parallel()
+		rc := newReceiver(t, "client-secret", 0)
+		b := setup(t, func(c *hubspot.Config) {
+			c.Now = time.Now
+			c.Webhook = hubspot.WebhookConfig{URL: rc.url, ClientSecret: "client-secret", AppID: 77, BatchWindow: time.Millisecond}
+		})
+		resp, body := b.do(t, http.MethodPost, "/webhooks/v3/77/subscriptions", map[string]any{"eventType": "object.propertyChange", "objectTypeId": "0-2", "propertyName": "city", "active": true})
+		require.Equal(t, http.StatusCreated, resp.StatusCode, "%v", body)
+		require.Equal(t, "0-2", body["objectTypeId"])
+		_, err := b.srv.SubscribeObject("object.creation", "0-3", "")
+		require.NoError(t, err)
+		for _, bad := range []struct{ typ, id string }{{"object.creation", ""}, {"object.creation", "0-99"}, {"company.creation", "0-2"}} {
+			_, err := b.srv.SubscribeObject(bad.typ, bad.id, "")
+			require.Error(t, err, "%v", bad)
+		}
+
+		id := b.create(t, "companies", map[string]any{"name": "Alfreds", "city": "Berlin"})
+		_, err = b.srv.Update("companies", id, map[string]string{"city": "Hamburg"})
+		require.NoError(t, err)
+		_, err = b.srv.Put("deals", map[string]string{"dealname": "Big"})
+		require.NoError(t, err)
+		require.Eventually(t, func() bool { return len(rc.snapshot()) == 2 }, 5*time.Second, 5*time.Millisecond)
+		evs := rc.snapshot()
+		require.Equal(t, "object.propertyChange", evs[0].SubscriptionType)
+		require.Equal(t, "0-2", evs[0].ObjectTypeID)
+		require.Equal(t, id, strconv.FormatInt(evs[0].ObjectID, 10))
+		require.Equal(t, "city", evs[0].PropertyName)
+		require.Equal(t, "object.creation", evs[1].SubscriptionType)
+		require.Equal(t, "0-3", evs[1].ObjectTypeID)
+	})
+
+	t.Run("EventIDsUniqueAcrossRestarts", func(t *testing.T) {
+		t.Parallel()
+		// Two sandboxes in a row on the same receiver, as a restart: the
+		// second must not send the first one's event ids again.
+		rc := newReceiver(t, "client-secret", 0)
+		for i := range 2 {
+			b := setup(t, func(c *hubspot.Config) {
+				c.Now = time.Now
+				c.Webhook = hubspot.WebhookConfig{URL: rc.url, ClientSecret: "client-secret", BatchWindow: time.Millisecond}
+			})
+			_, err := b.srv.Subscribe("company.creation", "")
+			require.NoError(t, err)
+			for range 3 {
+				_, err := b.srv.Put("companies", map[string]string{"name": "x"})
+				require.NoError(t, err)
+			}
+			require.Eventually(t, func() bool { return len(rc.snapshot()) == 3*(i+1) }, 5*time.Second, 5*time.Millisecond)
+			require.NoError(t, b.srv.Close())
+			time.Sleep(2 * time.Millisecond) // the restart takes longer than sending 3 events
+		}
+		seen := map[int64]bool{}
+		for _, ev := range rc.snapshot() {
+			require.False(t, seen[ev.EventID], "event id %d sent twice", ev.EventID)
+			require.Less(t, ev.EventID, int64(1)<<53, "ids stay exact in JavaScript clients")
+			seen[ev.EventID] = true
+		}
+	})
+
 	t.Run("DeliversSignedEvents", func(t *testing.T) {
 		t.Parallel()
 		rc := newReceiver(t, "client-secret", 0)

@@ -50,6 +50,7 @@ func Exercise(t *testing.T, open func(t *testing.T) store.Store) {
 
 	t.Run("PutLinks", func(t *testing.T) { t.Parallel(); exerciseLinks(t, setup) })
 	t.Run("InsertWebhookEvents", func(t *testing.T) { t.Parallel(); exerciseWebhooks(t, setup) })
+	t.Run("MarkAnnounced", func(t *testing.T) { t.Parallel(); exerciseAnnounced(t, setup) })
 	t.Run("ListLinks", func(t *testing.T) { t.Parallel(); exerciseListLinks(t, setup) })
 	t.Run("InsertEvents", func(t *testing.T) { t.Parallel(); exerciseEvents(t, setup) })
 	t.Run("Cursor", func(t *testing.T) { t.Parallel(); exerciseCursors(t, setup) })
