@@ -96,7 +96,8 @@ type await struct {
 }
 
 // Plan reads the store and the target and decides, for each record of the batch,
-// what to write. It writes nothing anywhere.
+// what to write. It writes nothing, except removing the webhook announcement
+// marks of the records it reads (see EnqueueAnnounced).
 func (e *Engine) Plan(ctx context.Context, b Batch) (*BatchPlan, error) {
 	l, ok := e.legs[b.Leg]
 	if !ok {
@@ -121,8 +122,9 @@ func (e *Engine) Plan(ctx context.Context, b Batch) (*BatchPlan, error) {
 func (e *Engine) materialize(ctx context.Context, l *Leg, b Batch) (Batch, []string, error) {
 	var gone []string
 	if len(b.Fetch) > 0 {
+		// A later announcement of these records must queue a new batch.
 		if err := e.startAnnounced(ctx, l.Name, b.Fetch); err != nil {
-			return nil, fmt.Errorf("plan %s: %w", l.Name, err)
+			return b, nil, fmt.Errorf("plan %s: %w", l.Name, err)
 		}
 		fetched, err := e.conns[l.Source].Get(ctx, l.Entity, b.Fetch)
 		if err != nil {
