@@ -257,6 +257,11 @@ func (e *Engine) record(ctx context.Context, bp *BatchPlan, answers []response, 
 			o.Outcome = ""
 			st.Skipped++
 			outs[i] = o
+			if !p.echo {
+				// The target holds these values already: nothing waits and
+				// nothing is held back any more.
+				released = append(released, p.Source.ID)
+			}
 			continue
 		case ActionCreate:
 			o.Outcome = store.OutcomeCreated

@@ -55,7 +55,10 @@ type RecordPlan struct {
 	// change is recorded as created.
 	adoptedCreate bool
 	// await names the record this one waits for (ActionWait).
-	await   *await
+	await *await
+	// echo is set on a record skipped because only Concord's status write
+	// changed it: its wait, quarantine or dead letter stands.
+	echo    bool
 	Changes []Change `json:"changes,omitempty"`
 	// Field and Reason explain quarantine and failure.
 	Field  string `json:"field,omitempty"`
@@ -215,7 +218,7 @@ func (e *Engine) planVersions(ctx context.Context, bp *BatchPlan, ids []string) 
 		p.hash = p.Source.Fields.Fingerprint(l.Fields)
 		fp, seen := fps[p.Source.ID]
 		if echo, ok := echoes[p.Source.ID]; ok && echo.Hash == p.hash && (!seen || fp.UpdatedAt.Before(echo.UpdatedAt)) {
-			p.Action = ActionSkip
+			p.Action, p.echo = ActionSkip, true
 			continue
 		}
 		if !seen {

@@ -119,7 +119,7 @@ func (e *Engine) retryLetters(ctx context.Context, letters []store.DeadLetter, s
 		if err := e.queue.EnqueueTx(ctx, tx, batches, e.now()); err != nil {
 			return fmt.Errorf("enqueue: %w", err)
 		}
-		return tx.MarkDeadLettersRetried(ctx, &store.MarkDeadLettersRetriedParams{IDs: ids, Auto: auto})
+		return tx.MarkDeadLettersRetried(ctx, &store.MarkDeadLettersRetriedParams{IDs: ids, Auto: auto, At: e.now().UTC()})
 	})
 	if err != nil {
 		return 0, fmt.Errorf("retry dead letters: %w", err)

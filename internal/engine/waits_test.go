@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -213,8 +214,20 @@ func TestEngine_DeadLetters(t *testing.T) {
 
 	t.Run("RetriedAutomaticallyWhenTheSystemIsBack", func(t *testing.T) {
 		t.Parallel()
+		var mu sync.Mutex
+		clock := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+		advance := func(d time.Duration) {
+			mu.Lock()
+			defer mu.Unlock()
+			clock = clock.Add(d)
+		}
 		b := setupWith(t, func(p *engine.Params) {
-			p.LetterRetry = engine.RetryPolicy{Backoff: 300 * time.Millisecond, MaxBackoff: 600 * time.Millisecond}
+			p.LetterRetry = engine.RetryPolicy{Backoff: time.Minute, MaxBackoff: time.Hour}
+			p.Now = func() time.Time {
+				mu.Lock()
+				defer mu.Unlock()
+				return clock
+			}
 		})
 		down := true
 		b.erp.SetFailFunc(func(connector.Op) error {
@@ -231,13 +244,17 @@ func TestEngine_DeadLetters(t *testing.T) {
 		require.True(t, dls[0].Retryable)
 		require.Equal(t, 3, dls[0].Attempts)
 
+		advance(59 * time.Second)
 		res, err := b.eng.Tick(b.ctx)
 		require.NoError(t, err)
 		require.Zero(t, res.Retried, "not before its backoff")
-		time.Sleep(300 * time.Millisecond)
+		advance(time.Second)
 		res, err = b.eng.Tick(b.ctx)
 		require.NoError(t, err)
 		require.Equal(t, 1, res.Retried)
+		res, err = b.eng.Tick(b.ctx)
+		require.NoError(t, err)
+		require.Zero(t, res.Retried, "not again while its retry is queued")
 		b.run(t, "customers") // still down: the same letter, more attempts
 		dls, err = b.st.ListDeadLetters(b.ctx, nil)
 		require.NoError(t, err)
@@ -246,10 +263,11 @@ func TestEngine_DeadLetters(t *testing.T) {
 		require.Equal(t, 1, dls[0].AutoRetries)
 
 		down = false
+		advance(time.Minute)
 		res, err = b.eng.Tick(b.ctx)
 		require.NoError(t, err)
 		require.Zero(t, res.Retried, "the backoff doubled")
-		time.Sleep(600 * time.Millisecond)
+		advance(time.Minute)
 		res, err = b.eng.Tick(b.ctx)
 		require.NoError(t, err)
 		require.Equal(t, 1, res.Retried)

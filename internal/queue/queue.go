@@ -541,6 +541,10 @@ func (w *applyWorker) Work(ctx context.Context, job *river.Job[applyArgs]) error
 		w.log.WarnContext(ctx, "batch failed; river retries it", "leg", b.Leg, "records", len(b.Records), "attempt", job.Attempt, "err", err)
 		return err
 	}
+	// Pieces recorded before the failure checkpointed the rest: bury only that.
+	if rest, ok, lerr := w.q.load(context.WithoutCancel(ctx), job.Args.Payload, 0); lerr == nil && ok {
+		b = rest
+	}
 	if berr := w.proc.Bury(context.WithoutCancel(ctx), b, fmt.Sprintf("batch failed %d times: %v", job.Attempt, err), job.Attempt); berr != nil {
 		// Never let River discard a batch that is not dead-lettered: try again
 		// later without spending an attempt.

@@ -365,7 +365,7 @@ func (d DeadLetter) Open() bool { return d.ResolvedAt.IsZero() }
 
 // Pending reports whether the letter was re-queued and its retry has not
 // failed yet.
-func (d DeadLetter) Pending() bool { return !d.RetriedAt.IsZero() && !d.RetriedAt.Before(d.UpdatedAt) }
+func (d DeadLetter) Pending() bool { return d.RetriedAt.After(d.UpdatedAt) }
 
 // CauseOf is a reason with every run of digits replaced by "#": attempts
 // counts, times and amounts vary between failures of the same cause.
@@ -411,6 +411,8 @@ type MarkDeadLettersRetriedParams struct {
 	IDs []int64
 	// Auto marks an automatic retry (AutoRetries grows).
 	Auto bool
+	// At is the time of the retry; zero means now.
+	At time.Time
 }
 
 // Wait is a change parked until a record it needs is linked: the awaited

@@ -143,7 +143,11 @@ func (o *ops) MarkDeadLettersRetried(ctx context.Context, p *store.MarkDeadLette
 	if p == nil || len(p.IDs) == 0 {
 		return nil
 	}
-	ts := o.timeArg(now())
+	at := p.At
+	if at.IsZero() {
+		at = now()
+	}
+	ts := o.timeArg(at)
 	set := "retried_at = ?"
 	if p.Auto {
 		set += ", auto_retries = auto_retries + 1"
