@@ -65,13 +65,15 @@ flows:
 // of 500 records costs at least ten calls (five batch reads to find earlier
 // creates, five batch upserts), about 2 s; a run is killed progressWindow after
 // its first call reached HubSpot, always before a whole job can be written.
+// The kills stop when every record is recorded, after progressMaxRounds runs or
+// after progressBudget, whichever comes first.
 const (
 	progressRecords   = 1000
 	progressLatency   = 200 * time.Millisecond
 	progressWindowMin = 800 * time.Millisecond
 	progressWindowMax = 1600 * time.Millisecond
-	progressMaxRounds = 40
-	progressBudget    = 80 * time.Second
+	progressMaxRounds = 60
+	progressBudget    = 75 * time.Second
 )
 
 // slowTarget passes every request to next after a fixed delay, counting the
