@@ -63,12 +63,11 @@ flows:
 
 // Shape of TestKill9_Progress. A HubSpot call takes progressLatency, so one job
 // of 500 records costs at least ten calls (five batch reads to find earlier
-// creates, five batch upserts), about 2 s; a run is killed a random
-// progressWindowMin..progressWindowMax after
-// its first call reached HubSpot (so a slow start on a loaded machine does not
-// eat the window), always before a whole job can be written.
-// The kills stop when every record is recorded, after progressMaxRounds runs or
-// after progressBudget, whichever comes first.
+// creates, five batch upserts), about 2 s. A run is killed a random
+// progressWindowMin..progressWindowMax after its first call reached HubSpot (so
+// a slow start on a loaded machine does not eat the window), always before a
+// whole job can be written. The kills stop when every record is recorded, after
+// progressMaxRounds runs or after progressBudget, whichever comes first.
 const (
 	progressRecords   = 1000
 	progressLatency   = 200 * time.Millisecond
