@@ -123,6 +123,7 @@ func (e *Engine) Plan(ctx context.Context, b Batch) (*BatchPlan, error) {
 	if err := e.translateRefs(ctx, bp); err != nil {
 		return nil, err
 	}
+	e.checkWritable(bp)
 	if err := e.planDiff(ctx, bp); err != nil {
 		return nil, err
 	}
