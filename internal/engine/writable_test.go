@@ -1,6 +1,11 @@
 package engine_test
 
 import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +15,7 @@ import (
 
 	"github.com/concord-sync/concord/internal/connector"
 	"github.com/concord-sync/concord/internal/connector/memory"
+	sqlconn "github.com/concord-sync/concord/internal/connector/sql"
 	"github.com/concord-sync/concord/internal/engine"
 	"github.com/concord-sync/concord/internal/model"
 	"github.com/concord-sync/concord/internal/store"
@@ -252,4 +258,93 @@ func TestEngine_MoneyRounding(t *testing.T) {
 		require.Empty(t, outs[0].Reason, "301.5 JPY rounds half to even to 302, the deal's amount")
 		require.Equal(t, "302 JPY", b.erp.All(model.Order)[0].Fields["lines"].Lines[0].Fields["amount"].String())
 	})
+}
+
+// TestEngine_BadValuesNeverReachSQL hands accounts and deals over to the sql
+// connector on a real database whose columns accept anything (TEXT, no CHECK):
+// the NUL byte, the negative quantity and the control character are refused
+// by the engine, and the database never sees them.
+func TestEngine_BadValuesNeverReachSQL(t *testing.T) {
+	t.Parallel()
+	type backend struct {
+		name, driver, sqlDriver string
+		dsn                     func(t *testing.T) string
+		serial, text            string
+	}
+	backends := []backend{
+		{"SQLite", sqlconn.DriverSQLite, "sqlite", func(t *testing.T) string { return filepath.Join(t.TempDir(), "erp.db") }, "INTEGER PRIMARY KEY AUTOINCREMENT", "TEXT"},
+		{"PostgreSQL", sqlconn.DriverPostgres, "pgx", func(t *testing.T) string {
+			dsn := os.Getenv("TEST_DATABASE_URL")
+			if dsn == "" {
+				t.Skip("TEST_DATABASE_URL is not set (scripts/test.sh sets it when PostgreSQL answers)")
+			}
+			return dsn
+		}, "BIGSERIAL PRIMARY KEY", "TEXT"},
+	}
+	for _, be := range backends {
+		t.Run(be.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			dsn := be.dsn(t)
+			db, err := sql.Open(be.sqlDriver, dsn)
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = db.Close() })
+			suffix := fmt.Sprintf("%d", time.Now().UnixNano()%1e9)
+			cust, orders, lines := "h4_customers_"+suffix, "h4_orders_"+suffix, "h4_lines_"+suffix
+			for _, ddl := range []string{
+				fmt.Sprintf(`CREATE TABLE %s (id %s, company_name %s NOT NULL, email %s, country %s, crm_id %s UNIQUE, updated_at %s NOT NULL)`, cust, be.serial, be.text, be.text, be.text, be.text, be.text),
+				fmt.Sprintf(`CREATE TABLE %s (id %s, crm_deal_id %s UNIQUE, updated_at %s NOT NULL)`, orders, be.serial, be.text, be.text),
+				fmt.Sprintf(`CREATE TABLE %s (id %s, order_id BIGINT NOT NULL, line_no INTEGER, description %s, quantity %s NOT NULL, unit_price %s, discount %s, amount %s)`, lines, be.serial, be.text, be.text, be.text, be.text, be.text),
+			} {
+				_, err := db.ExecContext(ctx, ddl)
+				require.NoError(t, err, ddl)
+			}
+			t.Cleanup(func() {
+				for _, tbl := range []string{lines, orders, cust} {
+					_, _ = db.ExecContext(context.Background(), "DROP TABLE "+tbl)
+				}
+			})
+			settings := map[string]any{"driver": be.driver, "dsn": dsn, "entities": map[string]any{
+				"account": map[string]any{"table": cust, "id": "id", "id_kind": "auto", "updated_at": "updated_at", "link": "crm_id",
+					"fields": map[string]any{"name": "company_name", "email": "email", "country": "country"}},
+				"order": map[string]any{"table": orders, "id": "id", "id_kind": "auto", "updated_at": "updated_at", "link": "crm_deal_id",
+					"fields": map[string]any{"lines": map[string]any{"table": lines, "parent": "order_id", "id": "id", "position": "line_no",
+						"fields": map[string]any{"description": "description", "quantity": "quantity", "discount": "discount",
+							"unit_price": map[string]any{"column": "unit_price", "currency": "USD"}, "amount": map[string]any{"column": "amount", "currency": "USD"}}}}},
+			}}
+			erp, err := sqlconn.Open(ctx, connector.OpenParams{System: "erp", Settings: settings})
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = erp.Close(context.Background()) })
+
+			b := setup(t, forwardLeg(), handoffLeg())
+			b.withTarget(t, erp, forwardLeg(), handoffLeg())
+			b.crm.Put(account("c1", "Acme\x00 Ltd", ""))
+			b.crm.Put(account("c2", "Berglunds snabbköp", ""))
+			badText := line("1", "5", "", "5")
+			badText.Fields["description"] = model.Text("bell\x07")
+			b.crm.Put(dealWith("d1", "", line("2", "10", "", "20"), line("-3", "19.99", "", "-59.97")))
+			b.crm.Put(dealWith("d2", "", badText))
+			b.crm.Put(dealWith("d3", "3754.88", line("3", "1472.5", "0.15", "3754.875")))
+
+			require.Equal(t, map[store.Outcome]int{store.OutcomeQuarantined: 1, store.OutcomeCreated: 1}, countOutcomes(b.run(t, "customers")))
+			outs := b.run(t, "orders")
+			require.Equal(t, map[store.Outcome]int{store.OutcomeQuarantined: 2, store.OutcomeCreated: 1}, countOutcomes(outs), "%+v", outs)
+			require.Equal(t, "lines.quantity", b.outcomeOf(t, outs, "d1").Field)
+			require.Equal(t, "lines.description", b.outcomeOf(t, outs, "d2").Field)
+
+			count := func(query string) int {
+				var n int
+				require.NoError(t, db.QueryRowContext(ctx, query).Scan(&n), query)
+				return n
+			}
+			require.Equal(t, 1, count("SELECT count(*) FROM "+cust), "only the good account")
+			require.Equal(t, 0, count(fmt.Sprintf("SELECT count(*) FROM %s WHERE crm_id = 'c1'", cust)), "the account with a NUL never reached the database")
+			require.Equal(t, 1, count("SELECT count(*) FROM "+orders), "only the good deal")
+			require.Equal(t, 0, count(fmt.Sprintf("SELECT count(*) FROM %s WHERE quantity LIKE '-%%'", lines)), "no negative quantity in the database")
+			require.Equal(t, 1, count("SELECT count(*) FROM "+lines))
+			var amount string
+			require.NoError(t, db.QueryRowContext(ctx, "SELECT amount FROM "+lines).Scan(&amount))
+			require.Equal(t, "3754.88", amount, "the line amount is rounded half to even before the write")
+		})
+	}
 }
