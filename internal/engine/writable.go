@@ -29,8 +29,9 @@ var totalFields = map[model.Entity]string{model.Deal: "amount", model.Order: "un
 // text with control characters or NUL, a negative quantity on an order line
 // unless the leg allows returns, a number with more digits than the target's
 // field holds. When a record's lines, each rounded, do not add up to the total
-// the record states (a deal's amount computed with another rule), the write
-// goes ahead and the plan's reason says by how many cents and which lines.
+// the record states to the cent (a deal's amount computed with another rule),
+// the write goes ahead and the plan's reason says by how many cents and which
+// lines.
 func (e *Engine) checkWritable(bp *BatchPlan) {
 	l := bp.Leg
 	var digits map[string]model.Digits
@@ -126,10 +127,14 @@ func roundLines(l *Leg, p *RecordPlan) {
 		if !known || total.Kind != model.KindMoney || (currency != "" && total.Currency != currency) {
 			continue
 		}
-		want := model.RoundMoney(total.Num, total.Currency)
-		if want.Equal(sum) {
+		// The total to the cent is matched; an amount that ends in exactly
+		// half a cent is matched by either neighbouring cent (105.645 is
+		// 105.64 half to even, 105.65 as most screens show it).
+		half := decimal.New(5, -model.CurrencyDigits(total.Currency)-1)
+		if sum.Sub(total.Num).Abs().LessThanOrEqual(half) {
 			continue
 		}
+		want := model.RoundMoney(total.Num, total.Currency)
 		detail := ""
 		if len(moved) > 0 {
 			detail = " (" + strings.Join(moved, ", ") + ")"
