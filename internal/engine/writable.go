@@ -52,7 +52,7 @@ func (l *Leg) refusal(rec model.Record, digits map[string]model.Digits) (field, 
 		v := rec.Fields[f]
 		t := l.targetField(f)
 		if v.Kind != model.KindLines {
-			if why := refuseValue(v, t, digits); why != "" {
+			if why := refuseValue(v, l.Target, t, digits); why != "" {
 				return f, why
 			}
 			continue
@@ -60,7 +60,7 @@ func (l *Leg) refusal(rec model.Record, digits map[string]model.Digits) (field, 
 		for i, line := range v.Lines {
 			for _, lf := range line.Fields.Names() {
 				lv := line.Fields[lf]
-				why := refuseValue(lv, t+"."+lf, digits)
+				why := refuseValue(lv, l.Target, t+"."+lf, digits)
 				if why == "" && lf == "quantity" && lv.Kind == model.KindDecimal && lv.Num.IsNegative() && !l.AllowReturns {
 					why = fmt.Sprintf("quantity %s is negative (a return); set allow_returns: true on flow %s to send returns", lv.Num, l.Flow)
 				}
@@ -73,18 +73,18 @@ func (l *Leg) refusal(rec model.Record, digits map[string]model.Digits) (field, 
 	return "", ""
 }
 
-// refuseValue returns why v cannot be written into the target field named
+// refuseValue returns why v cannot be written into field of the system
 // target, or "".
-func refuseValue(v model.Value, target string, digits map[string]model.Digits) string {
+func refuseValue(v model.Value, target, field string, digits map[string]model.Digits) string {
 	switch v.Kind {
 	case model.KindText:
 		if err := clean.CheckText(v.Str); err != nil {
 			return err.Error()
 		}
 	case model.KindDecimal, model.KindMoney:
-		if d, ok := digits[target]; ok {
+		if d, ok := digits[field]; ok {
 			if err := d.Check(v.Num); err != nil {
-				return fmt.Sprintf("%s cannot hold %v", target, err)
+				return fmt.Sprintf("%s %s cannot hold %s (%s): %v", target, field, v.Num, d, err)
 			}
 		}
 	}

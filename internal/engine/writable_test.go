@@ -191,10 +191,10 @@ func TestEngine_BadValues(t *testing.T) {
 
 		o := b.outcomeOf(t, outs, "d1")
 		require.Equal(t, "lines.unit_price", o.Field)
-		require.Contains(t, o.Reason, "line 1: lines.unit_price cannot hold 1.123456789 has more decimals than the 8 the target holds")
+		require.Equal(t, "line 1: erp lines.unit_price cannot hold 1.123456789 (8 decimals): 9 decimals, more than the 8 it holds", o.Reason)
 		o = b.outcomeOf(t, outs, "d2")
 		require.Equal(t, "lines.amount", o.Field)
-		require.Contains(t, o.Reason, "11 digits before the decimal point; the target holds 10 (numeric(12,2))")
+		require.Equal(t, "line 1: erp lines.amount cannot hold 12345678901 (numeric(12,2)): 11 digits before the decimal point, more than the 10 it holds", o.Reason)
 		require.Equal(t, "lines.quantity", b.outcomeOf(t, outs, "d3").Field)
 
 		// A half-cent line amount is rounded by the rule first, so it fits numeric(12,2).

@@ -72,9 +72,15 @@ func (d Digits) String() string {
 // Check returns why v does not fit in d, or nil when it fits: more decimals
 // than Scale (the target would round it its own way, or refuse it), or more
 // digits before the point than Precision - Scale (the target would overflow).
+// The error says how many digits v has and how many fit: "9 decimals, more
+// than the 8 it holds".
 func (d Digits) Check(v decimal.Decimal) error {
 	if !v.Equal(v.Truncate(d.Scale)) {
-		return fmt.Errorf("%s has more decimals than the %d the target holds (%s)", v.String(), d.Scale, d)
+		places := d.Scale + 1
+		for places < -v.Exponent() && !v.Equal(v.Truncate(places)) {
+			places++
+		}
+		return fmt.Errorf("%d decimals, more than the %d it holds", places, d.Scale)
 	}
 	if d.Precision > 0 {
 		whole := v.Abs().Truncate(0)
@@ -83,7 +89,7 @@ func (d Digits) Check(v decimal.Decimal) error {
 			n = 0
 		}
 		if most := d.Precision - d.Scale; n > most {
-			return fmt.Errorf("%s has %d digits before the decimal point; the target holds %d (%s)", v.String(), n, most, d)
+			return fmt.Errorf("%d digits before the decimal point, more than the %d it holds", n, most)
 		}
 	}
 	return nil

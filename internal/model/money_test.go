@@ -52,6 +52,12 @@ func TestCents(t *testing.T) {
 	require.Equal(t, "1 JPY", model.Cents(d("1"), "jpy"))
 }
 
+func TestDigits_String(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, "numeric(12,2)", model.Digits{Precision: 12, Scale: 2}.String())
+	require.Equal(t, "8 decimals", model.Digits{Scale: 8}.String())
+}
+
 func TestDigits_Check(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -64,11 +70,12 @@ func TestDigits_Check(t *testing.T) {
 		{"TrailingZeros", model.Digits{Precision: 12, Scale: 2}, "1.5000", ""},
 		{"Negative", model.Digits{Precision: 12, Scale: 2}, "-9999999999.99", ""},
 		{"Zero", model.Digits{Precision: 2, Scale: 2}, "0.5", ""},
-		{"ErrTooManyDecimals", model.Digits{Precision: 12, Scale: 2}, "3754.875", "more decimals than the 2 the target holds (numeric(12,2))"},
-		{"ErrTooBig", model.Digits{Precision: 12, Scale: 2}, "12345678901", "11 digits before the decimal point; the target holds 10"},
-		{"ErrTooBigNegative", model.Digits{Precision: 5, Scale: 2}, "-1000", "4 digits before"},
+		{"ErrTooManyDecimals", model.Digits{Precision: 12, Scale: 2}, "3754.875", "3 decimals, more than the 2 it holds"},
+		{"ErrTooBig", model.Digits{Precision: 12, Scale: 2}, "12345678901", "11 digits before the decimal point, more than the 10 it holds"},
+		{"ErrTooBigNegative", model.Digits{Precision: 5, Scale: 2}, "-1000", "4 digits before the decimal point, more than the 3 it holds"},
 		{"NoPrecision", model.Digits{Scale: 8}, "123456789012345678901.12345678", ""},
-		{"ErrNoPrecisionDecimals", model.Digits{Scale: 8}, "1.123456789", "(8 decimals)"},
+		{"ErrNoPrecisionDecimals", model.Digits{Scale: 8}, "1.123456789", "9 decimals, more than the 8 it holds"},
+		{"ErrTrailingZerosNotCounted", model.Digits{Scale: 8}, "1.12345678900", "9 decimals"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
