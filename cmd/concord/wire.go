@@ -137,7 +137,7 @@ func leg(cfg *config.Config, f config.Flow, name, source, target string) engine.
 		Name: name, Flow: f.Name, Source: source, Target: target, Entity: f.Entity,
 		Trigger: f.Trigger, Conflict: f.Conflict, Owners: owners(cfg, f.Entity),
 		Defs: map[string]model.FieldDef{}, Clean: map[string][]string{}, Required: map[string]bool{},
-		Map: f.Map, LinkBy: f.LinkBy, StatusField: f.StatusField,
+		Map: f.Map, LinkBy: f.LinkBy, StatusField: f.StatusField, AllowReturns: f.AllowReturns,
 	}
 	if f.TargetEntity != "" && f.TargetEntity != f.Entity {
 		l.TargetEntity, l.TargetOwners = f.TargetEntity, owners(cfg, f.TargetEntity)

@@ -5,6 +5,7 @@ import (
 	"net/mail"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/concord-sync/concord/internal/model"
 )
@@ -130,4 +131,45 @@ func VAT(s string) (string, error) {
 		return s, &Error{Rule: "vat", Value: s, Msg: "is not a VAT number (CC + 2 to 13 letters or digits)"}
 	}
 	return t, nil
+}
+
+// ControlChar returns the byte offset and the rune of the first character of s
+// that no system should store in a text value: NUL, the other C0 control
+// characters except tab, line feed and carriage return, DEL, the C1 controls
+// (U+0080 to U+009F), and bytes that are not valid UTF-8 (returned as
+// utf8.RuneError). ok is false when s has none.
+func ControlChar(s string) (offset int, r rune, ok bool) {
+	for i, c := range s {
+		switch {
+		case c == utf8.RuneError:
+			if _, size := utf8.DecodeRuneInString(s[i:]); size <= 1 {
+				return i, c, true
+			}
+		case c == '\t' || c == '\n' || c == '\r':
+		case c < 0x20, c == 0x7f, c >= 0x80 && c <= 0x9f:
+			return i, c, true
+		}
+	}
+	return 0, 0, false
+}
+
+// CheckText refuses a text value holding a character ControlChar finds, with
+// an error that names the character and where it is ("NUL at byte 7").
+func CheckText(s string) error {
+	i, r, ok := ControlChar(s)
+	if !ok {
+		return nil
+	}
+	return &Error{Rule: "text", Value: s, Msg: fmt.Sprintf("holds %s at byte %d; control characters are not stored", charName(r), i)}
+}
+
+// charName names a control character for people: NUL, U+001B, invalid UTF-8.
+func charName(r rune) string {
+	switch r {
+	case 0:
+		return "a NUL byte"
+	case utf8.RuneError:
+		return "a byte that is not UTF-8"
+	}
+	return fmt.Sprintf("the control character %U", r)
 }

@@ -49,3 +49,35 @@ func TestApply(t *testing.T) {
 		})
 	}
 }
+
+func TestCheckText(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		in      string
+		wantErr string
+	}{
+		{"Plain", "Alfreds Futterkiste", ""},
+		{"Accents", "Société Générale – Zürich ✓", ""},
+		{"TabNewline", "line one\n\tline two\r\n", ""},
+		{"ReplacementCharacter", "a \uFFFD b", ""},
+		{"ErrNUL", "Acme\x00 Ltd", `holds a NUL byte at byte 4`},
+		{"ErrEscape", "\x1b[31mred", `U+001B at byte 0`},
+		{"ErrDEL", "ab\x7f", `U+007F at byte 2`},
+		{"ErrC1", "x\u0085y", `U+0085 at byte 1`},
+		{"ErrInvalidUTF8", "ok \xff", `not UTF-8 at byte 3`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			err := clean.CheckText(tt.in)
+			if tt.wantErr == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorContains(t, err, tt.wantErr)
+			require.NotContains(t, err.Error(), "\x00", "the message escapes the value")
+			require.NotContains(t, err.Error(), "\x1b")
+		})
+	}
+}

@@ -200,6 +200,9 @@ type Flow struct {
 	// StatusField is a field of the source record Concord writes the outcome of
 	// each attempt into; it is owned by the target system.
 	StatusField string
+	// AllowReturns lets order lines with a negative quantity (returns) through;
+	// by default they are refused before the write.
+	AllowReturns bool
 	// Line is the line of the flow's entry in the file.
 	Line int
 }

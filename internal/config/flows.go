@@ -159,6 +159,12 @@ func (l *loader) flows(n *node) {
 		}
 
 		l.flowFields(&f, item, m["fields"], label, decl, sourceOK && targetOK)
+		if v, ok := l.boolean(m["allow_returns"].v, label+": allow_returns"); ok {
+			f.AllowReturns = v
+			if v && !slices.ContainsFunc(f.Fields, func(name string) bool { return l.cfg.FieldDef(f.Entity, name).Type == model.TypeLines }) {
+				l.add(m["allow_returns"].v, "%s: allow_returns applies to flows that move lines (order lines with a quantity); this flow moves none", label)
+			}
+		}
 		l.flowTargets(&f, m, label, targetDecl, sourceOK && targetOK)
 		l.cfg.Flows = append(l.cfg.Flows, f)
 	}

@@ -137,6 +137,7 @@ var (
 			"target_entity": {Type: "string", Enum: strEnum(model.Entities), Description: "The entity written in the target when it differs from entity (a won deal becomes an order; an invoice's status lands on a deal). One-way only."},
 			"map":           {Type: "object", AdditionalProperties: &jsonSchema{Type: "string"}, Description: "Field renames, source field -> target field, for fields whose names differ between entity and target_entity."},
 			"status_field":  str("A text field of the source record that Concord writes each attempt's outcome into (synced, waiting: reason, failed: reason), e.g. erp_sync_status on a deal. It must be declared on entity and owned by the target system."),
+			"allow_returns": {Type: "boolean", Default: false, Description: "Send order lines with a negative quantity (returns, credit notes). Without it such a line is refused before the write and the record is quarantined with the line and field named."},
 			"link_by":       str("A reference field of the source record: the target record is the counterpart of the record it references (an invoice's order, linked to a CRM deal). Such a flow updates and never creates."),
 		},
 		Required:             []string{"source", "target", "entity", "fields"},

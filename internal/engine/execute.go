@@ -447,6 +447,9 @@ func statusText(l *Leg, o Outcome, at time.Time) string {
 	}
 	switch o.Outcome {
 	case store.OutcomeCreated, store.OutcomeUpdated, store.OutcomeUnchanged:
+		if reason != "" { // a note on a write that went ahead (amounts that differ by rounding)
+			return fmt.Sprintf("synced to %s %s %s; %s (%s)", l.Target, l.targetEntity(), o.TargetID, reason, stamp)
+		}
 		return fmt.Sprintf("synced to %s %s %s (%s)", l.Target, l.targetEntity(), o.TargetID, stamp)
 	case store.OutcomeRetrying, store.OutcomeWaiting:
 		return fmt.Sprintf("waiting: %s (%s)", reason, stamp)

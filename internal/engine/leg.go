@@ -62,6 +62,9 @@ type Leg struct {
 	// record did not reach the target. It is owned by the target's side, never
 	// by the source.
 	StatusField string
+	// AllowReturns lets order lines with a negative quantity through (returns);
+	// without it such a record is quarantined before the write.
+	AllowReturns bool
 
 	// shared is set by New when another leg pairs records of the same entities
 	// between the same two systems, so links may race (see settleLinks).

@@ -189,6 +189,7 @@ func (e *Engine) planRecords(ctx context.Context, l *Leg, b Batch) (*BatchPlan, 
 	if err := e.translateRefs(ctx, bp); err != nil {
 		return nil, err
 	}
+	e.checkWritable(bp)
 	if err := e.planDiff(ctx, bp); err != nil {
 		return nil, err
 	}

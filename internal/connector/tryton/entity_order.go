@@ -295,8 +295,11 @@ func (c *Conn) saleLines(ctx context.Context, v model.Value) ([]trytonrpc.Values
 			if d.Kind != model.KindDecimal || d.Num.IsNegative() || d.Num.GreaterThan(decimal.NewFromInt(1)) {
 				return nil, badField("lines", "field lines: line %d: discount must be a fraction between 0 and 1", i+1)
 			}
-			// sale_discount is not installed: the discount goes into the price.
-			net = price.Mul(decimal.NewFromInt(1).Sub(d.Num)).Round(priceDigits)
+			qty := decimal.NewFromInt(1)
+			if q.Kind == model.KindDecimal {
+				qty = q.Num
+			}
+			net = netUnitPrice(qty, *price, d.Num, c.currency)
 		}
 		lv["unit_price"] = net
 		if taxes := p.Related("account_category").IDs("customer_taxes_used"); len(taxes) > 0 {
