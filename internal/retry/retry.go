@@ -30,6 +30,9 @@ type Policy struct {
 	// Notify, when set, is called before each wait with the attempt that failed
 	// (1 for the first), the wait and the error: the caller logs it.
 	Notify func(attempt int, wait time.Duration, err error)
+	// Recovered, when set, is called when fn succeeds after failing: attempts
+	// is the number of calls, the successful one included.
+	Recovered func(attempts int)
 }
 
 // GaveUpError is the last transient error after the policy's For ran out.
@@ -66,6 +69,9 @@ func Do(ctx context.Context, p Policy, fn func(context.Context) error) error {
 	for attempt := 1; ; attempt++ {
 		err := fn(ctx)
 		if err == nil {
+			if attempt > 1 && p.Recovered != nil {
+				p.Recovered(attempt)
+			}
 			return nil
 		}
 		if ctx.Err() != nil {

@@ -31,8 +31,10 @@ func TestDo(t *testing.T) {
 	t.Run("OK", func(t *testing.T) {
 		t.Parallel()
 		var notes []int
-		calls := 0
-		err := retry.Do(context.Background(), policy(&notes), func(context.Context) error {
+		calls, recovered := 0, 0
+		p := policy(&notes)
+		p.Recovered = func(attempts int) { recovered = attempts }
+		err := retry.Do(context.Background(), p, func(context.Context) error {
 			calls++
 			if calls < 4 {
 				return errBusy
@@ -42,6 +44,7 @@ func TestDo(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, 4, calls)
 		require.Equal(t, []int{1, 2, 3}, notes, "one notice per retry")
+		require.Equal(t, 4, recovered)
 	})
 
 	t.Run("ErrPermanentStopsAtOnce", func(t *testing.T) {
