@@ -36,8 +36,11 @@ type app struct {
 // runOptions are how a command waits for systems and for running batches.
 type runOptions struct {
 	// retryFor bounds how long a system that fails transiently (opening,
-	// polling) is retried; 0 retries until the command is stopped (serve).
+	// polling) is retried; 0 does not retry.
 	retryFor time.Duration
+	// forever retries a system that fails transiently until it answers or the
+	// command is stopped (serve); retryFor is then ignored.
+	forever bool
 	// grace is how long running batches may take to finish their write and
 	// recording after SIGTERM or Ctrl-C; then they are cancelled and retried by
 	// the next run.
@@ -183,15 +186,16 @@ func configAt(cfg *config.Config, line int) string {
 
 // retryPolicy is how the commands retry a system that fails transiently:
 // exponential backoff from 500 ms to 30 s with jitter, at least as long as the
-// system's Retry-After, for run.retryFor (0: until ctx is done), with a warning
+// system's Retry-After, for run.retryFor (0: no retry) or, with run.forever,
+// until it answers or ctx is done, with a warning
 // per retry naming the system (attrs) and what was being done (op).
 func (a *app) retryPolicy(ctx context.Context, op string, attrs ...any) retry.Policy {
-	return retry.Policy{
+	p := retry.Policy{
 		Initial: 500 * time.Millisecond, Max: 30 * time.Second, For: a.run.retryFor,
 		Transient: connector.IsTransient, After: connector.RetryAfter,
 		Notify: func(attempt int, wait time.Duration, err error) {
 			args := append([]any{"op", op, "attempt", attempt, "retry_in", wait.Round(time.Millisecond), "err", err}, attrs...)
-			if a.run.retryFor == 0 {
+			if a.run.forever {
 				a.log.WarnContext(ctx, "system down, retrying", args...)
 				return
 			}
@@ -201,6 +205,13 @@ func (a *app) retryPolicy(ctx context.Context, op string, attrs ...any) retry.Po
 			a.log.WarnContext(ctx, "system answered again", append([]any{"op", op, "attempts", attempts}, attrs...)...)
 		},
 	}
+	switch {
+	case a.run.forever:
+		p.For = 0
+	case a.run.retryFor <= 0:
+		p.Transient = func(error) bool { return false }
+	}
+	return p
 }
 
 // stopQueue stops the queue, giving running batches the grace period to
