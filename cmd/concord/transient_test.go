@@ -2,12 +2,15 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +21,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/concord-sync/concord/internal/connector/tryton/trytonrpc"
+	"github.com/concord-sync/concord/internal/connector/tryton/trytontest"
 	"github.com/concord-sync/concord/internal/sandbox/hubspot"
 )
 
@@ -247,4 +252,111 @@ func TestSync_PermanentErrors(t *testing.T) {
 		require.Contains(t, out, fmt.Sprintf("%s:%d: flow customers: ", cfgPath, lineOf(t, killConfig, "- {name: customers")))
 		require.Contains(t, out, "no such table")
 	})
+}
+
+const trytonTransientConfig = `version: 1
+owner: test@example.com
+store: {driver: sqlite, path: concord.db}
+systems:
+  - name: crm
+    connector: sql
+    settings:
+      driver: sqlite
+      path: crm.db
+      entities:
+        product:
+          table: products
+          id: id
+          id_kind: auto
+          updated_at: updated_at
+          link: erp_id
+          fields: {sku: sku, name: name}
+  - name: erp
+    connector: tryton
+    settings:
+      url: %[1]s
+      database: %[2]s
+      username: %[3]s
+      password: file:tryton.password
+entities:
+  product:
+    fields:
+      sku:  {owner: erp, required: true}
+      name: {owner: erp}
+flows:
+  - {name: products, source: erp, target: crm, entity: product, fields: [sku, name]}
+`
+
+// trytonDir writes the Tryton config pointing at url and the CRM database.
+func trytonDir(t *testing.T, url, database, user, password string) (dir, cfgPath string) {
+	t.Helper()
+	dir = t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "tryton.password"), []byte(password+"\n"), 0o600))
+	cfgPath = filepath.Join(dir, "concord.yaml")
+	require.NoError(t, os.WriteFile(cfgPath, fmt.Appendf(nil, trytonTransientConfig, url, database, user), 0o644))
+	crm := openSQLite(t, filepath.Join(dir, "crm.db"))
+	_, err := crm.Exec(`CREATE TABLE products (id INTEGER PRIMARY KEY AUTOINCREMENT, sku TEXT, name TEXT, erp_id TEXT UNIQUE, updated_at TEXT NOT NULL)`)
+	require.NoError(t, err)
+	return dir, cfgPath
+}
+
+// TestSync_TrytonUnauthorized: a Tryton (a tiny JSON-RPC server) that refuses
+// the login stops sync --once at once, naming the system's config line.
+func TestSync_TrytonUnauthorized(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	calls := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		mu.Lock()
+		calls++
+		mu.Unlock()
+		w.WriteHeader(http.StatusUnauthorized)
+	}))
+	t.Cleanup(srv.Close)
+	_, cfgPath := trytonDir(t, srv.URL, "concord", "concord", "wrong")
+	start := time.Now()
+	stdout, stderr, code := runBinary(t, "sync", "--once", "--progress", "off", "--config", cfgPath)
+	require.Equal(t, exitRuntime, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+	require.Less(t, time.Since(start), 10*time.Second)
+	line := lineOf(t, trytonTransientConfig, "- name: erp")
+	require.Contains(t, stderr, fmt.Sprintf("concord: %s:%d: open system erp (tryton): ", cfgPath, line))
+	require.Contains(t, stderr, "401")
+	require.NotContains(t, stderr, "retrying")
+	mu.Lock()
+	defer mu.Unlock()
+	require.Equal(t, 1, calls, "one login, no retry")
+}
+
+// TestIntegrationSync_TrytonTransient puts a proxy answering 502 (then resetting
+// connections) in front of the real Tryton, first for its login and again for
+// the product poll: sync --once retries, names the system, and ends with exit 0
+// and Tryton's products in the CRM.
+func TestIntegrationSync_TrytonTransient(t *testing.T) {
+	t.Parallel()
+	env := trytontest.Clone(t)
+	target, err := url.Parse(env.URL)
+	require.NoError(t, err)
+	f := &faultHandler{fault: "502", failFirst: 3, match: `"model.product.product.search_read"`, failMatching: 3}
+	f.next = httputil.NewSingleHostReverseProxy(target)
+	proxy := httptest.NewServer(f)
+	t.Cleanup(proxy.Close)
+	dir, cfgPath := trytonDir(t, proxy.URL, env.Database, env.User, env.Password)
+
+	stdout, stderr, code := runBinary(t, "sync", "--once", "--progress", "off", "--config", cfgPath)
+	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+	_, injected := f.counts()
+	require.Equal(t, 6, injected)
+	require.Regexp(t, `msg="system failed transiently, retrying" op=open attempt=1 .*system=erp`, stderr)
+	require.Regexp(t, `msg="system failed transiently, retrying" op=poll attempt=1 .*system=erp flow=products`, stderr)
+
+	rpc, err := trytonrpc.New(trytonrpc.Config{URL: env.URL, Database: env.Database, Username: env.User, Password: env.Password})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = rpc.Close(context.Background()) })
+	ids, err := rpc.Search(context.Background(), "product.product", nil, trytonrpc.SearchOptions{})
+	require.NoError(t, err)
+	var n int
+	crm := openSQLite(t, filepath.Join(dir, "crm.db"))
+	require.NoError(t, crm.QueryRow(`SELECT count(*) FROM products`).Scan(&n))
+	require.Equal(t, len(ids), n, "every Tryton product reached the CRM: %s", stdout)
+	t.Logf("%d products synced through %d injected faults", n, injected)
 }
