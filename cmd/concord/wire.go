@@ -48,7 +48,7 @@ type runOptions struct {
 }
 
 // exitInterrupted is the exit code of a command stopped by SIGTERM or Ctrl-C
-// (sync --once, demo, deadletter retry): 128 + SIGINT, as shells report it.
+// (sync --once, demo): 128 + SIGINT, as shells report it.
 const exitInterrupted = 130
 
 // interrupted is the error of a command stopped by SIGTERM or Ctrl-C; what says
