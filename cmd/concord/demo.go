@@ -24,6 +24,7 @@ import (
 	"github.com/concord-sync/concord/internal/demo"
 	"github.com/concord-sync/concord/internal/engine"
 	"github.com/concord-sync/concord/internal/northwind"
+	"github.com/concord-sync/concord/internal/retry"
 	"github.com/concord-sync/concord/internal/sandbox/hubspot"
 )
 
@@ -151,7 +152,11 @@ func runDemo(ctx context.Context, g *globals, o demoOptions, out io.Writer) (err
 		if err != nil {
 			return err
 		}
-		conn, err := openTryton(ctx, tryt)
+		log, err := g.logger()
+		if err != nil {
+			return err
+		}
+		conn, err := openTryton(ctx, tryt, (&app{log: log, run: o.run}).retryPolicy(ctx, "open", "system", "erp"))
 		if err != nil {
 			return err
 		}
@@ -314,11 +319,17 @@ func demoTryton(ctx context.Context, url, dir string) (*demo.Tryton, error) {
 }
 
 // openTryton opens the tryton connector on the demo's database.
-func openTryton(ctx context.Context, t *demo.Tryton) (*tryton.Conn, error) {
+// A Tryton that fails transiently (starting, busy) is retried with p.
+func openTryton(ctx context.Context, t *demo.Tryton, p retry.Policy) (*tryton.Conn, error) {
 	spec, _ := all.Registry(all.Deps{}).Lookup("tryton")
-	c, err := spec.Open(ctx, connector.OpenParams{System: "erp", Settings: map[string]any{
-		"url": t.URL, "database": t.Database, "username": t.User, "password": t.Password,
-	}, Logger: slog.New(slog.DiscardHandler)})
+	var c connector.Connector
+	err := retry.Do(ctx, p, func(ctx context.Context) error {
+		var err error
+		c, err = spec.Open(ctx, connector.OpenParams{System: "erp", Settings: map[string]any{
+			"url": t.URL, "database": t.Database, "username": t.User, "password": t.Password,
+		}, Logger: slog.New(slog.DiscardHandler)})
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("demo: open tryton: %w", err)
 	}
