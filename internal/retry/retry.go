@@ -1,7 +1,3 @@
-// Package retry calls an operation again after transient failures, with
-// exponential backoff and jitter, honouring the wait a system asked for
-// (Retry-After). It knows nothing of connectors: the caller says which errors
-// are transient and how long a system asked to wait.
 package retry
 
 import (
