@@ -113,6 +113,10 @@ in the retry with --set field=value.`,
 				return nil
 			}
 			if err := a.syncOnce(ctx, nil, false, cmd.ErrOrStderr()); err != nil {
+				if ctx.Err() != nil {
+					printSummary(cmd.OutOrStdout(), a.eng.Stats())
+					return interrupted("the running batches were given the grace period to finish; the letters stay open, run deadletter retry again for the rest")
+				}
 				if errors.Is(err, queue.ErrBusy) {
 					// concord serve runs the queue of this store: it applies them.
 					fmt.Fprintln(cmd.OutOrStdout(), "the running concord serve applies them; see concord events")

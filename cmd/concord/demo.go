@@ -24,6 +24,7 @@ import (
 	"github.com/concord-sync/concord/internal/demo"
 	"github.com/concord-sync/concord/internal/engine"
 	"github.com/concord-sync/concord/internal/northwind"
+	"github.com/concord-sync/concord/internal/retry"
 	"github.com/concord-sync/concord/internal/sandbox/hubspot"
 )
 
@@ -36,10 +37,11 @@ type demoOptions struct {
 	deals  int
 	seed   uint64
 	erp    string
+	run    runOptions
 }
 
 func newDemoCmd(g *globals) *cobra.Command {
-	var o demoOptions
+	o := demoOptions{run: defaultRunOptions()}
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run the four order-to-cash flows live between a HubSpot-compatible CRM and an ERP; no server to set up",
@@ -58,20 +60,37 @@ the four flows live:
 Meanwhile it plays both sides' users: deals are won in the CRM, the ERP invoices the
 orders and customers pay, at --pace, for --rounds rounds, printing what happens and a
 running summary. --once runs one full pass (seeded won deals handed over, invoiced,
-paid, reported back) and exits 0 with the summary, for scripts. Everything is written
-to --dir, which is started afresh.`,
+paid, reported back) and exits 0 with the summary, for scripts.
+
+Everything is written to --dir. A missing or empty directory is created and marked
+with a .concord-demo file; a directory holding that file is reused, and only the
+demo's own files in it (concord.yaml, concord.db, erp.db, the secret files) are
+replaced. Any other non-empty directory is refused (exit 2) and left untouched.
+With Tryton, the demo's database is named after the directory
+(concord_demo_<8 hex digits of its absolute path>), so two directories never share one.
+
+SIGTERM or Ctrl-C stops the demo: the running batches get --grace-period to finish
+their write and recording, the summary is printed, and demo exits 130.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runDemo(cmd.Context(), g, o, cmd.OutOrStdout())
+			ctx := cmd.Context()
+			err := runDemo(ctx, g, o, cmd.OutOrStdout())
+			var ee *exitError
+			if err != nil && ctx.Err() != nil && !(errors.As(err, &ee) && ee.code == exitInterrupted) {
+				return interrupted("before the demo started syncing")
+			}
+			return err
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.dir, "dir", "demo", "directory for the ERP database, the store and the config (emptied first)")
+	f.StringVar(&o.dir, "dir", "demo", "directory for the ERP database, the store and the config: new, empty, or one an earlier demo created (its own files are replaced, nothing else)")
 	f.BoolVar(&o.once, "once", false, "run one full pass and exit")
 	f.IntVar(&o.rounds, "rounds", 6, "rounds of simulated activity (0: until interrupted)")
 	f.DurationVar(&o.pace, "pace", 2*time.Second, "pause between rounds")
 	f.IntVar(&o.deals, "deals", 40, "deals to seed in the CRM")
 	f.Uint64Var(&o.seed, "seed", 1, "random seed of the seeded deals and the simulated activity")
+	retryFlag(cmd, &o.run)
+	graceFlag(cmd, &o.run)
 	f.StringVar(&o.erp, "erp", "auto", "the ERP: sqlite, tryton (TRYTON_URL, TRYTON_PASSWORD and TRYTON_DATABASE or TRYTON_CLONE_CMD), or auto (tryton when TRYTON_URL is set)")
 	return cmd
 }
@@ -94,10 +113,10 @@ func runDemo(ctx context.Context, g *globals, o demoOptions, out io.Writer) (err
 	default:
 		return usageErr(fmt.Errorf("--erp %q: want sqlite, tryton or auto", o.erp))
 	}
-	if err := os.RemoveAll(o.dir); err != nil {
-		return fmt.Errorf("demo: reset %s: %w", o.dir, err)
-	}
-	if err := os.MkdirAll(o.dir, 0o755); err != nil {
+	if err := demo.PrepareDir(o.dir); err != nil {
+		if errors.Is(err, demo.ErrDirNotOurs) {
+			return usageErr(fmt.Errorf("demo: --dir %w", err))
+		}
 		return fmt.Errorf("demo: %w", err)
 	}
 	nw, err := northwind.Load()
@@ -129,11 +148,15 @@ func runDemo(ctx context.Context, g *globals, o demoOptions, out io.Writer) (err
 		erpID    = demo.SameIDs
 	)
 	if o.erp == "tryton" {
-		tryt, err = demoTryton(ctx, os.Getenv("TRYTON_URL"))
+		tryt, err = demoTryton(ctx, os.Getenv("TRYTON_URL"), o.dir)
 		if err != nil {
 			return err
 		}
-		conn, err := openTryton(ctx, tryt)
+		log, err := g.logger()
+		if err != nil {
+			return err
+		}
+		conn, err := openTryton(ctx, tryt, (&app{log: log, run: o.run}).retryPolicy(ctx, "open", "system", "erp"))
 		if err != nil {
 			return err
 		}
@@ -172,7 +195,7 @@ func runDemo(ctx context.Context, g *globals, o demoOptions, out io.Writer) (err
 		return err
 	}
 	g.config = cfgPath
-	a, err := openApp(ctx, g)
+	a, err := openAppWith(ctx, g, o.run)
 	if err != nil {
 		return err
 	}
@@ -180,51 +203,70 @@ func runDemo(ctx context.Context, g *globals, o demoOptions, out io.Writer) (err
 	if err := a.queue.Start(ctx, a.eng); err != nil {
 		return err
 	}
-	defer func() { err = errors.Join(err, a.queue.Stop(context.WithoutCancel(ctx))) }()
 
 	sim := &demo.Simulator{CRM: crm, ERP: erpSide, Rnd: rnd}
 	fmt.Fprintf(out, "concord demo\n  CRM  HubSpot-compatible sandbox at %s (%d companies, %d products, %d deals, %d won)\n  ERP  %s\n  config %s\n\n",
 		crmURL, len(nw.Customers), len(nw.Products), o.deals, len(demo.WonDeals(crm)), erpLabel, cfgPath)
 
-	legs := a.eng.Legs()
-	before := a.eng.Stats()
-	fmt.Fprintln(out, "first pass: catalogue, credit limits, and the deals already won")
-	if err := a.pass(ctx, legs); err != nil {
-		return err
-	}
-	if err := demoERPRound(ctx, sim, out, 3); err != nil {
-		return err
-	}
-	if err := a.pass(ctx, legs); err != nil {
-		return err
-	}
-	printDelta(out, before, a.eng.Stats())
-
-rounds:
-	for round := 1; !o.once && (o.rounds == 0 || round <= o.rounds); round++ {
-		select {
-		case <-ctx.Done():
-			fmt.Fprintln(out, "\ninterrupted")
-			break rounds
-		case <-time.After(o.pace):
-		}
-		before = a.eng.Stats()
-		won, err := sim.WinDeals(1 + rnd.IntN(3))
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(out, "\nround %d: CRM: %d deals won (%s)\n", round, len(won), strings.Join(won, ", "))
-		time.Sleep(2 * hcfg.SearchDelay) // HubSpot's search index lags behind writes
+	// play runs the passes and the rounds; on SIGTERM or Ctrl-C it returns
+	// (an error or nil) as soon as the pass in progress stops.
+	play := func() error {
+		legs := a.eng.Legs()
+		before := a.eng.Stats()
+		fmt.Fprintln(out, "first pass: catalogue, credit limits, and the deals already won")
 		if err := a.pass(ctx, legs); err != nil {
 			return err
 		}
-		if err := demoERPRound(ctx, sim, out, 1+rnd.IntN(2)); err != nil {
+		if err := demoERPRound(ctx, sim, out, 3); err != nil {
 			return err
 		}
 		if err := a.pass(ctx, legs); err != nil {
 			return err
 		}
 		printDelta(out, before, a.eng.Stats())
+
+		for round := 1; !o.once && (o.rounds == 0 || round <= o.rounds); round++ {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(o.pace):
+			}
+			before = a.eng.Stats()
+			won, err := sim.WinDeals(1 + rnd.IntN(3))
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "\nround %d: CRM: %d deals won (%s)\n", round, len(won), strings.Join(won, ", "))
+			time.Sleep(2 * hcfg.SearchDelay) // HubSpot's search index lags behind writes
+			if err := a.pass(ctx, legs); err != nil {
+				return err
+			}
+			if err := demoERPRound(ctx, sim, out, 1+rnd.IntN(2)); err != nil {
+				return err
+			}
+			if err := a.pass(ctx, legs); err != nil {
+				return err
+			}
+			printDelta(out, before, a.eng.Stats())
+		}
+
+		return nil
+	}
+	perr := play()
+	// The running batches finish their write and recording (grace period)
+	// before the summary counts them.
+	serr := a.stopQueue(ctx)
+	if ctx.Err() != nil {
+		fmt.Fprintln(out, "\ninterrupted: the running batches were given the grace period to finish")
+		fmt.Fprintln(out, "\nsummary")
+		printSummary(out, a.eng.Stats())
+		return interrupted(fmt.Sprintf("the store and the ERP stay in %s (concord events --config %s)", o.dir, cfgPath))
+	}
+	if perr != nil {
+		return perr
+	}
+	if serr != nil {
+		return serr
 	}
 
 	fmt.Fprintln(out, "\nsummary")
@@ -246,8 +288,9 @@ then concord validate and concord plan before the first concord sync --once.
 }
 
 // demoTryton says which Tryton database the demo uses: TRYTON_DATABASE, or a fresh
-// clone made with TRYTON_CLONE_CMD (scripts/tryton.sh prints both).
-func demoTryton(ctx context.Context, url string) (*demo.Tryton, error) {
+// clone made with TRYTON_CLONE_CMD (scripts/tryton.sh prints both) named after
+// dir (demo.DatabaseName).
+func demoTryton(ctx context.Context, url, dir string) (*demo.Tryton, error) {
 	t := &demo.Tryton{URL: url, Database: os.Getenv("TRYTON_DATABASE"), User: envOr("TRYTON_USER", "concord"), Password: os.Getenv("TRYTON_PASSWORD")}
 	if t.Password == "" {
 		return nil, usageErr(errors.New("TRYTON_URL is set but TRYTON_PASSWORD is not (scripts/tryton.sh env prints both)"))
@@ -259,7 +302,13 @@ func demoTryton(ctx context.Context, url string) (*demo.Tryton, error) {
 	if clone == "" {
 		return nil, usageErr(errors.New("TRYTON_URL is set: also set TRYTON_DATABASE, or TRYTON_CLONE_CMD to give the demo a fresh database (scripts/tryton.sh env)"))
 	}
-	t.Database = "concord_demo"
+	// One database per demo directory: a second demo elsewhere never drops
+	// this one, and the same directory gets its own database back, afresh.
+	name, err := demo.DatabaseName(dir)
+	if err != nil {
+		return nil, err
+	}
+	t.Database = name
 	if drop := os.Getenv("TRYTON_DROP_CMD"); drop != "" {
 		_ = exec.CommandContext(ctx, "sh", "-c", drop+" "+t.Database).Run()
 	}
@@ -270,11 +319,17 @@ func demoTryton(ctx context.Context, url string) (*demo.Tryton, error) {
 }
 
 // openTryton opens the tryton connector on the demo's database.
-func openTryton(ctx context.Context, t *demo.Tryton) (*tryton.Conn, error) {
+// A Tryton that fails transiently (starting, busy) is retried with p.
+func openTryton(ctx context.Context, t *demo.Tryton, p retry.Policy) (*tryton.Conn, error) {
 	spec, _ := all.Registry(all.Deps{}).Lookup("tryton")
-	c, err := spec.Open(ctx, connector.OpenParams{System: "erp", Settings: map[string]any{
-		"url": t.URL, "database": t.Database, "username": t.User, "password": t.Password,
-	}, Logger: slog.New(slog.DiscardHandler)})
+	var c connector.Connector
+	err := retry.Do(ctx, p, func(ctx context.Context) error {
+		var err error
+		c, err = spec.Open(ctx, connector.OpenParams{System: "erp", Settings: map[string]any{
+			"url": t.URL, "database": t.Database, "username": t.User, "password": t.Password,
+		}, Logger: slog.New(slog.DiscardHandler)})
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("demo: open tryton: %w", err)
 	}

@@ -10,12 +10,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/concord-sync/concord/internal/engine"
+	"github.com/concord-sync/concord/internal/retry"
 )
 
 func newPlanCmd(g *globals) *cobra.Command {
 	var flow string
 	var asJSON, all bool
 	var limit int
+	run := defaultRunOptions()
 	cmd := &cobra.Command{
 		Use:   "plan",
 		Short: "Show what a sync would change, per record and field; nothing is written",
@@ -23,11 +25,13 @@ func newPlanCmd(g *globals) *cobra.Command {
 diffs them against the target exactly as sync would, and prints the result per
 record: create, update (with each field's old and new value), none (the target
 already agrees), quarantine (with the field and reason), stale or fail. Nothing is
-written to any system or to the store, and cursors do not move.`,
+written to any system or to the store, and cursors do not move. A system that fails
+transiently (unreachable, timeout, HTTP 429 or 5xx, database locked) is retried
+with backoff for up to --retry-for, with a warning per retry naming it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			a, err := openApp(ctx, g)
+			a, err := openAppWith(ctx, g, run)
 			if err != nil {
 				return err
 			}
@@ -38,7 +42,13 @@ written to any system or to the store, and cursors do not move.`,
 			}
 			var plans []*engine.RecordPlan
 			for _, l := range legs {
-				p, err := a.eng.Preview(ctx, l, limit)
+				leg, _ := a.eng.Leg(l)
+				var p []*engine.RecordPlan
+				err := retry.Do(ctx, a.retryPolicy(ctx, "plan", "flow", leg.Flow, "source", leg.Source, "target", leg.Target), func(ctx context.Context) error {
+					var err error
+					p, err = a.eng.Preview(ctx, l, limit)
+					return err
+				})
 				if err != nil {
 					return err
 				}
@@ -60,6 +70,7 @@ written to any system or to the store, and cursors do not move.`,
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.Flags().BoolVar(&all, "all", false, "also list records with nothing to do")
 	cmd.Flags().IntVar(&limit, "limit", 1000, "most records to plan per flow")
+	retryFlag(cmd, &run)
 	return cmd
 }
 

@@ -8,18 +8,22 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/concord-sync/concord/internal/engine"
 	"github.com/concord-sync/concord/internal/queue"
+	"github.com/concord-sync/concord/internal/retry"
 	"github.com/concord-sync/concord/internal/store"
 )
 
 func newReplayCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	run := defaultRunOptions()
+	cmd := &cobra.Command{
 		Use:   "replay ID",
 		Short: "Re-apply the change recorded by an event, idempotently",
 		Long: `replay takes the source snapshot of an event and runs it through the flow again,
 now: clean, link, plan against the target's current values, write only what
 differs, record a new event pointing at the replayed one. A replay of an applied
-event writes nothing; a change older than the one last applied is refused as stale.`,
+event writes nothing; a change older than the one last applied is refused as stale.
+A system that fails transiently is retried with backoff for up to --retry-for.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := strconv.ParseInt(args[0], 10, 64)
@@ -27,7 +31,7 @@ event writes nothing; a change older than the one last applied is refused as sta
 				return usageErr(fmt.Errorf("event id %q is not a number", args[0]))
 			}
 			ctx := cmd.Context()
-			a, err := openApp(ctx, g)
+			a, err := openAppWith(ctx, g, run)
 			if err != nil {
 				return err
 			}
@@ -44,7 +48,14 @@ event writes nothing; a change older than the one last applied is refused as sta
 			} else if err != nil {
 				return err
 			}
-			out, err := a.eng.Replay(ctx, id)
+			var out engine.Outcome
+			// A replay is idempotent: an attempt cut short by a transient
+			// failure is simply made again.
+			err = retry.Do(ctx, a.retryPolicy(ctx, "replay", "event", id), func(ctx context.Context) error {
+				var err error
+				out, err = a.eng.Replay(ctx, id)
+				return err
+			})
 			if errors.Is(err, store.ErrNotFound) {
 				return fmt.Errorf("no event %d", id)
 			}
@@ -62,4 +73,6 @@ event writes nothing; a change older than the one last applied is refused as sta
 			return nil
 		},
 	}
+	retryFlag(cmd, &run)
+	return cmd
 }

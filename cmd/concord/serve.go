@@ -18,6 +18,9 @@ import (
 
 func newServeCmd(g *globals) *cobra.Command {
 	var addr string
+	// serve never gives up on a system: it keeps retrying the open and the
+	// polls of a system that is down, and logs it.
+	run := runOptions{forever: true, grace: defaultGrace}
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Sync continuously: pollers on an interval, workers, health and stats over HTTP",
@@ -26,12 +29,27 @@ func newServeCmd(g *globals) *cobra.Command {
 an HTTP server answers GET /healthz, GET /stats (JSON counters per flow and per
 webhook system) and POST /webhooks/{system} for systems that push changes: the
 delivery is verified, stored and queued in one transaction and answered at once.
-SIGTERM or SIGINT stops the pollers, lets running batches finish, and exits 0.`,
+
+A system that fails transiently (unreachable, timeout, connection reset, HTTP 429
+or 5xx, database locked) is retried with exponential backoff and jitter up to 30 s
+apart, honouring Retry-After, for as long as it takes: at start serve waits for
+every system to open, and a poller whose source is down keeps retrying; each
+retry logs a "system down, retrying" warning naming the system. A permanent
+failure at start (refused credentials, unknown table, unknown database) stops
+serve with exit 1 and names the system's line in the config file; a permanent
+failure while polling is logged with the flow's line and polled again next time.
+
+SIGTERM or SIGINT stops the pollers at once, gives the running batches
+--grace-period to finish their write and recording (then cancels them: the next
+start redoes them), and exits 0.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			a, err := openApp(ctx, g)
+			a, err := openAppWith(ctx, g, run)
 			if err != nil {
+				if ctx.Err() != nil {
+					return nil // stopped while waiting for a system: nothing ran
+				}
 				return err
 			}
 			defer a.Close(context.WithoutCancel(ctx))
@@ -39,6 +57,7 @@ SIGTERM or SIGINT stops the pollers, lets running batches finish, and exits 0.`,
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8088", "HTTP listen address for /healthz and /stats (empty: none)")
+	graceFlag(cmd, &run)
 	return cmd
 }
 
@@ -93,7 +112,7 @@ func (a *app) serve(ctx context.Context, addr string) error {
 	<-ctx.Done()
 	a.log.Info("shutting down")
 	wg.Wait()
-	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.run.grace)
 	defer cancel()
 	if srv != nil {
 		_ = srv.Shutdown(stopCtx)
@@ -121,16 +140,18 @@ func (a *app) tickLoop(ctx context.Context, every time.Duration) {
 	}
 }
 
-// pollLoop drains a leg's source every interval until ctx is cancelled.
+// pollLoop drains a leg's source every interval until ctx is cancelled. A
+// source that fails transiently is retried (a.poll) until it answers; any other
+// failure is logged and the leg is polled again at the next tick.
 func (a *app) pollLoop(ctx context.Context, leg string, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		if err := a.eng.StartSweep(ctx, leg); err != nil {
+		if err := a.eng.StartSweep(ctx, leg); err != nil && ctx.Err() == nil {
 			a.log.ErrorContext(ctx, "sweep failed", "leg", leg, "err", err)
 		}
-		for {
-			res, err := a.eng.Poll(ctx, leg)
+		for ctx.Err() == nil {
+			res, err := a.poll(ctx, leg)
 			if err != nil {
 				if ctx.Err() == nil {
 					a.log.ErrorContext(ctx, "poll failed", "leg", leg, "err", err)

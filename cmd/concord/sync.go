@@ -14,12 +14,14 @@ import (
 	"golang.org/x/term"
 
 	"github.com/concord-sync/concord/internal/engine"
+	"github.com/concord-sync/concord/internal/retry"
 )
 
 func newSyncCmd(g *globals) *cobra.Command {
 	var once bool
 	var flow string
 	var progress string
+	run := defaultRunOptions()
 	cmd := &cobra.Command{
 		Use:   "sync --once",
 		Short: "Run one pass of every flow and print a summary",
@@ -29,15 +31,31 @@ prints a summary: read, created, updated, unchanged, skipped (echoes and version
 already applied), stale, quarantined, retrying, failed. It can be stopped at any
 moment, kill -9 included: the next run goes on where this one stopped, without
 duplicates and without losing changes. For continuous sync use concord serve.
-Exit code 1 when any change failed.`,
+
+A system that fails transiently while it is opened or read (unreachable, timeout,
+connection reset, HTTP 429 or 5xx, database locked) is retried with exponential
+backoff and jitter, honouring Retry-After, for up to --retry-for, with a warning
+per retry naming the system. A permanent failure (refused credentials, unknown
+table or column, unknown database) stops at once and names the system's or the
+flow's line in the config file.
+
+SIGTERM or Ctrl-C stops reading at once; the batches already running get
+--grace-period to finish their write and recording, then the summary is printed
+and sync exits 130. The next sync --once goes on where this one stopped.
+
+Exit codes: 0 ok, 1 when any change failed or a system could not be reached,
+2 invalid config or usage, 130 interrupted (SIGTERM or Ctrl-C).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !once {
 				return usageErr(errors.New("sync needs --once (for continuous sync run concord serve)"))
 			}
 			ctx := cmd.Context()
-			a, err := openApp(ctx, g)
+			a, err := openAppWith(ctx, g, run)
 			if err != nil {
+				if ctx.Err() != nil {
+					return interrupted("before the sync started; nothing was read")
+				}
 				return err
 			}
 			defer a.Close(context.WithoutCancel(ctx))
@@ -46,10 +64,15 @@ Exit code 1 when any change failed.`,
 				return err
 			}
 			show := progress == "on" || (progress == "auto" && term.IsTerminal(int(os.Stderr.Fd())))
-			if err := a.syncOnce(ctx, legs, show, cmd.ErrOrStderr()); err != nil {
+			err = a.syncOnce(ctx, legs, show, cmd.ErrOrStderr())
+			stats := a.eng.Stats()
+			if ctx.Err() != nil {
+				printSummary(cmd.OutOrStdout(), stats)
+				return interrupted("the running batches were given the grace period to finish; the next concord sync --once goes on where this one stopped")
+			}
+			if err != nil {
 				return err
 			}
-			stats := a.eng.Stats()
 			printSummary(cmd.OutOrStdout(), stats)
 			for _, s := range stats {
 				if s.Failed > 0 {
@@ -62,11 +85,15 @@ Exit code 1 when any change failed.`,
 	cmd.Flags().BoolVar(&once, "once", false, "run one pass and exit")
 	cmd.Flags().StringVar(&flow, "flow", "", "only this flow")
 	cmd.Flags().StringVar(&progress, "progress", "auto", "progress bar: auto (on a terminal), on, off")
+	retryFlag(cmd, &run)
+	graceFlag(cmd, &run)
 	return cmd
 }
 
 // syncOnce polls legs until their sources are drained, while the workers apply
-// the queued batches, then waits for the queue to empty.
+// the queued batches, then waits for the queue to empty. When ctx is cancelled
+// (SIGTERM, Ctrl-C) polling stops at once and the running batches get the grace
+// period to finish; the error is then ctx's, which the caller reports.
 func (a *app) syncOnce(ctx context.Context, legs []string, show bool, out io.Writer) error {
 	if err := a.queue.Start(ctx, a.eng); err != nil {
 		return err
@@ -95,18 +122,20 @@ func (a *app) syncOnce(ctx context.Context, legs []string, show bool, out io.Wri
 			}
 		}()
 	}
-	defer close(done)
-	if err := a.pass(ctx, legs); err != nil {
-		return err
-	}
+	err := a.pass(ctx, legs)
+	close(done)
 	if bar != nil {
 		_ = bar.Finish()
 	}
-	return a.queue.Stop(ctx)
+	if serr := a.stopQueue(ctx); serr != nil && err == nil {
+		err = serr
+	}
+	return err
 }
 
 // pass polls legs until their sources are drained (a schedule leg starts a new
-// sweep) and waits until the running queue is empty, retries included.
+// sweep) and waits until the running queue is empty, retries included. It stops
+// at once when ctx is cancelled.
 func (a *app) pass(ctx context.Context, legs []string) error {
 	// First the periodic work: wake what waits for a record linked since,
 	// and see whether waits or dead letters exist at all.
@@ -118,7 +147,7 @@ func (a *app) pass(ctx context.Context, legs []string) error {
 			return err
 		}
 		for {
-			res, err := a.eng.Poll(ctx, leg)
+			res, err := a.poll(ctx, leg)
 			if err != nil {
 				return err
 			}
@@ -142,6 +171,30 @@ func (a *app) pass(ctx context.Context, legs []string) error {
 			return nil
 		}
 	}
+}
+
+// poll reads one page of leg's source and queues it, retrying while the source
+// fails transiently (see retryPolicy). A permanent failure names the flow's line
+// in the config file.
+func (a *app) poll(ctx context.Context, leg string) (engine.PollResult, error) {
+	l, ok := a.eng.Leg(leg)
+	if !ok {
+		return engine.PollResult{}, fmt.Errorf("poll: unknown flow %s", leg)
+	}
+	var res engine.PollResult
+	err := retry.Do(ctx, a.retryPolicy(ctx, "poll", "system", l.Source, "flow", l.Flow), func(ctx context.Context) error {
+		var err error
+		res, err = a.eng.Poll(ctx, leg)
+		return err
+	})
+	if err != nil && ctx.Err() == nil {
+		line := 0
+		if f, ok := a.cfg.Flow(l.Flow); ok {
+			line = f.Line
+		}
+		return res, fmt.Errorf("%s: flow %s: %w", configAt(a.cfg, line), l.Flow, err)
+	}
+	return res, err
 }
 
 func applied(stats []engine.Stats) int {

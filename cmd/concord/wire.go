@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/concord-sync/concord/internal/config"
 	"github.com/concord-sync/concord/internal/connector"
@@ -13,6 +16,7 @@ import (
 	"github.com/concord-sync/concord/internal/engine"
 	"github.com/concord-sync/concord/internal/model"
 	"github.com/concord-sync/concord/internal/queue"
+	"github.com/concord-sync/concord/internal/retry"
 	"github.com/concord-sync/concord/internal/store"
 	"github.com/concord-sync/concord/internal/store/pgstore"
 	"github.com/concord-sync/concord/internal/store/sqlitestore"
@@ -26,6 +30,53 @@ type app struct {
 	conns map[string]connector.Connector
 	queue *queue.Queue
 	eng   *engine.Engine
+	run   runOptions
+}
+
+// runOptions are how a command waits for systems and for running batches.
+type runOptions struct {
+	// retryFor bounds how long a system that fails transiently (opening,
+	// polling) is retried; 0 does not retry.
+	retryFor time.Duration
+	// forever retries a system that fails transiently until it answers or the
+	// command is stopped (serve); retryFor is then ignored.
+	forever bool
+	// grace is how long running batches may take to finish their write and
+	// recording after SIGTERM or Ctrl-C; then they are cancelled and retried by
+	// the next run.
+	grace time.Duration
+}
+
+// exitInterrupted is the exit code of a command stopped by SIGTERM or Ctrl-C
+// (sync --once, demo): 128 + SIGINT, as shells report it.
+const exitInterrupted = 130
+
+// interrupted is the error of a command stopped by SIGTERM or Ctrl-C; what says
+// what was done about the work in flight.
+func interrupted(what string) error {
+	return &exitError{code: exitInterrupted, err: errors.New("interrupted: " + what)}
+}
+
+// Defaults of runOptions.
+const (
+	defaultRetryFor = 5 * time.Minute
+	defaultGrace    = 30 * time.Second
+)
+
+func defaultRunOptions() runOptions {
+	return runOptions{retryFor: defaultRetryFor, grace: defaultGrace}
+}
+
+// retryFlag adds --retry-for to cmd.
+func retryFlag(cmd *cobra.Command, o *runOptions) {
+	cmd.Flags().DurationVar(&o.retryFor, "retry-for", defaultRetryFor,
+		"how long to keep retrying a system that fails transiently (unreachable, timeout, 429, 5xx, locked) while opening or reading it; 0: no retry")
+}
+
+// graceFlag adds --grace-period to cmd.
+func graceFlag(cmd *cobra.Command, o *runOptions) {
+	cmd.Flags().DurationVar(&o.grace, "grace-period", defaultGrace,
+		"on SIGTERM or Ctrl-C, how long running batches may take to finish their write and recording before they are cancelled (and redone by the next run)")
 }
 
 // loadConfig reads and validates the config; problems are a usage error (exit 2).
@@ -47,8 +98,14 @@ func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (store
 	}
 }
 
-// openApp loads the config and opens everything a command needs. Close it.
+// openApp loads the config and opens everything a command needs, with the
+// default runOptions. Close it.
 func openApp(ctx context.Context, g *globals) (*app, error) {
+	return openAppWith(ctx, g, defaultRunOptions())
+}
+
+// openAppWith is openApp with run options.
+func openAppWith(ctx context.Context, g *globals, run runOptions) (*app, error) {
 	log, err := g.logger()
 	if err != nil {
 		return nil, err
@@ -58,12 +115,12 @@ func openApp(ctx context.Context, g *globals) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	return wire(ctx, cfg, reg, log)
+	return wire(ctx, cfg, reg, log, run)
 }
 
 // wire opens the store, the systems, the queue and the engine for cfg.
-func wire(ctx context.Context, cfg *config.Config, reg *connector.Registry, log *slog.Logger) (_ *app, err error) {
-	a := &app{cfg: cfg, log: log, conns: map[string]connector.Connector{}}
+func wire(ctx context.Context, cfg *config.Config, reg *connector.Registry, log *slog.Logger, run runOptions) (_ *app, err error) {
+	a := &app{cfg: cfg, log: log, conns: map[string]connector.Connector{}, run: run}
 	defer func() {
 		if err != nil {
 			a.Close(ctx)
@@ -73,13 +130,8 @@ func wire(ctx context.Context, cfg *config.Config, reg *connector.Registry, log 
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	for _, sys := range cfg.Systems {
-		spec, _ := reg.Lookup(sys.Connector)
-		c, err := spec.Open(ctx, connector.OpenParams{System: sys.Name, Settings: sys.Settings, Logger: log.With("system", sys.Name), Dir: cfg.Dir})
-		if err != nil {
-			return nil, fmt.Errorf("open system %s (%s): %w", sys.Name, sys.Connector, err)
-		}
-		a.conns[sys.Name] = c
+	if err := a.openSystems(ctx, reg); err != nil {
+		return nil, err
 	}
 	legs := Legs(cfg)
 	names := make([]string, len(legs))
@@ -103,10 +155,85 @@ func wire(ctx context.Context, cfg *config.Config, reg *connector.Registry, log 
 	return a, nil
 }
 
-// Close closes the systems and the store. It is safe on a half-opened app.
+// openSystems opens every configured system, retrying one that fails
+// transiently (see retryPolicy). A permanent failure names the system's line in
+// the config file.
+func (a *app) openSystems(ctx context.Context, reg *connector.Registry) error {
+	for _, sys := range a.cfg.Systems {
+		spec, _ := reg.Lookup(sys.Connector)
+		var c connector.Connector
+		err := retry.Do(ctx, a.retryPolicy(ctx, "open", slog.String("system", sys.Name)), func(ctx context.Context) error {
+			var err error
+			c, err = spec.Open(ctx, connector.OpenParams{System: sys.Name, Settings: sys.Settings, Logger: a.log.With("system", sys.Name), Dir: a.cfg.Dir})
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("%s: open system %s (%s): %w", configAt(a.cfg, sys.Line), sys.Name, sys.Connector, err)
+		}
+		a.conns[sys.Name] = c
+	}
+	return nil
+}
+
+// configAt names a line of the config file as FILE:LINE, the way validate
+// reports problems, for messages about a system or a flow.
+func configAt(cfg *config.Config, line int) string {
+	if line <= 0 {
+		return cfg.Path
+	}
+	return fmt.Sprintf("%s:%d", cfg.Path, line)
+}
+
+// retryPolicy is how the commands retry a system that fails transiently:
+// exponential backoff from 500 ms to 30 s with jitter, at least as long as the
+// system's Retry-After, for run.retryFor (0: no retry) or, with run.forever,
+// until it answers or ctx is done, with a warning
+// per retry naming the system (attrs) and what was being done (op).
+func (a *app) retryPolicy(ctx context.Context, op string, attrs ...any) retry.Policy {
+	p := retry.Policy{
+		Initial: 500 * time.Millisecond, Max: 30 * time.Second, For: a.run.retryFor,
+		Transient: connector.IsTransient, After: connector.RetryAfter,
+		Notify: func(attempt int, wait time.Duration, err error) {
+			args := append([]any{"op", op, "attempt", attempt, "retry_in", wait.Round(time.Millisecond), "err", err}, attrs...)
+			if a.run.forever {
+				a.log.WarnContext(ctx, "system down, retrying", args...)
+				return
+			}
+			a.log.WarnContext(ctx, "system failed transiently, retrying", args...)
+		},
+		Recovered: func(attempts int) {
+			a.log.WarnContext(ctx, "system answered again", append([]any{"op", op, "attempts", attempts}, attrs...)...)
+		},
+	}
+	switch {
+	case a.run.forever:
+		p.For = 0
+	case a.run.retryFor <= 0:
+		p.Transient = func(error) bool { return false }
+	}
+	return p
+}
+
+// stopQueue stops the queue, giving running batches the grace period to
+// finish their write and recording; it works on a cancelled ctx.
+func (a *app) stopQueue(ctx context.Context) error {
+	if a.queue == nil {
+		return nil
+	}
+	grace := a.run.grace
+	if grace <= 0 {
+		grace = defaultGrace
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
+	defer cancel()
+	return a.queue.Stop(sctx)
+}
+
+// Close stops the queue (see stopQueue), closes the systems and the store. It
+// is safe on a half-opened app.
 func (a *app) Close(ctx context.Context) {
 	if a.queue != nil {
-		_ = a.queue.Stop(ctx)
+		_ = a.stopQueue(ctx)
 	}
 	for name, c := range a.conns {
 		if err := c.Close(ctx); err != nil {

@@ -68,7 +68,7 @@ func Open(ctx context.Context, p connector.OpenParams) (*Conn, error) {
 	}
 	if err := db.PingContext(ctx); err != nil {
 		_ = db.Close()
-		return nil, fmt.Errorf("open sql system %s: ping: %w", p.System, err)
+		return nil, fmt.Errorf("open sql system %s: ping: %w", p.System, classifyConn(err))
 	}
 	log.DebugContext(ctx, "sql connector opened", slog.String("driver", cfg.driver))
 	return &Conn{system: p.System, cfg: cfg, d: dialects[cfg.driver], db: db, log: log}, nil

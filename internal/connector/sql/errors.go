@@ -132,3 +132,72 @@ func (t *table) fieldIn(text string) string {
 	}
 	return best
 }
+
+// SQLite primary result codes of a busy or locked database (transient), and of
+// a file that cannot be a database or a statement naming what does not exist.
+const (
+	sqliteError    = 1
+	sqliteBusy     = 5
+	sqliteLocked   = 6
+	sqliteCantOpen = 14
+	sqliteNotADB   = 26
+)
+
+// mysqlTransient are MySQL/MariaDB error numbers a later attempt may not meet:
+// too many connections, server shutting down, lock wait timeout, deadlock.
+var mysqlTransient = map[uint16]bool{1040: true, 1053: true, 1205: true, 1213: true, 1927: true}
+
+// mysqlPermanent are MySQL/MariaDB error numbers of a bad configuration: access
+// denied, unknown database, unknown table or column, command denied.
+var mysqlPermanent = map[uint16]bool{1044: true, 1045: true, 1049: true, 1054: true, 1142: true, 1146: true, 1698: true}
+
+// classifyConn marks an error met while opening or reading the database for the
+// callers across the seam: transient (connector.Transient) when the database was
+// unreachable, starting, overloaded, locked or aborted the transaction;
+// permanent (connector.Permanent) when the credentials, the database, a table or
+// a column are wrong; otherwise unchanged. Network failures are left to
+// connector.IsTransient, which recognises them by themselves.
+func classifyConn(err error) error {
+	if err == nil || connector.IsPermanent(err) {
+		return err
+	}
+	var te *connector.TransientError
+	if errors.As(err, &te) {
+		return err
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch {
+		case strings.HasPrefix(pe.Code, "08"), strings.HasPrefix(pe.Code, "53"),
+			pe.Code == "57P01", pe.Code == "57P02", pe.Code == "57P03",
+			pe.Code == "40001", pe.Code == "40P01", pe.Code == "55P03":
+			return connector.Transient(err)
+		case strings.HasPrefix(pe.Code, "28"), pe.Code == "3D000", strings.HasPrefix(pe.Code, "42"):
+			return connector.Permanent("", err)
+		}
+		return err
+	}
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		switch {
+		case mysqlTransient[me.Number]:
+			return connector.Transient(err)
+		case mysqlPermanent[me.Number]:
+			return connector.Permanent("", err)
+		}
+		return err
+	}
+	if errors.Is(err, mysql.ErrInvalidConn) {
+		return connector.Transient(err)
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff {
+		case sqliteBusy, sqliteLocked:
+			return connector.Transient(err)
+		case sqliteError, sqliteCantOpen, sqliteNotADB:
+			return connector.Permanent("", err)
+		}
+	}
+	return err
+}

@@ -219,6 +219,16 @@ type queryer interface {
 // drops the ones it already has by id and version. Done is true when fewer than Limit rows lie
 // past the cursor, so paging always terminates.
 func (c *Conn) Read(ctx context.Context, req connector.ReadRequest) (connector.ReadResult, error) {
+	res, err := c.read(ctx, req)
+	if err != nil {
+		// A busy or unreachable database is transient, an unknown table or
+		// column permanent: the callers retry the one and stop at the other.
+		return connector.ReadResult{}, classifyConn(err)
+	}
+	return res, nil
+}
+
+func (c *Conn) read(ctx context.Context, req connector.ReadRequest) (connector.ReadResult, error) {
 	t, err := c.table("read", req.Entity)
 	if err != nil {
 		return connector.ReadResult{}, err

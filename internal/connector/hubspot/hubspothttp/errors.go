@@ -88,6 +88,16 @@ func (e *Error) Properties() []string {
 // IsRateLimited reports whether e is a 429.
 func (e *Error) IsRateLimited() bool { return e.StatusCode == http.StatusTooManyRequests }
 
+// Transient reports whether a later attempt of the call may succeed: a 429, a
+// 408 or a 5xx answer. connector.IsTransient asks it.
+func (e *Error) Transient() bool {
+	return e.StatusCode == http.StatusTooManyRequests || e.StatusCode == http.StatusRequestTimeout || e.StatusCode >= 500
+}
+
+// RetryDelay returns the server's Retry-After on a 429, 0 otherwise.
+// connector.RetryAfter asks it.
+func (e *Error) RetryDelay() time.Duration { return e.RetryAfter }
+
 // parseRetryAfter reads a Retry-After header: seconds or an HTTP date.
 func parseRetryAfter(v string, now time.Time) time.Duration {
 	v = strings.TrimSpace(v)

@@ -69,6 +69,10 @@ func (e *RetryableError) Error() string {
 	return fmt.Sprintf("tryton %s: %s", e.Method, e.Message)
 }
 
+// Transient reports true: a later attempt may succeed. connector.IsTransient
+// asks it.
+func (e *RetryableError) Transient() bool { return true }
+
 // Is matches ErrConcurrency or ErrLocked.
 func (e *RetryableError) Is(target error) bool {
 	if e.Concurrency {
@@ -88,6 +92,13 @@ type RateLimitError struct {
 func (e *RateLimitError) Error() string {
 	return fmt.Sprintf("tryton %s: too many requests, retry after %s", e.Method, e.RetryAfter)
 }
+
+// Transient reports true: the server accepts logins again after RetryAfter.
+// connector.IsTransient asks it.
+func (e *RateLimitError) Transient() bool { return true }
+
+// RetryDelay returns RetryAfter. connector.RetryAfter asks it.
+func (e *RateLimitError) RetryDelay() time.Duration { return e.RetryAfter }
 
 // ServerError is any other server exception: an unknown field or model, a bad
 // value, a programming error. Message is the exception text without traceback.
@@ -116,6 +127,11 @@ type HTTPError struct {
 func (e *HTTPError) Error() string {
 	return fmt.Sprintf("tryton %s: http status %d", e.Method, e.Status)
 }
+
+// Transient reports whether a later attempt may succeed: a 408, 429 or 5xx
+// (a proxy in front of trytond answering 502 while it restarts, say).
+// connector.IsTransient asks it.
+func (e *HTTPError) Transient() bool { return e.Status == 408 || e.Status == 429 || e.Status >= 500 }
 
 // Is matches ErrUnauthorized for 401.
 func (e *HTTPError) Is(target error) bool { return e.Status == 401 && target == ErrUnauthorized }
