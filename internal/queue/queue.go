@@ -287,7 +287,7 @@ func (q *Queue) lockSQLite(ctx context.Context) error {
 	if file == "" {
 		return nil // an in-memory store belongs to this process alone
 	}
-	f, err := os.OpenFile(file+".queue.lock", os.O_CREATE|os.O_RDWR, 0o644)
+	f, err := os.OpenFile(file+".queue.lock", os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return fmt.Errorf("queue: lock file: %w", err)
 	}
