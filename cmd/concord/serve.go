@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -49,9 +47,9 @@ func (a *app) serve(ctx context.Context, addr string) error {
 	}
 	var srv *http.Server
 	if addr != "" {
-		ln, err := net.Listen("tcp", addr)
+		ln, err := server.Listen(addr, server.DefaultLimits())
 		if err != nil {
-			return fmt.Errorf("listen %s: %w", addr, err)
+			return err
 		}
 		mux := http.NewServeMux()
 		recv := server.NewReceiver(a.store, server.Verifiers(a.conns), a.eng, a.log.With("component", "webhooks"))
@@ -64,7 +62,7 @@ func (a *app) serve(ctx context.Context, addr string) error {
 				Webhooks []server.WebhookStats `json:"webhooks"`
 			}{a.eng.Stats(), recv.Stats()})
 		})
-		srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		srv = server.NewHTTPServer(mux, server.DefaultLimits())
 		go func() {
 			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				a.log.ErrorContext(ctx, "http server", "err", err)
