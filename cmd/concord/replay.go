@@ -53,7 +53,7 @@ event writes nothing; a change older than the one last applied is refused as sta
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "event %d replayed as event %d: %s", id, out.EventID, out.Outcome)
 			if out.Reason != "" {
-				fmt.Fprintf(cmd.OutOrStdout(), " (%s)", out.Reason)
+				fmt.Fprintf(cmd.OutOrStdout(), " (%s)", safeText(out.Reason))
 			}
 			fmt.Fprintln(cmd.OutOrStdout())
 			if out.Outcome == store.OutcomeFailed || out.Outcome == store.OutcomeDead || out.Outcome == store.OutcomeRetrying {
