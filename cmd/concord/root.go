@@ -32,7 +32,8 @@ Your own:    concord validate --config concord.yaml
 Docs:        docs/ (flows: docs/flows.md, configuration: docs/config.md, CLI: docs/cli.md,
              connectors: docs/connectors/, examples: examples/)
 
-Exit codes: 0 ok, 1 runtime failure, 2 invalid config or usage.`,
+Exit codes: 0 ok, 1 runtime failure, 2 invalid config or usage.
+Values from systems are printed with control characters escaped (\x1b, \x00).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}

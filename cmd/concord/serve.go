@@ -24,7 +24,10 @@ func newServeCmd(g *globals) *cobra.Command {
 an HTTP server answers GET /healthz, GET /stats (JSON counters per flow and per
 webhook system) and POST /webhooks/{system} for systems that push changes: the
 delivery is verified, stored and queued in one transaction and answered at once.
-SIGTERM or SIGINT stops the pollers, lets running batches finish, and exits 0.`,
+SIGTERM or SIGINT stops the pollers, lets running batches finish, and exits 0.
+The HTTP server closes connections that send nothing or trickle (5 s for headers,
+30 s per request and per response, 60 s idle), refuses headers over 64 KiB, and
+accepts at most 512 connections at once (see docs/cli.md).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
