@@ -8,8 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,6 +24,7 @@ import (
 	"github.com/concord-sync/concord/internal/northwind"
 	"github.com/concord-sync/concord/internal/retry"
 	"github.com/concord-sync/concord/internal/sandbox/hubspot"
+	"github.com/concord-sync/concord/internal/server"
 )
 
 // demoOptions are the flags of concord demo.
@@ -131,11 +130,11 @@ func runDemo(ctx context.Context, g *globals, o demoOptions, out io.Writer) (err
 	hcfg.SearchDelay = 50 * time.Millisecond
 	crm := hubspot.New(hcfg)
 	defer crm.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := server.Listen("127.0.0.1:0", server.DefaultLimits())
 	if err != nil {
-		return fmt.Errorf("demo: listen: %w", err)
+		return fmt.Errorf("demo: %w", err)
 	}
-	hsrv := &http.Server{Handler: crm.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	hsrv := server.NewHTTPServer(crm.Handler(), server.DefaultLimits())
 	go func() { _ = hsrv.Serve(ln) }()
 	defer hsrv.Close()
 	crmURL := "http://" + ln.Addr().String()

@@ -139,10 +139,17 @@ func raw(b []byte) json.RawMessage {
 	return json.RawMessage(b)
 }
 
+// writeJSON prints v as indented JSON, with the characters a terminal acts on
+// escaped (safeJSON).
 func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	_, err := w.Write(safeJSON(buf.Bytes()))
+	return err
 }
 
 // outcomeText is an event's outcome as listed: a create finished by a later

@@ -11,7 +11,8 @@ import (
 )
 
 // listing describes a read-only listing command over the store: how to fetch the
-// rows, and how to print them as a table or as JSON.
+// rows, and how to print them as a table or as JSON. Control characters in the
+// values are escaped in both forms (safe.go).
 type listing[T any] struct {
 	fetch  func(ctx context.Context, st store.Store) ([]T, error)
 	header string         // tab-separated column names
@@ -46,7 +47,8 @@ func (l listing[T]) run(g *globals) func(*cobra.Command, []string) error {
 		w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 		fmt.Fprintln(w, l.header)
 		for _, r := range rows {
-			fmt.Fprintln(w, l.row(r))
+			// Values come from systems: their control characters are escaped.
+			fmt.Fprintln(w, safeCell(l.row(r)))
 		}
 		return w.Flush()
 	}

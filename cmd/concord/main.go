@@ -41,12 +41,16 @@ func exitCode(err error) int {
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintln(os.Stderr, "concord:", err)
+	fmt.Fprintln(os.Stderr, errorLine(err))
 	var ee *exitError
 	if errors.As(err, &ee) {
 		return ee.code
 	}
 	return exitRuntime
 }
+
+// errorLine is how a failure prints on stderr: its control characters (error
+// text from systems may carry escape sequences) escaped, its lines kept.
+func errorLine(err error) string { return "concord: " + safeMessage(err.Error()) }
 
 func asExit(err error, target **exitError) bool { return errors.As(err, target) }

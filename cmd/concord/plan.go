@@ -85,16 +85,16 @@ func printPlans(w io.Writer, plans []*engine.RecordPlan, all bool) {
 		if target == "" {
 			target = "(new)"
 		}
-		fmt.Fprintf(w, "%-10s %s  %s %s -> %s\n", p.Action, p.Leg, p.Source.Entity, p.Source.ID, target)
+		fmt.Fprintf(w, "%-10s %s  %s %s -> %s\n", p.Action, p.Leg, p.Source.Entity, safeText(p.Source.ID), safeText(target))
 		for _, c := range p.Changes {
-			fmt.Fprintf(w, "    %-18s %q -> %q\n", c.Field, c.From.String(), c.To.String())
+			fmt.Fprintf(w, "    %-18s %q -> %q\n", safeText(c.Field), c.From.String(), c.To.String())
 		}
 		if p.Reason != "" {
 			field := ""
 			if p.Field != "" {
-				field = p.Field + ": "
+				field = safeText(p.Field) + ": "
 			}
-			fmt.Fprintf(w, "    %s%s\n", field, p.Reason)
+			fmt.Fprintf(w, "    %s%s\n", field, safeText(p.Reason))
 		}
 	}
 	var parts []string

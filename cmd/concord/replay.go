@@ -64,7 +64,7 @@ A system that fails transiently is retried with backoff for up to --retry-for.`,
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "event %d replayed as event %d: %s", id, out.EventID, out.Outcome)
 			if out.Reason != "" {
-				fmt.Fprintf(cmd.OutOrStdout(), " (%s)", out.Reason)
+				fmt.Fprintf(cmd.OutOrStdout(), " (%s)", safeText(out.Reason))
 			}
 			fmt.Fprintln(cmd.OutOrStdout())
 			if out.Outcome == store.OutcomeFailed || out.Outcome == store.OutcomeDead || out.Outcome == store.OutcomeRetrying {

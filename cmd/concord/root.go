@@ -33,7 +33,8 @@ Docs:        docs/ (flows: docs/flows.md, configuration: docs/config.md, CLI: do
              connectors: docs/connectors/, examples: examples/)
 
 Exit codes: 0 ok, 1 runtime failure, 2 invalid config or usage, 130 interrupted
-(sync --once, demo: SIGTERM or Ctrl-C; see concord sync --help).`,
+(sync --once, demo: SIGTERM or Ctrl-C; see concord sync --help).
+Values from systems are printed with control characters escaped (\x1b, \x00).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 
 	"github.com/concord-sync/concord/internal/northwind"
 	"github.com/concord-sync/concord/internal/sandbox/hubspot"
+	"github.com/concord-sync/concord/internal/server"
 )
 
 func newSandboxCmd(g *globals) *cobra.Command {
@@ -59,11 +59,11 @@ what it covers and what it does not.`,
 			default:
 				return usageErr(fmt.Errorf("--seed %q: want northwind or nothing", seed))
 			}
-			ln, err := net.Listen("tcp", addr)
+			ln, err := server.Listen(addr, server.DefaultLimits())
 			if err != nil {
-				return fmt.Errorf("listen %s: %w", addr, err)
+				return err
 			}
-			hsrv := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 5 * time.Second}
+			hsrv := server.NewHTTPServer(srv.Handler(), server.DefaultLimits())
 			fmt.Fprintf(cmd.OutOrStdout(), "HubSpot-compatible sandbox on http://%s (token: %s; %d requests per 10 s)\n", ln.Addr(), tokenHint(cfg.Token), cfg.RateLimit)
 			ctx := cmd.Context()
 			go func() {

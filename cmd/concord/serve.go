@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -41,7 +39,10 @@ failure while polling is logged with the flow's line and polled again next time.
 
 SIGTERM or SIGINT stops the pollers at once, gives the running batches
 --grace-period to finish their write and recording (then cancels them: the next
-start redoes them), and exits 0.`,
+start redoes them), and exits 0.
+The HTTP server closes connections that send nothing or trickle (5 s for headers,
+30 s per request and per response, 60 s idle), refuses headers over 64 KiB, and
+accepts at most 512 connections at once (see docs/cli.md).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -68,9 +69,9 @@ func (a *app) serve(ctx context.Context, addr string) error {
 	}
 	var srv *http.Server
 	if addr != "" {
-		ln, err := net.Listen("tcp", addr)
+		ln, err := server.Listen(addr, server.DefaultLimits())
 		if err != nil {
-			return fmt.Errorf("listen %s: %w", addr, err)
+			return err
 		}
 		mux := http.NewServeMux()
 		recv := server.NewReceiver(a.store, server.Verifiers(a.conns), a.eng, a.log.With("component", "webhooks"))
@@ -83,7 +84,7 @@ func (a *app) serve(ctx context.Context, addr string) error {
 				Webhooks []server.WebhookStats `json:"webhooks"`
 			}{a.eng.Stats(), recv.Stats()})
 		})
-		srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		srv = server.NewHTTPServer(mux, server.DefaultLimits())
 		go func() {
 			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				a.log.ErrorContext(ctx, "http server", "err", err)

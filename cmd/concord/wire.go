@@ -88,13 +88,22 @@ func loadConfig(g *globals, reg *connector.Registry) (*config.Config, error) {
 	return cfg, nil
 }
 
-// openStore opens the configured store.
+// openStore opens the configured store. On failure the store is a nil
+// interface, never an interface holding a nil *Store (whose Close would panic).
 func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (store.Store, error) {
 	switch cfg.Store.Driver {
 	case config.DriverPostgres:
-		return pgstore.Open(ctx, cfg.Store.DSN, log)
+		st, err := pgstore.Open(ctx, cfg.Store.DSN, log)
+		if err != nil {
+			return nil, err
+		}
+		return st, nil
 	default:
-		return sqlitestore.Open(ctx, cfg.Store.Path, log)
+		st, err := sqlitestore.Open(ctx, cfg.Store.Path, log)
+		if err != nil {
+			return nil, err
+		}
+		return st, nil
 	}
 }
 

@@ -88,6 +88,9 @@ func testRegistry() *connector.Registry {
 // FILE:LINE:COL: message per line. Run with -update to rewrite the golden files.
 func TestLoad(t *testing.T) {
 	t.Parallel()
+	// A checkout under umask 002 leaves the secret group-writable, which file:
+	// references refuse.
+	require.NoError(t, os.Chmod(filepath.Join("testdata", "TestLoad", "secrets", "erp_password"), 0o600))
 	files, err := filepath.Glob(filepath.Join("testdata", "TestLoad", "*.yaml"))
 	require.NoError(t, err)
 	require.NotEmpty(t, files)

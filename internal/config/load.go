@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -14,9 +15,17 @@ import (
 // process environment and from files, and validates it against the connectors
 // in reg. On any problem it returns an *Error holding all of them, each with
 // its line and column; a file that cannot be read gives a plain wrapped error.
+// It reads at most MaxConfigBytes (and one more byte, to refuse a larger file).
 // Load does no network I/O and does not open the store.
 func Load(path string, reg *connector.Registry) (*Config, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	defer f.Close()
+	// Read one byte past the limit, so that Parse refuses a larger file
+	// without this reading all of it (or forever, from a device).
+	data, err := io.ReadAll(io.LimitReader(f, MaxConfigBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
@@ -26,7 +35,10 @@ func Load(path string, reg *connector.Registry) (*Config, error) {
 // Parse is Load for a file already read: path names the file in problems and
 // anchors relative paths (the store path, file: references); env looks up
 // environment variables (nil means os.LookupEnv). It returns the config or an
-// *Error with every problem found.
+// *Error with every problem found. Before the YAML parser sees data, a file
+// larger than MaxConfigBytes, nested deeper than MaxConfigDepth or with more
+// than MaxConfigKeys keys in one mapping is refused with the position where
+// the limit is passed.
 func Parse(path string, data []byte, reg *connector.Registry, env func(string) (string, bool)) (*Config, error) {
 	if env == nil {
 		env = os.LookupEnv
@@ -44,6 +56,9 @@ func Parse(path string, data []byte, reg *connector.Registry, env func(string) (
 	cfg.Dir = dir
 	cfg.Version = hex.EncodeToString(sum[:])[:12]
 
+	if p := checkLimits(path, data); p != nil {
+		return nil, &Error{Problems: []Problem{*p}}
+	}
 	root, perr := parseYAML(path, data)
 	if perr != nil {
 		return nil, &Error{Problems: []Problem{*perr}}

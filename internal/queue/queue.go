@@ -21,7 +21,6 @@ import (
 	"github.com/riverqueue/river/riverdriver"
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
-	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/concord-sync/concord/internal/engine"
@@ -139,15 +138,8 @@ func New(ctx context.Context, st store.Store, cfg Config, logger *slog.Logger) (
 	default:
 		return nil, fmt.Errorf("queue: unsupported store dialect %q", st.Dialect())
 	}
-	migrator, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: quiet(logger)})
-	if err != nil {
-		return nil, fmt.Errorf("queue: migrator: %w", err)
-	}
-	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
-		return nil, fmt.Errorf("queue: migrate river tables: %w", err)
-	}
-	if _, err := st.DB().ExecContext(ctx, payloadDDL[st.Dialect()]); err != nil {
-		return nil, fmt.Errorf("queue: create payload table: %w", err)
+	if err := migrate(ctx, st, driver, logger); err != nil {
+		return nil, err
 	}
 	q := &Queue{st: st, queues: map[string]string{}, log: logger, cfg: cfg, hot: map[int64]hotBatch{}}
 	q.worker = &applyWorker{q: q}
@@ -175,6 +167,7 @@ func New(ctx context.Context, st store.Store, cfg Config, logger *slog.Logger) (
 	if len(queues) > 0 {
 		rcfg.Queues = queues
 	}
+	var err error
 	q.client, err = river.NewClient(driver, rcfg)
 	if err != nil {
 		return nil, fmt.Errorf("queue: river client: %w", err)
@@ -292,7 +285,7 @@ func (q *Queue) lockSQLite(ctx context.Context) error {
 	if file == "" {
 		return nil // an in-memory store belongs to this process alone
 	}
-	f, err := os.OpenFile(file+".queue.lock", os.O_CREATE|os.O_RDWR, 0o644)
+	f, err := os.OpenFile(file+".queue.lock", os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return fmt.Errorf("queue: lock file: %w", err)
 	}

@@ -6,7 +6,9 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
 	"strings"
 
 	"modernc.org/sqlite"
@@ -34,17 +36,21 @@ var _ store.Store = (*Store)(nil)
 // Open opens (creating if needed) the SQLite database at path, sets WAL mode,
 // busy_timeout, foreign keys and synchronous=NORMAL, limits the pool to one
 // connection, and applies pending migrations. path may be ":memory:" for a
-// private in-memory database; it must not contain '?'. A nil logger discards
-// logs.
+// private in-memory database; it must not contain '?'. A new database file is
+// created with mode 0600 (its -wal and -shm files take the same mode); an
+// existing file's mode is left alone. A nil logger discards logs.
 func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error) {
 	if path == "" || strings.Contains(path, "?") {
 		return nil, fmt.Errorf("open sqlite store: bad path %q", path)
+	}
+	if err := prepareFile(path); err != nil {
+		return nil, fmt.Errorf("open sqlite store: %w", err)
 	}
 	dsn := path + fmt.Sprintf("?_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)"+
 		"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate", BusyTimeoutMillis)
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
-		return nil, fmt.Errorf("open sqlite store: %w", err)
+		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(1)
 	db.SetMaxIdleConns(1)
@@ -52,7 +58,7 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error)
 	db.SetConnMaxIdleTime(0)
 	if err := db.PingContext(ctx); err != nil {
 		_ = db.Close()
-		return nil, fmt.Errorf("open sqlite store: %w", err)
+		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 	}
 	s := &Store{Store: sqlstore.New(sqlstore.Config{
 		DB:                db,
@@ -69,9 +75,32 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error)
 	}
 	if err != nil {
 		_ = db.Close()
-		return nil, fmt.Errorf("open sqlite store: %w", err)
+		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 	}
 	return s, nil
+}
+
+// FileMode is the mode of a database file the store creates: it holds customer
+// data and webhook bodies, so only its owner may read it.
+const FileMode = 0o600
+
+// prepareFile creates the database file at path with FileMode when it does not
+// exist, and checks that an existing one can be opened for reading and writing,
+// so that a bad path fails with the operating system's reason (no such
+// directory, permission denied) rather than SQLite's "unable to open database
+// file". SQLite gives the -wal and -shm files the mode of the database file.
+func prepareFile(path string) error {
+	if path == ":memory:" {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, FileMode)
+	if errors.Is(err, fs.ErrExist) {
+		f, err = os.OpenFile(path, os.O_RDWR, 0)
+	}
+	if err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 func isUniqueViolation(err error) bool {

@@ -54,14 +54,22 @@ func LoadMigrations(fsys fs.FS, dir string) ([]Migration, error) {
 	return out, nil
 }
 
+// PostgresMigrationLockKey is the key of the advisory lock (one per schema)
+// under which every schema change of a Concord store on PostgreSQL runs:
+// Concord's own migrations (Migrate, a transaction-level lock) and the queue's
+// (River's tables, internal/queue, a session-level lock, as River commits each
+// of its versions on its own). Transaction- and session-level advisory locks on
+// one key exclude each other, so nodes that start together wait here in turn,
+// and each finds the others' changes applied.
+const PostgresMigrationLockKey = "hashtext('concord_migration.' || current_schema())"
+
 // Migrate applies the migrations not yet recorded in concord_migration, all in
 // one transaction. It is idempotent, and on PostgreSQL it holds an advisory lock
 // (per schema) so that nodes starting together migrate once.
 func (s *Store) Migrate(ctx context.Context, migrations []Migration) error {
 	return s.inTx(ctx, func(o *ops) error {
 		if o.pg() {
-			if _, err := o.q.ExecContext(ctx,
-				"SELECT pg_advisory_xact_lock(hashtext('concord_migration.' || current_schema()))"); err != nil {
+			if _, err := o.q.ExecContext(ctx, "SELECT pg_advisory_xact_lock("+PostgresMigrationLockKey+")"); err != nil {
 				return fmt.Errorf("lock migrations: %w", err)
 			}
 		}
