@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -198,4 +199,146 @@ func collectRows[T any](rows *sql.Rows, scan func(rowScanner) (T, error)) ([]T, 
 		out = append(out, v)
 	}
 	return out, rows.Err()
+}
+
+// StartSweep opens a new pass of a schedule flow, started at at.
+func (o *ops) StartSweep(ctx context.Context, flow string, at time.Time) error {
+	_, err := o.q.ExecContext(ctx, o.rebind(`INSERT INTO concord_sweep (flow, started_at, updated_at, compared, unchanged, changed)
+VALUES (?, ?, ?, 0, 0, 0)`), flow, o.timeArg(at), o.timeArg(at))
+	if err != nil {
+		return fmt.Errorf("start sweep of %s: %w", flow, err)
+	}
+	return nil
+}
+
+// AddSweepCounts adds a piece's counts to the flow's latest pass, or opens a
+// pass with them when the flow has none.
+func (o *ops) AddSweepCounts(ctx context.Context, c *store.SweepCounts) error {
+	if c == nil || c.Compared == 0 {
+		return nil
+	}
+	at := c.At
+	if at.IsZero() {
+		at = now()
+	}
+	res, err := o.q.ExecContext(ctx, o.rebind(`UPDATE concord_sweep
+SET compared = compared + ?, unchanged = unchanged + ?, changed = changed + ?, updated_at = ?
+WHERE id = (SELECT max(id) FROM concord_sweep WHERE flow = ?)`),
+		c.Compared, c.Unchanged, c.Changed, o.timeArg(at), c.Flow)
+	if err != nil {
+		return fmt.Errorf("add sweep counts of %s: %w", c.Flow, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("add sweep counts of %s: %w", c.Flow, err)
+	} else if n > 0 {
+		return nil
+	}
+	_, err = o.q.ExecContext(ctx, o.rebind(`INSERT INTO concord_sweep (flow, started_at, updated_at, compared, unchanged, changed)
+VALUES (?, ?, ?, ?, ?, ?)`), c.Flow, o.timeArg(at), o.timeArg(at), c.Compared, c.Unchanged, c.Changed)
+	if err != nil {
+		return fmt.Errorf("add sweep counts of %s: %w", c.Flow, err)
+	}
+	return nil
+}
+
+// ListSweeps lists sweep passes, newest first; Limit 0 means 100.
+func (o *ops) ListSweeps(ctx context.Context, p *store.ListSweepsParams) ([]store.Sweep, error) {
+	if p == nil {
+		p = &store.ListSweepsParams{}
+	}
+	q := "SELECT id, flow, started_at, updated_at, compared, unchanged, changed FROM concord_sweep"
+	var args []any
+	if p.Flow != "" {
+		q += " WHERE flow = ?"
+		args = append(args, p.Flow)
+	}
+	q += " ORDER BY id DESC LIMIT ?"
+	args = append(args, limitOr(p.Limit, 100))
+	rows, err := o.q.QueryContext(ctx, o.rebind(q), args...)
+	if err != nil {
+		return nil, fmt.Errorf("list sweeps: %w", err)
+	}
+	out, err := collectRows(rows, func(r rowScanner) (store.Sweep, error) {
+		var s store.Sweep
+		err := r.Scan(&s.ID, &s.Flow, timeCol{&s.StartedAt}, timeCol{&s.UpdatedAt}, &s.Compared, &s.Unchanged, &s.Changed)
+		return s, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list sweeps: %w", err)
+	}
+	return out, nil
+}
+
+// prunableEvents is the condition on concord_event e of the events PruneEvents
+// may delete, given the cutoff as its one argument: old, and needed by no open
+// dead letter, wait or quarantine entry (a quarantined record's events are
+// the context to fix it).
+const prunableEvents = `e.started_at < ?
+AND e.id NOT IN (SELECT event_id FROM concord_dead_letter WHERE resolved_at IS NULL)
+AND e.id NOT IN (SELECT event_id FROM concord_wait)
+AND NOT EXISTS (SELECT 1 FROM concord_quarantine q WHERE q.released_at IS NULL
+    AND q.flow = e.flow AND q.system = e.source_system AND q.entity = e.entity AND q.external_id = e.source_id)`
+
+// PruneEvents deletes old events and sweep passes in chunks, each chunk one
+// statement in its own transaction.
+func (s *Store) PruneEvents(ctx context.Context, p *store.PruneEventsParams) (store.PruneResult, error) {
+	var res store.PruneResult
+	if p == nil || p.Before.IsZero() {
+		return res, errors.New("prune events: no cutoff time")
+	}
+	o := &s.ops
+	before := o.timeArg(p.Before)
+	chunk := limitOr(p.Chunk, 1000)
+	count := func(q string) (int, error) {
+		var n int
+		err := o.q.QueryRowContext(ctx, o.rebind(q), before).Scan(&n)
+		return n, err
+	}
+	var err error
+	if p.DryRun {
+		old, err := count("SELECT COUNT(*) FROM concord_event WHERE started_at < ?")
+		if err != nil {
+			return res, fmt.Errorf("prune events: count: %w", err)
+		}
+		if res.Events, err = count("SELECT COUNT(*) FROM concord_event e WHERE " + prunableEvents); err != nil {
+			return res, fmt.Errorf("prune events: count: %w", err)
+		}
+		res.Kept = old - res.Events
+		if res.Sweeps, err = count("SELECT COUNT(*) FROM concord_sweep WHERE updated_at < ?"); err != nil {
+			return res, fmt.Errorf("prune events: count sweeps: %w", err)
+		}
+		return res, nil
+	}
+	del := func(q string) (int, error) {
+		for total := 0; ; {
+			if err := ctx.Err(); err != nil {
+				return total, err
+			}
+			r, err := o.q.ExecContext(ctx, o.rebind(q), before, chunk)
+			if err != nil {
+				return total, err
+			}
+			n, err := r.RowsAffected()
+			if err != nil {
+				return total, err
+			}
+			total += int(n)
+			if int(n) < chunk {
+				return total, nil
+			}
+		}
+	}
+	res.Events, err = del("DELETE FROM concord_event WHERE id IN (SELECT e.id FROM concord_event e WHERE " + prunableEvents + " LIMIT ?)")
+	if err != nil {
+		return res, fmt.Errorf("prune events: deleted %d: %w", res.Events, err)
+	}
+	res.Sweeps, err = del("DELETE FROM concord_sweep WHERE id IN (SELECT id FROM concord_sweep WHERE updated_at < ? LIMIT ?)")
+	if err != nil {
+		return res, fmt.Errorf("prune events: sweeps: deleted %d: %w", res.Sweeps, err)
+	}
+	if res.Kept, err = count("SELECT COUNT(*) FROM concord_event WHERE started_at < ?"); err != nil {
+		return res, fmt.Errorf("prune events: count kept: %w", err)
+	}
+	s.logger.InfoContext(ctx, "events pruned", "events", res.Events, "sweeps", res.Sweeps, "kept", res.Kept)
+	return res, nil
 }
