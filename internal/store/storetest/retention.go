@@ -66,8 +66,16 @@ func exercisePrune(t *testing.T, setup setupFunc) {
 			{Flow: "orders", Entity: "order", SourceSystem: "shop", SourceID: "o1", TargetSystem: "erp", Outcome: store.OutcomeDead, StartedAt: at(-200)},
 			{Flow: "orders", Entity: "order", SourceSystem: "shop", SourceID: "o2", TargetSystem: "erp", Outcome: store.OutcomeDead, StartedAt: at(-200)},
 			{Flow: "deals", Entity: "deal", SourceSystem: "crm", SourceID: "d1", TargetSystem: "erp", Outcome: store.OutcomeWaiting, StartedAt: at(-200)},
-			func() store.Event { e := event("contacts", "q1", store.OutcomeQuarantined); e.StartedAt = at(-200); return e }(),
-			func() store.Event { e := event("contacts", "q1", store.OutcomeQuarantined); e.StartedAt = at(-150); return e }(),
+			func() store.Event {
+				e := event("contacts", "q1", store.OutcomeQuarantined)
+				e.StartedAt = at(-200)
+				return e
+			}(),
+			func() store.Event {
+				e := event("contacts", "q1", store.OutcomeQuarantined)
+				e.StartedAt = at(-150)
+				return e
+			}(),
 		})
 		require.NoError(t, err)
 		open, closed := deadLetter("orders", "o1"), deadLetter("orders", "o2")
