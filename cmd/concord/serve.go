@@ -26,6 +26,7 @@ func newServeCmd(g *globals) *cobra.Command {
 an HTTP server answers GET /healthz, GET /stats (JSON counters per flow and per
 webhook system) and POST /webhooks/{system} for systems that push changes: the
 delivery is verified, stored and queued in one transaction and answered at once.
+Events older than retention.events (default 90d) are pruned at start and hourly.
 SIGTERM or SIGINT stops the pollers, lets running batches finish, and exits 0.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -77,6 +78,11 @@ func (a *app) serve(ctx context.Context, addr string) error {
 	go func() {
 		defer wg.Done()
 		a.tickLoop(ctx, tickEvery)
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		a.pruneLoop(ctx, pruneEvery) // retention.events
 	}()
 	for _, name := range a.eng.Legs() {
 		l, _ := a.eng.Leg(name)

@@ -339,6 +339,5 @@ func (s *Store) PruneEvents(ctx context.Context, p *store.PruneEventsParams) (st
 	if res.Kept, err = count("SELECT COUNT(*) FROM concord_event WHERE started_at < ?"); err != nil {
 		return res, fmt.Errorf("prune events: count kept: %w", err)
 	}
-	s.logger.InfoContext(ctx, "events pruned", "events", res.Events, "sweeps", res.Sweeps, "kept", res.Kept)
 	return res, nil
 }
