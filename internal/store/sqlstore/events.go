@@ -281,6 +281,13 @@ AND NOT EXISTS (SELECT 1 FROM concord_quarantine q WHERE q.released_at IS NULL
 
 // PruneEvents deletes old events and sweep passes in chunks, each chunk one
 // statement in its own transaction.
+//
+// Events have no index on their time (it would cost on every insert of the
+// hot path); ids ascend with time instead, so the first event started at or
+// after the cutoff is found by a binary search over ids (primary-key seeks),
+// and only the ids below it are candidates, deleted range by range with the
+// time checked on each row. An event whose clock ran behind its successors'
+// may so wait for the next prune; none is ever deleted early.
 func (s *Store) PruneEvents(ctx context.Context, p *store.PruneEventsParams) (store.PruneResult, error) {
 	var res store.PruneResult
 	if p == nil || p.Before.IsZero() {
@@ -288,56 +295,111 @@ func (s *Store) PruneEvents(ctx context.Context, p *store.PruneEventsParams) (st
 	}
 	o := &s.ops
 	before := o.timeArg(p.Before)
-	chunk := limitOr(p.Chunk, 1000)
-	count := func(q string) (int, error) {
+	chunk := int64(limitOr(p.Chunk, 1000))
+	end, err := o.firstEventFrom(ctx, p.Before)
+	if err != nil {
+		return res, fmt.Errorf("prune events: %w", err)
+	}
+	count := func(q string, args ...any) (int, error) {
 		var n int
-		err := o.q.QueryRowContext(ctx, o.rebind(q), before).Scan(&n)
+		err := o.q.QueryRowContext(ctx, o.rebind(q), args...).Scan(&n)
 		return n, err
 	}
-	var err error
 	if p.DryRun {
-		old, err := count("SELECT COUNT(*) FROM concord_event WHERE started_at < ?")
+		old, err := count("SELECT COUNT(*) FROM concord_event e WHERE e.id < ? AND e.started_at < ?", end, before)
 		if err != nil {
 			return res, fmt.Errorf("prune events: count: %w", err)
 		}
-		if res.Events, err = count("SELECT COUNT(*) FROM concord_event e WHERE " + prunableEvents); err != nil {
+		if res.Events, err = count("SELECT COUNT(*) FROM concord_event e WHERE e.id < ? AND "+prunableEvents, end, before); err != nil {
 			return res, fmt.Errorf("prune events: count: %w", err)
 		}
 		res.Kept = old - res.Events
-		if res.Sweeps, err = count("SELECT COUNT(*) FROM concord_sweep WHERE updated_at < ?"); err != nil {
+		if res.Sweeps, err = count("SELECT COUNT(*) FROM concord_sweep WHERE updated_at < ?", before); err != nil {
 			return res, fmt.Errorf("prune events: count sweeps: %w", err)
 		}
 		return res, nil
 	}
-	del := func(q string) (int, error) {
-		for total := 0; ; {
-			if err := ctx.Err(); err != nil {
-				return total, err
-			}
-			r, err := o.q.ExecContext(ctx, o.rebind(q), before, chunk)
-			if err != nil {
-				return total, err
-			}
-			n, err := r.RowsAffected()
-			if err != nil {
-				return total, err
-			}
-			total += int(n)
-			if int(n) < chunk {
-				return total, nil
-			}
+	delEvents := o.rebind("DELETE FROM concord_event WHERE id IN (SELECT e.id FROM concord_event e WHERE e.id >= ? AND e.id < ? AND " + prunableEvents + ")")
+	next := o.rebind("SELECT MIN(id) FROM concord_event WHERE id >= ?")
+	for lo := int64(0); ; {
+		if err := ctx.Err(); err != nil {
+			return res, fmt.Errorf("prune events: deleted %d: %w", res.Events, err)
+		}
+		// Skip the gaps earlier prunes left (and the events kept).
+		var first sql.NullInt64
+		if err := o.q.QueryRowContext(ctx, next, lo).Scan(&first); err != nil {
+			return res, fmt.Errorf("prune events: deleted %d: %w", res.Events, err)
+		}
+		if !first.Valid || first.Int64 >= end {
+			break
+		}
+		lo = first.Int64
+		hi := min(lo+chunk, end)
+		r, err := o.q.ExecContext(ctx, delEvents, lo, hi, before)
+		if err != nil {
+			return res, fmt.Errorf("prune events: deleted %d: %w", res.Events, err)
+		}
+		n, err := r.RowsAffected()
+		if err != nil {
+			return res, fmt.Errorf("prune events: deleted %d: %w", res.Events, err)
+		}
+		res.Events += int(n)
+		lo = hi
+	}
+	delSweeps := o.rebind("DELETE FROM concord_sweep WHERE id IN (SELECT id FROM concord_sweep WHERE updated_at < ? LIMIT ?)")
+	for {
+		if err := ctx.Err(); err != nil {
+			return res, fmt.Errorf("prune events: sweeps: deleted %d: %w", res.Sweeps, err)
+		}
+		r, err := o.q.ExecContext(ctx, delSweeps, before, chunk)
+		if err != nil {
+			return res, fmt.Errorf("prune events: sweeps: deleted %d: %w", res.Sweeps, err)
+		}
+		n, err := r.RowsAffected()
+		if err != nil {
+			return res, fmt.Errorf("prune events: sweeps: deleted %d: %w", res.Sweeps, err)
+		}
+		res.Sweeps += int(n)
+		if n < chunk {
+			break
 		}
 	}
-	res.Events, err = del("DELETE FROM concord_event WHERE id IN (SELECT e.id FROM concord_event e WHERE " + prunableEvents + " LIMIT ?)")
-	if err != nil {
-		return res, fmt.Errorf("prune events: deleted %d: %w", res.Events, err)
-	}
-	res.Sweeps, err = del("DELETE FROM concord_sweep WHERE id IN (SELECT id FROM concord_sweep WHERE updated_at < ? LIMIT ?)")
-	if err != nil {
-		return res, fmt.Errorf("prune events: sweeps: deleted %d: %w", res.Sweeps, err)
-	}
-	if res.Kept, err = count("SELECT COUNT(*) FROM concord_event WHERE started_at < ?"); err != nil {
+	if res.Kept, err = count("SELECT COUNT(*) FROM concord_event e WHERE e.id < ? AND e.started_at < ?", end, before); err != nil {
 		return res, fmt.Errorf("prune events: count kept: %w", err)
 	}
 	return res, nil
+}
+
+// firstEventFrom returns the id of the first event (by id) started at or after
+// t, or one past the last event when there is none, by a binary search over
+// ids: ids ascend with time. Events without a start time are skipped.
+func (o *ops) firstEventFrom(ctx context.Context, t time.Time) (int64, error) {
+	var lo, hi sql.NullInt64
+	if err := o.q.QueryRowContext(ctx, "SELECT MIN(id), MAX(id) FROM concord_event").Scan(&lo, &hi); err != nil {
+		return 0, fmt.Errorf("event ids: %w", err)
+	}
+	if !hi.Valid {
+		return 0, nil
+	}
+	probe := o.rebind("SELECT id, started_at FROM concord_event WHERE id >= ? AND started_at IS NOT NULL ORDER BY id LIMIT 1")
+	end := hi.Int64 + 1
+	for l, r := lo.Int64, hi.Int64; l <= r; {
+		mid := l + (r-l)/2
+		var id int64
+		var at time.Time
+		err := o.q.QueryRowContext(ctx, probe, mid).Scan(&id, timeCol{&at})
+		if errors.Is(err, sql.ErrNoRows) || (err == nil && id > r) {
+			r = mid - 1 // nothing timed in [mid, r]
+			continue
+		}
+		if err != nil {
+			return 0, fmt.Errorf("find events from %s: %w", t.UTC().Format(time.RFC3339), err)
+		}
+		if at.Before(t) {
+			l = id + 1
+		} else {
+			end, r = id, mid-1
+		}
+	}
+	return end, nil
 }

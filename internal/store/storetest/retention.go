@@ -48,17 +48,10 @@ func exercisePrune(t *testing.T, setup setupFunc) {
 	t.Run("OK", func(t *testing.T) {
 		t.Parallel()
 		s, ctx := setup(t)
-		// 2,500 old events (more than two chunks), 30 recent ones.
-		var evs []store.Event
-		for i := range 2530 {
-			e := event("contacts", fmt.Sprintf("c%d", i), store.OutcomeUpdated)
-			e.StartedAt = at(-100)
-			if i >= 2500 {
-				e.StartedAt = at(-1)
-			}
-			evs = append(evs, e)
-		}
-		ids, err := s.InsertEvents(ctx, evs)
+		// An event whose clock ran ahead of the next ones' is never deleted early.
+		early := event("contacts", "early", store.OutcomeUpdated)
+		early.StartedAt = at(-1)
+		earlyID, err := s.InsertEvents(ctx, []store.Event{early})
 		require.NoError(t, err)
 		// Old events something still needs: an open dead letter's, a wait's,
 		// and those of a record in quarantine.
@@ -77,6 +70,19 @@ func exercisePrune(t *testing.T, setup setupFunc) {
 				return e
 			}(),
 		})
+		require.NoError(t, err)
+		// Then 2,500 old events (more than two chunks), and 30 recent ones:
+		// ids ascend with time, but for the first.
+		var evs []store.Event
+		for i := range 2530 {
+			e := event("contacts", fmt.Sprintf("c%d", i), store.OutcomeUpdated)
+			e.StartedAt = at(-100)
+			if i >= 2500 {
+				e.StartedAt = at(-1)
+			}
+			evs = append(evs, e)
+		}
+		ids, err := s.InsertEvents(ctx, evs)
 		require.NoError(t, err)
 		open, closed := deadLetter("orders", "o1"), deadLetter("orders", "o2")
 		open.EventID, closed.EventID = needed[0], needed[1]
@@ -97,7 +103,7 @@ func exercisePrune(t *testing.T, setup setupFunc) {
 		require.Equal(t, store.PruneResult{Events: 2501, Sweeps: 1, Kept: 4}, dry, "the closed letter's event goes")
 		n, err := countEvents(t, s)
 		require.NoError(t, err)
-		require.Equal(t, 2535, n, "a dry run deletes nothing")
+		require.Equal(t, 2536, n, "a dry run deletes nothing")
 
 		p.DryRun = false
 		got, err := s.PruneEvents(ctx, p)
@@ -105,7 +111,7 @@ func exercisePrune(t *testing.T, setup setupFunc) {
 		require.Equal(t, dry, got)
 		left, err := s.ListEvents(ctx, &store.ListEventsParams{Limit: 1000})
 		require.NoError(t, err)
-		keep := append([]int64{needed[4], needed[3], needed[2], needed[0]}, ids[2500:]...)
+		keep := append([]int64{earlyID[0], needed[4], needed[3], needed[2], needed[0]}, ids[2500:]...)
 		require.ElementsMatch(t, keep, eventIDs(left))
 		sw, err := s.ListSweeps(ctx, nil)
 		require.NoError(t, err)
@@ -126,7 +132,7 @@ func exercisePrune(t *testing.T, setup setupFunc) {
 		require.Equal(t, store.PruneResult{Events: 4}, got)
 		n, err = countEvents(t, s)
 		require.NoError(t, err)
-		require.Equal(t, 30, n)
+		require.Equal(t, 31, n)
 	})
 
 	t.Run("ErrNoCutoff", func(t *testing.T) {

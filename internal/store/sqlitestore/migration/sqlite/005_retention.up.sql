@@ -12,6 +12,3 @@ CREATE TABLE concord_sweep (
 );
 
 CREATE INDEX concord_sweep_flow_idx ON concord_sweep (flow, id);
-
--- Pruning finds old events by time (concord events prune, retention.events).
-CREATE INDEX concord_event_started_idx ON concord_event (started_at);
