@@ -64,6 +64,7 @@ func sweepEvents(bp *BatchPlan, outs []Outcome, events []store.Event, evIdx []in
 				c.Unchanged++
 				continue
 			}
+			c.Changed++ // equal, but linked now
 		}
 		keptEv, keptIdx = append(keptEv, events[k]), append(keptIdx, i)
 	}

@@ -94,6 +94,28 @@ func TestEngine_SweepSummary(t *testing.T) {
 	require.Len(t, sweeps(), 5, "a replay opens no pass")
 	require.Equal(t, 50, sweeps()[0].Compared, "nor counts in one")
 
+	// A fresh store over the same systems: the pass finds every record in
+	// the target by its link key and adopts it (created, adopted). Nothing is
+	// written, but each link made keeps its event, and counts as a change.
+	t.Run("LinkedKeepEvents", func(t *testing.T) {
+		t.Parallel()
+		fresh := &testBundle{ctx: b.ctx, st: openStore(t), crm: b.crm, erp: b.erp, queue: &captureQueue{}}
+		var err error
+		fresh.eng, err = engine.New(engine.Params{Store: fresh.st, Connectors: map[string]connector.Connector{"crm": b.crm, "erp": b.erp},
+			Legs: []engine.Leg{leg}, ConfigVersion: "test", Queue: fresh.queue, BatchSize: 20})
+		require.NoError(t, err)
+		require.NoError(t, fresh.eng.StartSweep(fresh.ctx, "customers"))
+		outs := fresh.run(t, "customers")
+		require.Equal(t, map[store.Outcome]int{store.OutcomeCreated: 49, store.OutcomeQuarantined: 1}, countOutcomes(outs))
+		evs, err := fresh.st.ListEvents(fresh.ctx, &store.ListEventsParams{Limit: 1000})
+		require.NoError(t, err)
+		require.Len(t, evs, 50)
+		sw, err := fresh.st.ListSweeps(fresh.ctx, nil)
+		require.NoError(t, err)
+		require.Len(t, sw, 1)
+		require.Equal(t, [4]int{50, 0, 49, 1}, [4]int{sw[0].Compared, sw[0].Unchanged, sw[0].Changed, sw[0].Other()})
+	})
+
 	// A change flow keeps an event per record, unchanged ones included.
 	t.Run("ChangeFlowUnaffected", func(t *testing.T) {
 		t.Parallel()

@@ -281,7 +281,7 @@ type Sweep struct {
 	UpdatedAt time.Time // when its latest piece was recorded
 	Compared  int       // records compared with the target
 	Unchanged int       // found equal: no event
-	Changed   int       // created or updated in the target: each has its event
+	Changed   int       // created, updated or newly linked: each has its event
 }
 
 // Other is the number of compared records with another outcome (failed,
