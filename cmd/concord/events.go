@@ -86,7 +86,7 @@ concord events --sweeps. concord events prune deletes old events.`,
 		return listSweeps(cmd, args)
 	}
 	cmd.Flags().StringVar(&p.Flow, "flow", "", "only this flow")
-	cmd.Flags().StringVar(&status, "status", "", "only this outcome: created, updated, unchanged, stale, quarantined, failed, retrying, dead")
+	cmd.Flags().StringVar(&status, "status", "", "only this outcome: created, updated, unchanged, stale, quarantined, failed, retrying, waiting, dead")
 	cmd.Flags().StringVar(&p.SourceID, "source-id", "", "only events of this source record")
 	cmd.Flags().IntVar(&p.Limit, "limit", 100, "most events to list")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")

@@ -18,7 +18,7 @@ func newEventsPruneCmd(g *globals) *cobra.Command {
 	var olderThan string
 	var dryRun bool
 	cmd := &cobra.Command{
-		Use:   "prune [--older-than PERIOD] [--dry-run]",
+		Use:   "prune",
 		Short: "Delete old events and sweep summaries (default: older than retention.events)",
 		Long: `prune deletes the events that started longer ago than --older-than (a number of
 days such as 30d, or a duration such as 720h; at least 1h), and the summaries of
