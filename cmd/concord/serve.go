@@ -40,6 +40,7 @@ failure while polling is logged with the flow's line and polled again next time.
 SIGTERM or SIGINT stops the pollers at once, gives the running batches
 --grace-period to finish their write and recording (then cancels them: the next
 start redoes them), and exits 0.
+Events older than retention.events (default 90d) are pruned at start and hourly.
 The HTTP server closes connections that send nothing or trickle (5 s for headers,
 30 s per request and per response, 60 s idle), refuses headers over 64 KiB, and
 accepts at most 512 connections at once (see docs/cli.md).`,
@@ -97,6 +98,11 @@ func (a *app) serve(ctx context.Context, addr string) error {
 	go func() {
 		defer wg.Done()
 		a.tickLoop(ctx, tickEvery)
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		a.pruneLoop(ctx, pruneEvery) // retention.events
 	}()
 	for _, name := range a.eng.Legs() {
 		l, _ := a.eng.Leg(name)

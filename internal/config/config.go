@@ -84,6 +84,8 @@ type Config struct {
 	Entities map[model.Entity]*Entity
 	// Flows are the configured flows, in file order.
 	Flows []Flow
+	// Retention says how long the store keeps events.
+	Retention Retention
 }
 
 // Store configures the store.
@@ -229,7 +231,8 @@ func DefaultConfig() *Config {
 			Retry:        Retry{MaxAttempts: 5, Backoff: time.Second, MaxBackoff: 5 * time.Minute},
 			WaitLimit:    24 * time.Hour,
 		},
-		Entities: map[model.Entity]*Entity{},
+		Entities:  map[model.Entity]*Entity{},
+		Retention: Retention{Events: DefaultEventRetention},
 	}
 }
 

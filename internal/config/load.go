@@ -122,6 +122,7 @@ func (l *loader) root(n *node) {
 	l.systems(m["systems"].v)
 	l.entities(m["entities"].v)
 	l.flows(m["flows"].v)
+	l.retention(m["retention"].v)
 }
 
 func (l *loader) store(n *node) {

@@ -348,24 +348,6 @@ func (e *Engine) Poll(ctx context.Context, legName string) (PollResult, error) {
 	return out, nil
 }
 
-// StartSweep begins a new pass of a schedule leg: its cursor goes back to the
-// start, so the next polls read every record, and each is compared with the
-// target (a value changed by hand in the target is put back). Other legs are
-// left alone.
-func (e *Engine) StartSweep(ctx context.Context, legName string) error {
-	l, ok := e.legs[legName]
-	if !ok {
-		return fmt.Errorf("sweep: unknown leg %q", legName)
-	}
-	if l.Trigger != TriggerSchedule {
-		return nil
-	}
-	if err := e.store.SetCursor(ctx, &store.SetCursorParams{CursorKey: store.CursorKey{Flow: l.Name, System: l.Source, Entity: l.Entity}}); err != nil {
-		return fmt.Errorf("sweep %s: reset cursor: %w", l.Name, err)
-	}
-	return nil
-}
-
 // selectTriggered keeps the records the leg's trigger selects. With the deal_won
 // trigger, a deal moves once it is won (an order always); any other record (an
 // account, a contact) moves once this flow has handed it over, which happens when

@@ -346,12 +346,19 @@ func (e *Engine) record(ctx context.Context, bp *BatchPlan, answers []response, 
 		if err := tx.PutLinks(ctx, &store.PutLinksParams{Links: links}); err != nil {
 			return fmt.Errorf("put links: %w", err)
 		}
-		ids, err := tx.InsertEvents(ctx, events)
+		// A sweep's unchanged records get no event, only counts (sweep.go).
+		evs, idx, sweep := sweepEvents(bp, outs, events, evIdx, now)
+		ids, err := tx.InsertEvents(ctx, evs)
 		if err != nil {
 			return fmt.Errorf("insert events: %w", err)
 		}
-		for k, i := range evIdx {
+		for k, i := range idx {
 			outs[i].EventID = ids[k]
+		}
+		if sweep != nil {
+			if err := tx.AddSweepCounts(ctx, sweep); err != nil {
+				return fmt.Errorf("sweep counts: %w", err)
+			}
 		}
 		if err := tx.PutFingerprints(ctx, fps); err != nil {
 			return fmt.Errorf("put fingerprints: %w", err)

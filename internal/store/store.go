@@ -29,6 +29,15 @@ type Store interface {
 
 	// Close closes the pool. It is safe to call more than once.
 	Close() error
+
+	// PruneEvents deletes the events that started before p.Before, and the
+	// sweep passes last updated before it, in chunks of p.Chunk rows, each in
+	// its own short transaction, so that the store stays writable while a
+	// large log is pruned. It never deletes an event an open dead letter or a
+	// wait points at, nor the events of a record with an open quarantine entry.
+	// With p.DryRun it only counts. An error (ctx cancelled) returns what was
+	// deleted so far.
+	PruneEvents(ctx context.Context, p *PruneEventsParams) (PruneResult, error)
 }
 
 // Tx is a transaction on the store.
@@ -65,6 +74,18 @@ type Ops interface {
 
 	// ListEvents lists events, newest first, filtered by p.
 	ListEvents(ctx context.Context, p *ListEventsParams) ([]Event, error)
+
+	// StartSweep opens a new pass of a schedule flow, started at at: the counts
+	// of the pieces recorded after it go into it (AddSweepCounts).
+	StartSweep(ctx context.Context, flow string, at time.Time) error
+
+	// AddSweepCounts adds one piece's counts to the latest pass of c.Flow (one
+	// summary row per flow and pass, however many pieces it has), opening a pass
+	// started at c.At when the flow has none.
+	AddSweepCounts(ctx context.Context, c *SweepCounts) error
+
+	// ListSweeps lists sweep passes, newest first, filtered by p.
+	ListSweeps(ctx context.Context, p *ListSweepsParams) ([]Sweep, error)
 
 	// GetCursor returns the cursor of a flow's source, or "" when none was saved.
 	GetCursor(ctx context.Context, p *CursorKey) (string, error)
@@ -268,6 +289,57 @@ type ListEventsParams struct {
 	// BeforeID pages backwards: only events with a smaller id.
 	BeforeID int64
 	Limit    int // 0 means 100
+}
+
+// Sweep is the summary of one pass of a schedule flow: the pass compares every
+// record with the target, and only the records it changed (or failed to) get
+// an event; the rest are counted here.
+type Sweep struct {
+	ID        int64
+	Flow      string
+	StartedAt time.Time // when the pass began (the flow's cursor was reset)
+	UpdatedAt time.Time // when its latest piece was recorded
+	Compared  int       // records compared with the target
+	Unchanged int       // found equal: no event
+	Changed   int       // created, updated or newly linked: each has its event
+}
+
+// Other is the number of compared records with another outcome (failed,
+// waiting, quarantined, stale): each has its event.
+func (s Sweep) Other() int { return s.Compared - s.Unchanged - s.Changed }
+
+// SweepCounts are one piece's counts, added to its flow's latest pass.
+type SweepCounts struct {
+	Flow      string
+	At        time.Time
+	Compared  int
+	Unchanged int
+	Changed   int
+}
+
+// ListSweepsParams filter ListSweeps; zero values match everything.
+type ListSweepsParams struct {
+	Flow  string
+	Limit int // 0 means 100
+}
+
+// PruneEventsParams are the arguments of PruneEvents.
+type PruneEventsParams struct {
+	// Before: events that started earlier are deleted.
+	Before time.Time
+	// DryRun counts what would be deleted and deletes nothing.
+	DryRun bool
+	// Chunk is the most rows deleted per transaction; 0 means 1000.
+	Chunk int
+}
+
+// PruneResult says what PruneEvents deleted (or, dry, would delete).
+type PruneResult struct {
+	Events int
+	Sweeps int
+	// Kept counts the events older than Before kept because an open dead
+	// letter, a wait or an open quarantine entry needs them.
+	Kept int
 }
 
 // CursorKey names a flow's read position.

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -198,4 +199,207 @@ func collectRows[T any](rows *sql.Rows, scan func(rowScanner) (T, error)) ([]T, 
 		out = append(out, v)
 	}
 	return out, rows.Err()
+}
+
+// StartSweep opens a new pass of a schedule flow, started at at.
+func (o *ops) StartSweep(ctx context.Context, flow string, at time.Time) error {
+	_, err := o.q.ExecContext(ctx, o.rebind(`INSERT INTO concord_sweep (flow, started_at, updated_at, compared, unchanged, changed)
+VALUES (?, ?, ?, 0, 0, 0)`), flow, o.timeArg(at), o.timeArg(at))
+	if err != nil {
+		return fmt.Errorf("start sweep of %s: %w", flow, err)
+	}
+	return nil
+}
+
+// AddSweepCounts adds a piece's counts to the flow's latest pass, or opens a
+// pass with them when the flow has none.
+func (o *ops) AddSweepCounts(ctx context.Context, c *store.SweepCounts) error {
+	if c == nil || c.Compared == 0 {
+		return nil
+	}
+	at := c.At
+	if at.IsZero() {
+		at = now()
+	}
+	res, err := o.q.ExecContext(ctx, o.rebind(`UPDATE concord_sweep
+SET compared = compared + ?, unchanged = unchanged + ?, changed = changed + ?, updated_at = ?
+WHERE id = (SELECT max(id) FROM concord_sweep WHERE flow = ?)`),
+		c.Compared, c.Unchanged, c.Changed, o.timeArg(at), c.Flow)
+	if err != nil {
+		return fmt.Errorf("add sweep counts of %s: %w", c.Flow, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("add sweep counts of %s: %w", c.Flow, err)
+	} else if n > 0 {
+		return nil
+	}
+	_, err = o.q.ExecContext(ctx, o.rebind(`INSERT INTO concord_sweep (flow, started_at, updated_at, compared, unchanged, changed)
+VALUES (?, ?, ?, ?, ?, ?)`), c.Flow, o.timeArg(at), o.timeArg(at), c.Compared, c.Unchanged, c.Changed)
+	if err != nil {
+		return fmt.Errorf("add sweep counts of %s: %w", c.Flow, err)
+	}
+	return nil
+}
+
+// ListSweeps lists sweep passes, newest first; Limit 0 means 100.
+func (o *ops) ListSweeps(ctx context.Context, p *store.ListSweepsParams) ([]store.Sweep, error) {
+	if p == nil {
+		p = &store.ListSweepsParams{}
+	}
+	q := "SELECT id, flow, started_at, updated_at, compared, unchanged, changed FROM concord_sweep"
+	var args []any
+	if p.Flow != "" {
+		q += " WHERE flow = ?"
+		args = append(args, p.Flow)
+	}
+	q += " ORDER BY id DESC LIMIT ?"
+	args = append(args, limitOr(p.Limit, 100))
+	rows, err := o.q.QueryContext(ctx, o.rebind(q), args...)
+	if err != nil {
+		return nil, fmt.Errorf("list sweeps: %w", err)
+	}
+	out, err := collectRows(rows, func(r rowScanner) (store.Sweep, error) {
+		var s store.Sweep
+		err := r.Scan(&s.ID, &s.Flow, timeCol{&s.StartedAt}, timeCol{&s.UpdatedAt}, &s.Compared, &s.Unchanged, &s.Changed)
+		return s, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list sweeps: %w", err)
+	}
+	return out, nil
+}
+
+// prunableEvents is the condition on concord_event e of the events PruneEvents
+// may delete, given the cutoff as its one argument: old, and needed by no open
+// dead letter, wait or quarantine entry (a quarantined record's events are
+// the context to fix it).
+const prunableEvents = `e.started_at < ?
+AND e.id NOT IN (SELECT event_id FROM concord_dead_letter WHERE resolved_at IS NULL)
+AND e.id NOT IN (SELECT event_id FROM concord_wait)
+AND NOT EXISTS (SELECT 1 FROM concord_quarantine q WHERE q.released_at IS NULL
+    AND q.flow = e.flow AND q.system = e.source_system AND q.entity = e.entity AND q.external_id = e.source_id)`
+
+// PruneEvents deletes old events and sweep passes in chunks, each chunk one
+// statement in its own transaction.
+//
+// Events have no index on their time (it would cost on every insert of the
+// hot path); ids ascend with time instead, so the first event started at or
+// after the cutoff is found by a binary search over ids (primary-key seeks),
+// and only the ids below it are candidates, deleted range by range with the
+// time checked on each row. An event whose clock ran behind its successors'
+// may so wait for the next prune; none is ever deleted early.
+func (s *Store) PruneEvents(ctx context.Context, p *store.PruneEventsParams) (store.PruneResult, error) {
+	var res store.PruneResult
+	if p == nil || p.Before.IsZero() {
+		return res, errors.New("prune events: no cutoff time")
+	}
+	o := &s.ops
+	before := o.timeArg(p.Before)
+	chunk := int64(limitOr(p.Chunk, 1000))
+	end, err := o.firstEventFrom(ctx, p.Before)
+	if err != nil {
+		return res, fmt.Errorf("prune events: %w", err)
+	}
+	count := func(q string, args ...any) (int, error) {
+		var n int
+		err := o.q.QueryRowContext(ctx, o.rebind(q), args...).Scan(&n)
+		return n, err
+	}
+	if p.DryRun {
+		old, err := count("SELECT COUNT(*) FROM concord_event e WHERE e.id < ? AND e.started_at < ?", end, before)
+		if err != nil {
+			return res, fmt.Errorf("prune events: count: %w", err)
+		}
+		if res.Events, err = count("SELECT COUNT(*) FROM concord_event e WHERE e.id < ? AND "+prunableEvents, end, before); err != nil {
+			return res, fmt.Errorf("prune events: count: %w", err)
+		}
+		res.Kept = old - res.Events
+		if res.Sweeps, err = count("SELECT COUNT(*) FROM concord_sweep WHERE updated_at < ?", before); err != nil {
+			return res, fmt.Errorf("prune events: count sweeps: %w", err)
+		}
+		return res, nil
+	}
+	delEvents := o.rebind("DELETE FROM concord_event WHERE id IN (SELECT e.id FROM concord_event e WHERE e.id >= ? AND e.id < ? AND " + prunableEvents + ")")
+	next := o.rebind("SELECT MIN(id) FROM concord_event WHERE id >= ?")
+	for lo := int64(0); ; {
+		if err := ctx.Err(); err != nil {
+			return res, fmt.Errorf("prune events: deleted %d: %w", res.Events, err)
+		}
+		// Skip the gaps earlier prunes left (and the events kept).
+		var first sql.NullInt64
+		if err := o.q.QueryRowContext(ctx, next, lo).Scan(&first); err != nil {
+			return res, fmt.Errorf("prune events: deleted %d: %w", res.Events, err)
+		}
+		if !first.Valid || first.Int64 >= end {
+			break
+		}
+		lo = first.Int64
+		hi := min(lo+chunk, end)
+		r, err := o.q.ExecContext(ctx, delEvents, lo, hi, before)
+		if err != nil {
+			return res, fmt.Errorf("prune events: deleted %d: %w", res.Events, err)
+		}
+		n, err := r.RowsAffected()
+		if err != nil {
+			return res, fmt.Errorf("prune events: deleted %d: %w", res.Events, err)
+		}
+		res.Events += int(n)
+		lo = hi
+	}
+	delSweeps := o.rebind("DELETE FROM concord_sweep WHERE id IN (SELECT id FROM concord_sweep WHERE updated_at < ? LIMIT ?)")
+	for {
+		if err := ctx.Err(); err != nil {
+			return res, fmt.Errorf("prune events: sweeps: deleted %d: %w", res.Sweeps, err)
+		}
+		r, err := o.q.ExecContext(ctx, delSweeps, before, chunk)
+		if err != nil {
+			return res, fmt.Errorf("prune events: sweeps: deleted %d: %w", res.Sweeps, err)
+		}
+		n, err := r.RowsAffected()
+		if err != nil {
+			return res, fmt.Errorf("prune events: sweeps: deleted %d: %w", res.Sweeps, err)
+		}
+		res.Sweeps += int(n)
+		if n < chunk {
+			break
+		}
+	}
+	if res.Kept, err = count("SELECT COUNT(*) FROM concord_event e WHERE e.id < ? AND e.started_at < ?", end, before); err != nil {
+		return res, fmt.Errorf("prune events: count kept: %w", err)
+	}
+	return res, nil
+}
+
+// firstEventFrom returns the id of the first event (by id) started at or after
+// t, or one past the last event when there is none, by a binary search over
+// ids: ids ascend with time. Events without a start time are skipped.
+func (o *ops) firstEventFrom(ctx context.Context, t time.Time) (int64, error) {
+	var lo, hi sql.NullInt64
+	if err := o.q.QueryRowContext(ctx, "SELECT MIN(id), MAX(id) FROM concord_event").Scan(&lo, &hi); err != nil {
+		return 0, fmt.Errorf("event ids: %w", err)
+	}
+	if !hi.Valid {
+		return 0, nil
+	}
+	probe := o.rebind("SELECT id, started_at FROM concord_event WHERE id >= ? AND started_at IS NOT NULL ORDER BY id LIMIT 1")
+	end := hi.Int64 + 1
+	for l, r := lo.Int64, hi.Int64; l <= r; {
+		mid := l + (r-l)/2
+		var id int64
+		var at time.Time
+		err := o.q.QueryRowContext(ctx, probe, mid).Scan(&id, timeCol{&at})
+		if errors.Is(err, sql.ErrNoRows) || (err == nil && id > r) {
+			r = mid - 1 // nothing timed in [mid, r]
+			continue
+		}
+		if err != nil {
+			return 0, fmt.Errorf("find events from %s: %w", t.UTC().Format(time.RFC3339), err)
+		}
+		if at.Before(t) {
+			l = id + 1
+		} else {
+			end, r = id, mid-1
+		}
+	}
+	return end, nil
 }

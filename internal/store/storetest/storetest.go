@@ -58,6 +58,8 @@ func Exercise(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Quarantine", func(t *testing.T) { t.Parallel(); exerciseQuarantine(t, setup) })
 	t.Run("DeadLetters", func(t *testing.T) { t.Parallel(); exerciseDeadLetters(t, setup) })
 	t.Run("Waits", func(t *testing.T) { t.Parallel(); exerciseWaits(t, setup) })
+	t.Run("Sweeps", func(t *testing.T) { t.Parallel(); exerciseSweeps(t, setup) })
+	t.Run("PruneEvents", func(t *testing.T) { t.Parallel(); exercisePrune(t, setup) })
 	t.Run("InTx", func(t *testing.T) { t.Parallel(); exerciseTx(t, setup) })
 	t.Run("EmptyCalls", func(t *testing.T) { t.Parallel(); exerciseEmpty(t, setup) })
 }
