@@ -273,7 +273,8 @@ func runDemo(ctx context.Context, g *globals, o demoOptions, out io.Writer) (err
 	fmt.Fprintf(out, `
 Where to look (the store and the ERP stay in %[1]s):
   concord events --config %[2]s               every change applied, newest first (events show ID: snapshot, plan, answer)
-  concord events --config %[2]s --status retrying
+  concord waits  --config %[2]s               changes parked until a record they need is linked
+  concord deadletter list --config %[2]s     changes that failed for a reason a person must fix
   concord links  --config %[2]s --entity deal how deals are paired with ERP orders
   concord plan   --config %[2]s               what the next sync would change
 To switch to your own systems: copy %[2]s, point crm at your HubSpot portal (token:
