@@ -331,7 +331,12 @@ func (e *Engine) Poll(ctx context.Context, legName string) (PollResult, error) {
 	if len(recs) == 0 && res.Next == cursor {
 		return out, nil
 	}
-	err = e.store.InTx(ctx, func(tx store.Tx) error {
+	// The page is read: queue it even when ctx is cancelled now (a shutdown),
+	// rather than read it again next time.
+	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	err = e.store.InTx(qctx, func(tx store.Tx) error {
+		ctx := qctx
 		if len(recs) > 0 {
 			b := Batch{Leg: l.Name, Records: recs, Attempt: 1, Live: l.Trigger == TriggerDealWon, Force: l.Trigger == TriggerSchedule}
 			if err := e.queue.EnqueueTx(ctx, tx, []Batch{b}, time.Time{}); err != nil {
