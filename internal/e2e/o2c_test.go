@@ -436,13 +436,20 @@ func (r *o2cRun) step(ctx context.Context) o2cReport {
 	return r.report(st)
 }
 
-// converge steps until the run reaches its end state or within passes; it
-// fails the test with the report when it does not, or when serve exits.
+// stallAfter is how long converge waits without any progress before it
+// fails: longer than the demo's poll interval plus its longest backoff.
+const stallAfter = 2 * time.Minute
+
+// converge steps until the run reaches its end state; it fails the test with
+// the report when it does not within passes, when nothing moved for
+// stallAfter, or when serve exits.
 func (r *o2cRun) converge(ctx context.Context, srv *serveProc, within time.Duration) time.Duration {
 	t := r.w.t
 	t.Helper()
 	start := time.Now()
 	last := time.Now()
+	var prev o2cReport
+	moved := time.Now()
 	for {
 		rep := r.step(ctx)
 		if rep.ok() {
@@ -453,6 +460,11 @@ func (r *o2cRun) converge(ctx context.Context, srv *serveProc, within time.Durat
 		}
 		if time.Since(start) > within {
 			require.FailNow(t, "the run did not converge", "after %s: %s", within, rep)
+		}
+		if rep.String() != prev.String() {
+			prev, moved = rep, time.Now()
+		} else if time.Since(moved) > stallAfter {
+			require.FailNow(t, "the run stopped converging", "nothing moved for %s (%s after the start of convergence): %s", stallAfter, time.Since(start).Round(time.Second), rep)
 		}
 		if time.Since(last) > 15*time.Second {
 			t.Logf("%s: %s", time.Since(start).Round(time.Second), rep)
