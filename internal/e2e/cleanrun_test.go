@@ -37,7 +37,7 @@ func TestIntegrationCleanRun_100Deals(t *testing.T) {
 		time.Sleep(3 * time.Second)
 	}
 	t.Logf("%d deals won after %s", n, time.Since(start).Round(time.Millisecond))
-	took := r.converge(ctx, srv, max(5*time.Minute, time.Duration(n)*3*time.Second))
+	took := r.converge(ctx, srv, max(8*time.Minute, time.Duration(n)*5*time.Second))
 	t.Logf("converged %s after the last win, %s after serve started", took.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
 
 	require.Zero(t, srv.stop(t, time.Minute), "SIGTERM: serve finishes and exits 0:\n%s", tail(srv.log, 20))
