@@ -99,7 +99,7 @@ func (f Faults) Validate() error {
 type HTTPStats struct {
 	// Requests is every request received.
 	Requests int
-	// Forwarded is every request the upstream received (ResetAfter included).
+	// Forwarded is every request passed on to the upstream (ResetAfter included).
 	Forwarded int
 	// Injected counts the faults by kind.
 	Injected map[Kind]int
@@ -208,9 +208,6 @@ func (h *HTTP) draw() (f Faults, kind Kind, churn bool) {
 		kind = f.Kinds[h.rnd.IntN(len(f.Kinds))]
 		h.stats.Injected[kind]++
 	}
-	if kind != Reset && kind != TooManyRequests && kind != ServerError && kind != Timeout {
-		h.stats.Forwarded++
-	}
 	if kind == "" && f.Churn > 0 && h.rnd.Float64() < f.Churn {
 		churn = true
 		h.stats.Churned++
@@ -267,11 +264,20 @@ func (h *HTTP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if churn {
 		w.Header().Set("Connection", "close")
 	}
+	h.forwarded()
 	h.rp.ServeHTTP(w, r)
+}
+
+// forwarded counts a request passed on to the upstream.
+func (h *HTTP) forwarded() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.stats.Forwarded++
 }
 
 // forwardDiscard sends r to the upstream and throws the answer away.
 func (h *HTTP) forwardDiscard(r *http.Request) {
+	h.forwarded()
 	out := r.Clone(r.Context())
 	out.RequestURI = ""
 	out.URL.Scheme, out.URL.Host = h.upstream.Scheme, h.upstream.Host
@@ -303,9 +309,6 @@ func sleep(ctx context.Context, d time.Duration) bool {
 // reset closes the client's connection with a TCP RST.
 func reset(w http.ResponseWriter) {
 	conn := hijack(w)
-	if conn == nil {
-		return
-	}
 	if tc, ok := conn.(*net.TCPConn); ok {
 		_ = tc.SetLinger(0)
 	}
@@ -314,14 +317,12 @@ func reset(w http.ResponseWriter) {
 
 // drop closes the client's connection without an answer (FIN).
 func drop(w http.ResponseWriter) {
-	if conn := hijack(w); conn != nil {
-		_ = conn.Close()
-	}
+	_ = hijack(w).Close()
 }
 
-// hijack takes the connection over from the server; nil when it cannot (an
-// HTTP/2 connection): the handler then panics with ErrAbortHandler, which
-// aborts the stream without an answer.
+// hijack takes the connection over from the server. Where it cannot (an
+// HTTP/2 connection) it panics with http.ErrAbortHandler, which makes the
+// server abort the stream without an answer.
 func hijack(w http.ResponseWriter) net.Conn {
 	conn, _, err := http.NewResponseController(w).Hijack()
 	if err != nil {

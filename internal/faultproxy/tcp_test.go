@@ -41,16 +41,16 @@ func TestTCP_Inject(t *testing.T) {
 	t.Run("Latency", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		require.NoError(t, b.tcp.Inject(faultproxy.TCPFaults{Latency: 150 * time.Millisecond, LatencyRate: 1}))
+		require.NoError(t, b.tcp.Inject(faultproxy.TCPFaults{Latency: 500 * time.Millisecond, LatencyRate: 1}))
 		got := post(t, b.c, b.url)
 		require.NoError(t, got.err)
 		require.Equal(t, http.StatusOK, got.status)
-		require.GreaterOrEqual(t, got.took, 150*time.Millisecond)
+		require.GreaterOrEqual(t, got.took, 500*time.Millisecond)
 
 		b.tcp.Heal()
 		got = post(t, b.c, b.url)
 		require.NoError(t, got.err)
-		require.Less(t, got.took, 150*time.Millisecond, "healed")
+		require.Less(t, got.took, 500*time.Millisecond, "healed")
 	})
 
 	t.Run("Reset", func(t *testing.T) {
@@ -119,16 +119,16 @@ func TestProxy_Inject(t *testing.T) {
 	require.Equal(t, "ok /rpc/x payload", got.body, "through both layers")
 
 	require.NoError(t, p.Inject(faultproxy.Faults{Rate: 1, Kinds: []faultproxy.Kind{faultproxy.ServerError}},
-		faultproxy.TCPFaults{Latency: 100 * time.Millisecond, LatencyRate: 1}))
+		faultproxy.TCPFaults{Latency: 500 * time.Millisecond, LatencyRate: 1}))
 	got = post(t, c, p.URL())
 	require.NoError(t, got.err)
 	require.GreaterOrEqual(t, got.status, 500, "the HTTP layer's fault")
-	require.GreaterOrEqual(t, got.took, 100*time.Millisecond, "the TCP layer's latency")
+	require.GreaterOrEqual(t, got.took, 500*time.Millisecond, "the TCP layer's latency")
 
 	p.Heal()
 	got = post(t, c, p.URL())
 	require.NoError(t, got.err)
 	require.Equal(t, http.StatusOK, got.status)
-	require.Less(t, got.took, 100*time.Millisecond)
+	require.Less(t, got.took, 500*time.Millisecond, "healed")
 	require.Error(t, p.Inject(faultproxy.Faults{Rate: 2}, faultproxy.TCPFaults{}))
 }
