@@ -43,8 +43,14 @@ SIGTERM or Ctrl-C stops reading at once; the batches already running get
 --grace-period to finish their write and recording, then the summary is printed
 and sync exits 130. The next sync --once goes on where this one stopped.
 
-Exit codes: 0 ok, 1 when any change failed or a system could not be reached,
-2 invalid config or usage, 130 interrupted (SIGTERM or Ctrl-C).`,
+A change that needs a record not linked yet (a won deal whose customer was refused
+or quarantined, an invoice whose order is not linked to a deal) is not a failure: it
+waits, counted in WAITING and listed by concord waits, and is applied by a later
+run as soon as that record is linked.
+
+Exit codes: 0 ok (changes may still be waiting), 1 when any change failed or a
+system could not be reached, 2 invalid config or usage, 130 interrupted (SIGTERM
+or Ctrl-C).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !once {
