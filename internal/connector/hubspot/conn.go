@@ -103,6 +103,16 @@ func (c *Conn) checkLinkProperty(ctx context.Context, o *object) error {
 			GroupName: singular(o.name) + "information", HasUniqueValue: true,
 			Description: "The id of this record in the other system, written by Concord. Do not edit.",
 		})
+		if hubspothttp.StatusOf(err) == http.StatusConflict {
+			// It exists: an earlier try created it and its answer was lost
+			// (a connection reset after the work).
+			if p, gerr := c.api.GetProperty(ctx, o.name, o.link); gerr == nil {
+				if !p.HasUniqueValue {
+					c.noLink[o.entity] = fmt.Sprintf("link property %s.%s is not unique (hasUniqueValue): retried creates could duplicate", o.name, o.link)
+				}
+				return nil
+			}
+		}
 		if err != nil {
 			return fmt.Errorf("create link property %s.%s: %w", o.name, o.link, c.callErr(err))
 		}
