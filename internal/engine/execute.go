@@ -458,11 +458,20 @@ func statusText(l *Leg, o Outcome, at time.Time) string {
 			return fmt.Sprintf("synced to %s %s %s; %s (%s)", l.Target, l.targetEntity(), o.TargetID, reason, stamp)
 		}
 		return fmt.Sprintf("synced to %s %s %s (%s)", l.Target, l.targetEntity(), o.TargetID, stamp)
-	case store.OutcomeRetrying, store.OutcomeWaiting:
+	case store.OutcomeRetrying:
+		// A transient error: its text (addresses, database names) is for the
+		// event log, not for the people working in the source.
+		return fmt.Sprintf("waiting: %s did not answer; Concord tries again (%s)", l.Target, stamp)
+	case store.OutcomeWaiting:
 		return fmt.Sprintf("waiting: %s (%s)", reason, stamp)
 	case store.OutcomeQuarantined:
 		return fmt.Sprintf("not sent, fix it here: %s (%s)", reason, stamp)
-	case store.OutcomeFailed, store.OutcomeDead:
+	case store.OutcomeDead:
+		if !strings.HasPrefix(o.Reason, "waited ") { // not an expired wait
+			return fmt.Sprintf("failed: %s did not answer after every retry; Concord retries it later by itself (%s)", l.Target, stamp)
+		}
+		return fmt.Sprintf("failed: %s (%s)", reason, stamp)
+	case store.OutcomeFailed:
 		return fmt.Sprintf("failed: %s (%s)", reason, stamp)
 	}
 	return ""

@@ -321,3 +321,36 @@ func TestEngine_Pieces(t *testing.T) {
 	require.Equal(t, map[store.Outcome]int{store.OutcomeCreated: 200 - done}, countOutcomes(outs))
 	require.Equal(t, 200, b.erp.Count(model.Account))
 }
+
+// TestEngine_StatusKeepsTransportErrorsInTheLog: a transient error's text
+// (addresses, database names) goes to the event log, not onto the record the
+// people in the source system see.
+func TestEngine_StatusKeepsTransportErrorsInTheLog(t *testing.T) {
+	t.Parallel()
+	leg := dealLeg()
+	leg.StatusField = "erp_sync_status"
+	leg.Owners["erp_sync_status"] = "erp"
+	accounts := forwardLeg()
+	accounts.Trigger = engine.TriggerDealWon
+	b := setup(t, accounts, leg)
+	b.erp.SetFailFunc(func(op connector.Op) error {
+		if op.Kind == connector.OpCreate && op.Fields["account"].Str != "" {
+			return errors.New(`post "http://10.1.2.3:8000/tryton_prod/": connection reset by peer`)
+		}
+		return nil
+	})
+	b.crm.Put(account("c1", "Alfreds", ""))
+	b.crm.Put(deal("d1", "Big deal", "won", "c1"))
+	outs := b.run(t, "deals")
+	require.Equal(t, 1, countOutcomes(outs)[store.OutcomeDead], "%+v", outs)
+	got, err := b.crm.Get(b.ctx, model.Deal, []string{"d1"})
+	require.NoError(t, err)
+	status := got["d1"].Fields["erp_sync_status"].Str
+	require.Contains(t, status, "erp did not answer")
+	require.NotContains(t, status, "tryton_prod")
+	require.NotContains(t, status, "10.1.2.3")
+	evs, err := b.st.ListEvents(b.ctx, &store.ListEventsParams{Flow: "deals", Outcome: store.OutcomeDead})
+	require.NoError(t, err)
+	require.Len(t, evs, 1)
+	require.Contains(t, evs[0].Error, "tryton_prod", "the event keeps the whole error")
+}
