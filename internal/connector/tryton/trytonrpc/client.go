@@ -10,11 +10,14 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"math/rand/v2"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -303,8 +306,63 @@ type response struct {
 // below it.
 const maxBody = 256 << 20
 
-// post sends one JSON-RPC request in envelope mode and decodes the answer.
+// readTries is how often a read-only call is sent before its transient
+// failure is returned (the callers retry further, with longer waits).
+const readTries = 4
+
+// post sends one JSON-RPC request in envelope mode and decodes the answer. A
+// read-only call (login, preferences, search, read: nothing is applied twice
+// when it is repeated) that fails transiently (a reset or refused connection,
+// a timeout, 429, 5xx, a lock) is sent again after a short backoff; a call that
+// writes is sent once, and the caller's retry finds what it did.
 func (c *Client) post(ctx context.Context, url, auth, method string, params []any) (any, http.Header, error) {
+	wait := 100 * time.Millisecond
+	for try := 1; ; try++ {
+		res, hdr, err := c.postOnce(ctx, url, auth, method, params)
+		if err == nil || try >= readTries || !readOnly(method) || !transient(err) || ctx.Err() != nil {
+			return res, hdr, err
+		}
+		d := wait + time.Duration(rand.Int64N(int64(wait)))
+		var rd interface{ RetryDelay() time.Duration }
+		if errors.As(err, &rd) && rd.RetryDelay() > d {
+			d = min(rd.RetryDelay(), 5*time.Second)
+		}
+		c.log.DebugContext(ctx, "tryton call failed transiently; retrying", "method", method, "try", try, "err", err)
+		select {
+		case <-ctx.Done():
+			return res, hdr, err
+		case <-time.After(d):
+		}
+		wait *= 2
+	}
+}
+
+// readOnly reports whether a method only reads, so that repeating it is safe.
+func readOnly(method string) bool {
+	switch method[strings.LastIndexByte(method, '.')+1:] {
+	case "login", "version", "get_preferences", "read", "search", "search_read", "search_count", "fields_get", "default_get":
+		return true
+	}
+	return false
+}
+
+// transient reports whether err may not happen again: the client's own
+// transient errors, and the network's (reset, refused, timeout, cut answer).
+func transient(err error) bool {
+	var t interface{ Transient() bool }
+	if errors.As(err, &t) {
+		return t.Transient()
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNABORTED) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
+}
+
+// postOnce sends one JSON-RPC request in envelope mode and decodes the answer.
+func (c *Client) postOnce(ctx context.Context, url, auth, method string, params []any) (any, http.Header, error) {
 	id := c.nextID.Add(1)
 	body, err := json.Marshal(request{ID: id, Method: method, Params: encodeSlice(params)})
 	if err != nil {
