@@ -45,6 +45,9 @@ type Conn struct {
 
 	clockMu sync.Mutex
 	last    time.Time
+
+	// digits are the numeric columns' limits per entity (FieldDigits).
+	digits map[model.Entity]map[string]model.Digits
 }
 
 // Open validates settings and connects to the database. It pings the database
@@ -71,7 +74,9 @@ func Open(ctx context.Context, p connector.OpenParams) (*Conn, error) {
 		return nil, fmt.Errorf("open sql system %s: ping: %w", p.System, classifyConn(err))
 	}
 	log.DebugContext(ctx, "sql connector opened", slog.String("driver", cfg.driver))
-	return &Conn{system: p.System, cfg: cfg, d: dialects[cfg.driver], db: db, log: log}, nil
+	c := &Conn{system: p.System, cfg: cfg, d: dialects[cfg.driver], db: db, log: log}
+	c.loadDigits(ctx)
+	return c, nil
 }
 
 // openDB builds the pool for cfg, injecting the password.
