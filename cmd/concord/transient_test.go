@@ -329,14 +329,17 @@ func TestSync_TrytonUnauthorized(t *testing.T) {
 
 // TestIntegrationSync_TrytonTransient puts a proxy answering 502 (then resetting
 // connections) in front of the real Tryton, first for its login and again for
-// the product poll: sync --once retries, names the system, and ends with exit 0
-// and Tryton's products in the CRM.
+// the product poll, more often in a row than the client's own retries: sync
+// --once retries, names the system, and ends with exit 0 and Tryton's products
+// in the CRM.
 func TestIntegrationSync_TrytonTransient(t *testing.T) {
 	t.Parallel()
 	env := trytontest.Clone(t)
 	target, err := url.Parse(env.URL)
 	require.NoError(t, err)
-	f := &faultHandler{fault: "502", failFirst: 3, match: `"model.product.product.search_read"`, failMatching: 3}
+	// 5 in a row: one more than the Tryton client's own 4 tries of a read, so
+	// that the command's retry is reached.
+	f := &faultHandler{fault: "502", failFirst: 5, match: `"model.product.product.search_read"`, failMatching: 5}
 	f.next = httputil.NewSingleHostReverseProxy(target)
 	proxy := httptest.NewServer(f)
 	t.Cleanup(proxy.Close)
@@ -345,7 +348,7 @@ func TestIntegrationSync_TrytonTransient(t *testing.T) {
 	stdout, stderr, code := runBinary(t, "sync", "--once", "--progress", "off", "--config", cfgPath)
 	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
 	_, injected := f.counts()
-	require.Equal(t, 6, injected)
+	require.Equal(t, 10, injected)
 	require.Regexp(t, `msg="system failed transiently, retrying" op=open attempt=1 .*system=erp`, stderr)
 	require.Regexp(t, `msg="system failed transiently, retrying" op=poll attempt=1 .*system=erp flow=products`, stderr)
 
