@@ -241,7 +241,8 @@ func (e *Engine) record(ctx context.Context, bp *BatchPlan, answers []response, 
 		fps      []store.Fingerprint
 		quar     []store.QuarantineEntry
 		released []string
-		synced   []string // reached the target: their waits and dead letters close
+		synced   []string // reached the target: their dead letters close
+		unpark   []string // reached another outcome than waiting: their waits end
 		retry    []model.Record
 		deadIdx  []int
 		waitIdx  []int
@@ -261,6 +262,7 @@ func (e *Engine) record(ctx context.Context, bp *BatchPlan, answers []response, 
 				// The target holds these values already: nothing waits and
 				// nothing is held back any more.
 				released = append(released, p.Source.ID)
+				unpark = append(unpark, p.Source.ID)
 			}
 			continue
 		case ActionCreate:
@@ -322,6 +324,9 @@ func (e *Engine) record(ctx context.Context, bp *BatchPlan, answers []response, 
 		if p.Action != ActionQuarantine {
 			released = append(released, p.Source.ID)
 		}
+		if p.Action != ActionWait {
+			unpark = append(unpark, p.Source.ID)
+		}
 		o.TargetID = p.TargetID
 		outs[i] = o
 		events = append(events, store.Event{
@@ -371,11 +376,11 @@ func (e *Engine) record(ctx context.Context, bp *BatchPlan, answers []response, 
 		if err := tx.Quarantine(ctx, quar); err != nil {
 			return fmt.Errorf("quarantine: %w", err)
 		}
-		if backlog && len(released) > 0 {
-			// Whatever else happened to a record, it no longer waits (a new
-			// wait is put below); one that reached the target closes its
-			// dead letter.
-			if err := tx.DeleteWaits(ctx, &store.DeleteWaitsParams{Flow: l.Name, System: l.Source, Entity: l.Entity, ExternalIDs: released}); err != nil {
+		if backlog && len(unpark) > 0 {
+			// A record with another outcome no longer waits (one that waits
+			// again keeps its wait, and the time it started, below); one that
+			// reached the target closes its dead letter.
+			if err := tx.DeleteWaits(ctx, &store.DeleteWaitsParams{Flow: l.Name, System: l.Source, Entity: l.Entity, ExternalIDs: unpark}); err != nil {
 				return fmt.Errorf("delete waits: %w", err)
 			}
 			if err := tx.ResolveDeadLetters(ctx, &store.ResolveDeadLettersParams{Flow: l.Name, System: l.Source, Entity: l.Entity, ExternalIDs: synced, Resolution: "synced"}); err != nil {

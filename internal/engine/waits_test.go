@@ -104,6 +104,28 @@ func TestEngine_Waits(t *testing.T) {
 		require.Equal(t, engine.TickResult{}, res)
 	})
 
+	// A record read again while it still waits keeps the time it started
+	// waiting: the wait limit counts from then.
+	t.Run("WaitingAgainKeepsItsStart", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, dealLeg())
+		b.crm.Put(account("c1", "Alfreds", ""))
+		b.crm.Put(deal("d1", "Big deal", "won", "c1"))
+		require.Equal(t, map[store.Outcome]int{store.OutcomeWaiting: 1}, countOutcomes(b.run(t, "deals")))
+		first, err := b.st.ListWaits(b.ctx, nil)
+		require.NoError(t, err)
+		require.Len(t, first, 1)
+		time.Sleep(10 * time.Millisecond)
+		b.crm.Put(deal("d1", "Big deal, renamed", "won", "c1"))
+		require.Equal(t, map[store.Outcome]int{store.OutcomeWaiting: 1}, countOutcomes(b.run(t, "deals")))
+		again, err := b.st.ListWaits(b.ctx, nil)
+		require.NoError(t, err)
+		require.Len(t, again, 1)
+		require.Equal(t, first[0].Since, again[0].Since)
+		require.Equal(t, first[0].Deadline, again[0].Deadline)
+		require.True(t, again[0].UpdatedAt.After(first[0].UpdatedAt))
+	})
+
 	// Past the wait limit the record becomes a dead letter that says what it
 	// waited for, and the record's status field says so too.
 	t.Run("ExpiresAfterTheLimit", func(t *testing.T) {
