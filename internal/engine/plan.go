@@ -84,8 +84,6 @@ type BatchPlan struct {
 	// Pulls are referenced records to bring across first, per leg: queued with
 	// the batch's outcome, while the records that reference them wait.
 	Pulls map[string][]string
-	// Gone are ids the batch was to fetch that the source no longer has.
-	Gone []string
 }
 
 // await is what a waiting record needs: the record ID of Entity in System,
@@ -106,16 +104,11 @@ func (e *Engine) Plan(ctx context.Context, b Batch) (*BatchPlan, error) {
 	if !ok {
 		return nil, fmt.Errorf("plan: unknown leg %q", b.Leg)
 	}
-	b, gone, err := e.materialize(ctx, l, b)
+	b, _, err := e.materialize(ctx, l, b)
 	if err != nil {
 		return nil, err
 	}
-	bp, err := e.planRecords(ctx, l, b)
-	if err != nil {
-		return nil, err
-	}
-	bp.Gone = gone
-	return bp, nil
+	return e.planRecords(ctx, l, b)
 }
 
 // materialize reads the records a batch names by id (announced by webhook,

@@ -104,6 +104,39 @@ func TestEngine_Waits(t *testing.T) {
 		require.Equal(t, engine.TickResult{}, res)
 	})
 
+	// The awaited record is linked between the waiting record's plan and its
+	// recording (another leg's batch committed in between): parking sees the
+	// link and wakes the record at once, instead of leaving it to Tick.
+	t.Run("LinkedWhileParking", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, dealLeg())
+		b.crm.Put(account("c1", "Alfreds", ""))
+		b.crm.Put(deal("d1", "Big deal", "won", "c1"))
+		_, err := b.eng.Poll(b.ctx, "deals")
+		require.NoError(t, err)
+		batch := b.queue.take()[0]
+		bp, err := b.eng.Plan(b.ctx, batch)
+		require.NoError(t, err)
+		require.Equal(t, engine.ActionWait, bp.Records[0].Action)
+		erpAcc := b.erp.Put(model.Record{Entity: model.Account, ID: "E1", Fields: model.Fields{"name": model.Text("Alfreds")}})
+		require.NoError(t, b.st.PutLinks(b.ctx, &store.PutLinksParams{Links: []store.Link{
+			{Entity: model.Account, ConcordID: "x1", System: "crm", ExternalID: "c1"},
+			{Entity: model.Account, ConcordID: "x1", System: "erp", ExternalID: erpAcc.ID},
+		}}))
+		outs, err := b.eng.Execute(b.ctx, bp)
+		require.NoError(t, err)
+		require.Equal(t, store.OutcomeWaiting, outs[0].Outcome)
+		woken := b.queue.take()
+		require.Len(t, woken, 1, "woken in the parking transaction")
+		require.True(t, woken[0].Wake)
+		outs, err = b.eng.Process(b.ctx, woken[0], engine.ProcessOptions{})
+		require.NoError(t, err)
+		require.Equal(t, store.OutcomeCreated, outs[0].Outcome)
+		n, err := b.st.CountWaits(b.ctx, "")
+		require.NoError(t, err)
+		require.Zero(t, n)
+	})
+
 	// A record read again while it still waits keeps the time it started
 	// waiting: the wait limit counts from then.
 	t.Run("WaitingAgainKeepsItsStart", func(t *testing.T) {
