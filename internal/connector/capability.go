@@ -51,3 +51,79 @@ type WebhookEvent struct {
 type Pinger interface {
 	Ping(ctx context.Context) error
 }
+
+// Inspector is implemented by connectors that can describe what their system
+// holds, whatever the config maps: tables and columns, object types and
+// properties, models and fields. `concord init` proposes a mapping from it and
+// `concord doctor` checks the config against it. A connector implementing it
+// opens with no entities configured.
+type Inspector interface {
+	Inspect(ctx context.Context) (Catalog, error)
+}
+
+// Catalog is what a system holds.
+type Catalog struct {
+	// Objects are the tables, object types or models, sorted by name.
+	Objects []Object
+}
+
+// Object is one table, object type or model.
+type Object struct {
+	Name string
+	// Label is a human name when the system has one ("Party", "Companies").
+	Label string
+	// Key lists the primary key columns (sql), empty where the system has its own ids.
+	Key     []string
+	Columns []Column
+	// Indexes lists the indexes over columns (sql).
+	Indexes []Index
+	// Triggers names the triggers on the table (sql).
+	Triggers []string
+	// Rows is an estimate of the number of records, -1 when unknown.
+	Rows int64
+}
+
+// Column is one column, property or field.
+type Column struct {
+	Name  string
+	Label string
+	// Type is the system's own type name (integer, varchar(40), string, many2one).
+	Type string
+	// Ref names the object a reference column points to, when known.
+	Ref      string
+	Nullable bool
+	ReadOnly bool
+	// Unique is true when a unique index or constraint covers the column alone.
+	Unique bool
+	// Default is the column's default expression, if any.
+	Default string
+}
+
+// Index is one index.
+type Index struct {
+	Name    string
+	Columns []string
+	Unique  bool
+}
+
+// Doctor is implemented by connectors that check their configured mapping
+// against the live system: every mapped table, column, property and model
+// exists, link fields are unique, change detection works, the credentials may
+// read and write what the flows need.
+type Doctor interface {
+	Diagnose(ctx context.Context) ([]Problem, error)
+}
+
+// Problem is one thing a Doctor found wrong.
+type Problem struct {
+	// Setting is the dotted path of the connector setting at fault
+	// ("entities.account.fields.phone"), used to name its line in the config;
+	// empty when no one setting is.
+	Setting string
+	// Msg says what is wrong, naming the table, column, property or model.
+	Msg string
+	// Fix says what to do about it (a DDL statement, a setting to change).
+	Fix string
+	// Warning marks a problem that does not stop a sync (a missing index).
+	Warning bool
+}
