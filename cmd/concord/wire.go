@@ -274,6 +274,10 @@ func leg(cfg *config.Config, f config.Flow, name, source, target string) engine.
 		Trigger: f.Trigger, Conflict: f.Conflict, Owners: owners(cfg, f.Entity),
 		Defs: map[string]model.FieldDef{}, Clean: map[string][]string{}, Required: map[string]bool{},
 		Map: f.Map, LinkBy: f.LinkBy, StatusField: f.StatusField, AllowReturns: f.AllowReturns,
+		DefaultCountry: f.DefaultCountry,
+	}
+	if sys, ok := cfg.System(source); ok && l.DefaultCountry == "" {
+		l.DefaultCountry = sys.DefaultCountry
 	}
 	if f.TargetEntity != "" && f.TargetEntity != f.Entity {
 		l.TargetEntity, l.TargetOwners = f.TargetEntity, owners(cfg, f.TargetEntity)

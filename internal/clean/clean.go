@@ -5,7 +5,10 @@ import (
 	"net/mail"
 	"regexp"
 	"strings"
+	"unicode"
 	"unicode/utf8"
+
+	"github.com/nyaruka/phonenumbers"
 
 	"github.com/concord-sync/concord/internal/model"
 )
@@ -24,10 +27,23 @@ type Error struct {
 // Error implements error.
 func (e *Error) Error() string { return fmt.Sprintf("%s: %q %s", e.Rule, e.Value, e.Msg) }
 
+// Options carry what a rule needs beyond the value itself.
+type Options struct {
+	// Country is the ISO 3166-1 alpha-2 country a phone number without an
+	// international prefix is read in: the record's own country, else the
+	// flow's or system's default_country. Empty refuses such numbers.
+	Country string
+}
+
 // Apply runs rules over v in order and returns the cleaned value. Null values pass
 // every rule unchanged (use required to refuse them). Rules apply to text values;
 // a rule on a non-text value is an error.
 func Apply(rules []string, v model.Value) (model.Value, error) {
+	return ApplyWith(rules, v, Options{})
+}
+
+// ApplyWith is Apply with options (the country phone numbers are read in).
+func ApplyWith(rules []string, v model.Value, opt Options) (model.Value, error) {
 	if v.IsNull() || len(rules) == 0 {
 		return v, nil
 	}
@@ -37,7 +53,7 @@ func Apply(rules []string, v model.Value) (model.Value, error) {
 	s := v.Str
 	for _, r := range rules {
 		var err error
-		s, err = apply(r, s)
+		s, err = apply(r, s, opt)
 		if err != nil {
 			return v, err
 		}
@@ -45,7 +61,7 @@ func Apply(rules []string, v model.Value) (model.Value, error) {
 	return model.Text(s), nil
 }
 
-func apply(rule, s string) (string, error) {
+func apply(rule, s string, opt Options) (string, error) {
 	switch rule {
 	case "trim":
 		return strings.Join(strings.Fields(s), " "), nil
@@ -56,7 +72,7 @@ func apply(rule, s string) (string, error) {
 	case "email":
 		return Email(s)
 	case "phone":
-		return Phone(s, "")
+		return Phone(s, opt.Country)
 	case "country":
 		return Country(s)
 	case "vat":
@@ -65,44 +81,62 @@ func apply(rule, s string) (string, error) {
 	return s, &Error{Rule: rule, Value: s, Msg: "is an unknown rule"}
 }
 
-// Email lower-cases the domain and checks the address has one local part, one @
-// and a dotted domain.
+// Email lower-cases the address and checks it has one local part, one @ and a
+// dotted domain. (Local parts are case-sensitive in theory; no mail system in use
+// treats them so, and a CRM and an ERP holding "Maria@" and "maria@" must agree.)
 func Email(s string) (string, error) {
-	s = strings.TrimSpace(s)
+	s = strings.ToLower(strings.TrimSpace(s))
 	a, err := mail.ParseAddress(s)
 	if err != nil || a.Address != s {
 		return s, &Error{Rule: "email", Value: s, Msg: "is not an e-mail address"}
 	}
-	at := strings.LastIndexByte(s, '@')
-	domain := strings.ToLower(s[at+1:])
+	domain := s[strings.LastIndexByte(s, '@')+1:]
 	if !strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") {
 		return s, &Error{Rule: "email", Value: s, Msg: "has no valid domain"}
 	}
-	return s[:at+1] + domain, nil
+	return s, nil
 }
 
 var phoneJunk = strings.NewReplacer(" ", "", "-", "", ".", "", "(", "", ")", "", "/", "")
 
-// Phone returns s in E.164 (+ then 8 to 15 digits). A number without a country
-// prefix is refused unless defaultCode ("33", "1", ...) is given; "00" prefixes are
-// read as "+".
-func Phone(s, defaultCode string) (string, error) {
+// Phone returns s in E.164 (+ then the country code and number), parsed with
+// libphonenumber's rules (github.com/nyaruka/phonenumbers). A number written
+// with an international prefix (+49, 0049) is read as such; a national number
+// ("020 7946 0958", "030-0074321") is read in country, an ISO 3166-1 alpha-2
+// code: the record's country or the configured default_country. Without a
+// country, a national number is refused. A number whose length cannot be a
+// number of its country is refused; one that is possible but not in a range
+// known to be assigned is kept (numbering plans change faster than the library).
+func Phone(s, country string) (string, error) {
 	raw := s
-	s = phoneJunk.Replace(strings.TrimSpace(s))
-	switch {
-	case strings.HasPrefix(s, "+"):
-		s = s[1:]
-	case strings.HasPrefix(s, "00"):
-		s = s[2:]
-	case defaultCode != "":
-		s = defaultCode + strings.TrimPrefix(s, "0")
-	default:
-		return raw, &Error{Rule: "phone", Value: raw, Msg: "has no international prefix (+CC)"}
+	t := strings.TrimSpace(s)
+	if strings.HasPrefix(phoneJunk.Replace(t), "00") && !strings.HasPrefix(t, "+") {
+		t = "+" + strings.TrimPrefix(phoneJunk.Replace(t), "00")
 	}
-	if len(s) < 8 || len(s) > 15 || strings.Trim(s, "0123456789") != "" || s[0] == '0' {
-		return raw, &Error{Rule: "phone", Value: raw, Msg: "is not a phone number (E.164: + and 8 to 15 digits)"}
+	region := strings.ToUpper(country)
+	if !strings.HasPrefix(t, "+") {
+		if region == "" {
+			return raw, &Error{Rule: "phone", Value: raw, Msg: "has no international prefix (+CC) and the record has no country; set the record's country or default_country"}
+		}
+		if phonenumbers.GetCountryCodeForRegion(region) == 0 {
+			return raw, &Error{Rule: "phone", Value: raw, Msg: fmt.Sprintf("has no international prefix (+CC) and %q is not a country phone numbers are known for", country)}
+		}
 	}
-	return "+" + s, nil
+	if strings.IndexFunc(t, unicode.IsLetter) >= 0 {
+		return raw, &Error{Rule: "phone", Value: raw, Msg: "holds letters; write the number in digits (E.164 has no room for an extension)"}
+	}
+	num, err := phonenumbers.Parse(t, region)
+	if err != nil {
+		return raw, &Error{Rule: "phone", Value: raw, Msg: "is not a phone number"}
+	}
+	if phonenumbers.IsPossibleNumberWithReason(num) != phonenumbers.IS_POSSIBLE {
+		where := ""
+		if !strings.HasPrefix(t, "+") {
+			where = " of " + region
+		}
+		return raw, &Error{Rule: "phone", Value: raw, Msg: fmt.Sprintf("is not a phone number%s (wrong number of digits)", where)}
+	}
+	return phonenumbers.Format(num, phonenumbers.E164), nil
 }
 
 // Country returns the ISO 3166-1 alpha-2 code of s, which may be a code (any case)

@@ -135,6 +135,10 @@ type System struct {
 	// Settings are the connector's settings with secret references resolved.
 	// Never log them.
 	Settings map[string]any
+	// DefaultCountry is the ISO 3166-1 alpha-2 country in which phone numbers
+	// typed in this system without an international prefix are read, for
+	// records that carry no country of their own. Empty: none.
+	DefaultCountry string
 	// Line is the line of the system's entry in the file, for later messages.
 	Line int
 }
@@ -205,6 +209,8 @@ type Flow struct {
 	// AllowReturns lets order lines with a negative quantity (returns) through;
 	// by default they are refused before the write.
 	AllowReturns bool
+	// DefaultCountry overrides the source system's DefaultCountry for this flow.
+	DefaultCountry string
 	// Line is the line of the flow's entry in the file.
 	Line int
 }

@@ -165,6 +165,7 @@ func (l *loader) flows(n *node) {
 				l.add(m["allow_returns"].v, "%s: allow_returns applies to flows that move lines (order lines with a quantity); this flow moves none", label)
 			}
 		}
+		f.DefaultCountry = l.country(m["default_country"].v, label+": default_country")
 		l.flowTargets(&f, m, label, targetDecl, sourceOK && targetOK)
 		l.cfg.Flows = append(l.cfg.Flows, f)
 	}

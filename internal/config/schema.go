@@ -106,6 +106,7 @@ var (
 		"name":      {Type: "string", Pattern: namePattern, Description: "Unique name of the system, used by field owners and flows: lower-case letters, digits, _ and -."},
 		"connector": {Type: "string", MinLength: ptr(1), Description: "Connector type, as listed by `concord connectors`."},
 		"settings":  {Type: "object", Description: "Connector settings; see docs/connectors/<connector>.md. " + secretRefDoc},
+		"default_country": defaultCountrySchema("The country (ISO 3166-1 alpha-2, or an English name) in which phone numbers typed in this system without an international prefix are read, for records that carry no country of their own."),
 	}, "name", "connector")
 
 	fieldSchema = object("One synced field.", map[string]*jsonSchema{
@@ -138,6 +139,7 @@ var (
 			"map":           {Type: "object", AdditionalProperties: &jsonSchema{Type: "string"}, Description: "Field renames, source field -> target field, for fields whose names differ between entity and target_entity."},
 			"status_field":  str("A text field of the source record that Concord writes each attempt's outcome into (synced, waiting: reason, failed: reason), e.g. erp_sync_status on a deal. It must be declared on entity and owned by the target system."),
 			"allow_returns": {Type: "boolean", Default: false, Description: "Send order lines with a negative quantity (returns, credit notes). Without it such a line is refused before the write and the record is quarantined with the line and field named."},
+			"default_country": defaultCountrySchema("Overrides the source system's default_country for this flow."),
 			"link_by":       str("A reference field of the source record: the target record is the counterpart of the record it references (an invoice's order, linked to a CRM deal). Such a flow updates and never creates."),
 		},
 		Required:             []string{"source", "target", "entity", "fields"},
@@ -181,4 +183,8 @@ func Schema() ([]byte, error) {
 		return nil, fmt.Errorf("marshal schema: %w", err)
 	}
 	return buf.Bytes(), nil
+}
+
+func defaultCountrySchema(doc string) *jsonSchema {
+	return &jsonSchema{Type: "string", MinLength: ptr(2), Description: doc, Examples: []any{"GB"}}
 }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/concord-sync/concord/internal/clean"
 	"github.com/concord-sync/concord/internal/connector"
 )
 
@@ -53,6 +54,7 @@ func (l *loader) systems(n *node) {
 			l.add(m["connector"].v, "unknown connector %q; known connectors: %s", connName, knownConnectors(l.reg))
 		}
 		sys.Connector = connName
+		sys.DefaultCountry = l.country(m["default_country"].v, label+": default_country")
 
 		before := len(l.problems)
 		settingsNode := m["settings"].v
@@ -209,4 +211,18 @@ func (l *loader) settingValue(n *node, path, label string, secret bool) any {
 		return v
 	}
 	return n.value
+}
+
+// country reads an optional country setting as an ISO 3166-1 alpha-2 code.
+func (l *loader) country(n *node, label string) string {
+	s, ok := l.str(n, label)
+	if !ok {
+		return ""
+	}
+	code, err := clean.Country(s)
+	if err != nil {
+		l.add(n, "%s: %q is not an ISO 3166 country code or a known country name (GB, DE, FR, US, ...)", label, s)
+		return ""
+	}
+	return code
 }

@@ -65,6 +65,10 @@ type Leg struct {
 	// AllowReturns lets order lines with a negative quantity through (returns);
 	// without it such a record is quarantined before the write.
 	AllowReturns bool
+	// DefaultCountry is the country (ISO 3166-1 alpha-2) phone numbers without
+	// an international prefix are read in when the record has no country field
+	// (or a blank one).
+	DefaultCountry string
 
 	// shared is set by New when another leg pairs records of the same entities
 	// between the same two systems, so links may race (see settleLinks).

@@ -236,10 +236,16 @@ func statusFlow(l *Leg) string { return l.Name + "#status" }
 // the record with the field and the reason.
 func (l *Leg) clean(p *RecordPlan) {
 	rec, cloned := p.Source, false
+	opt := clean.Options{Country: l.DefaultCountry}
+	if c := rec.Fields["country"]; c.Kind == model.KindText && c.Str != "" {
+		if code, err := clean.Country(c.Str); err == nil {
+			opt.Country = code
+		}
+	}
 	for _, f := range l.Fields {
 		v := rec.Fields[f]
 		if rules := l.Clean[f]; len(rules) > 0 {
-			cv, err := clean.Apply(rules, v)
+			cv, err := clean.ApplyWith(rules, v, opt)
 			if err != nil {
 				p.Action, p.Field, p.Reason = ActionQuarantine, f, err.Error()
 				return
