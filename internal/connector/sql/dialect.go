@@ -17,7 +17,9 @@ const mysqlTimeLayout = "2006-01-02 15:04:05.000000"
 // dialect holds what differs between the databases.
 type dialect struct {
 	name string
-	// quote is the identifier quote character.
+	// quote is the identifier quote character. SQLite's is the backtick: a
+	// double-quoted name that matches no column is read by SQLite as a string
+	// literal, so a renamed column would read as its own name instead of failing.
 	quote byte
 	// dollar placeholders ($1) instead of ?.
 	dollar bool
@@ -35,7 +37,7 @@ type dialect struct {
 }
 
 var dialects = map[string]*dialect{
-	DriverSQLite:   {name: DriverSQLite, quote: '"', returning: true, textType: "TEXT", timeAsText: true, timeLayout: sqliteTimeLayout, boolAsInt: true},
+	DriverSQLite:   {name: DriverSQLite, quote: '`', returning: true, textType: "TEXT", timeAsText: true, timeLayout: sqliteTimeLayout, boolAsInt: true},
 	DriverPostgres: {name: DriverPostgres, quote: '"', dollar: true, returning: true, forUpdate: " FOR UPDATE", textType: "TEXT"},
 	DriverMySQL:    {name: DriverMySQL, quote: '`', forUpdate: " FOR UPDATE", textType: "CHAR", timeAsText: true, timeLayout: mysqlTimeLayout, boolAsInt: true},
 }

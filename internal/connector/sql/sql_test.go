@@ -280,3 +280,25 @@ func TestConn_Write(t *testing.T) {
 		})
 	})
 }
+
+// TestConn_MissingColumn: a mapped column the table does not have is an error
+// naming it on every database. SQLite reads a double-quoted name that matches
+// no column as a string literal, so with double quotes a renamed column read as
+// its own name and was synced as a value.
+func TestConn_MissingColumn(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	forEachBackend(t, func(t *testing.T, b backend) {
+		f := newFixture(t, b)
+		ents := f.settings["entities"].(map[string]any)
+		acc := ents["account"].(map[string]any)
+		fields := clone(acc["fields"].(map[string]any), "name", "renamed_company_name")
+		f.settings = clone(f.settings, "entities", map[string]any{"account": clone(acc, "fields", fields)})
+		_, err := f.admin.ExecContext(ctx, "INSERT INTO "+f.quote(f.accounts)+" (company_name, email, updated_at) VALUES ('Alfreds', 'a@example.com', '2026-01-01 00:00:00')")
+		require.NoError(t, err)
+		c := f.open(t)
+		res, err := c.Read(ctx, connector.ReadRequest{Entity: model.Account})
+		require.Error(t, err, "read %v", res.Records)
+		require.Contains(t, err.Error(), "renamed_company_name")
+	})
+}
