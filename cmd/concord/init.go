@@ -294,6 +294,13 @@ func inspectSystem(ctx context.Context, reg *connector.Registry, s *initcfg.Syst
 		settings[st.Key] = v
 	}
 	c, err := spec.Open(ctx, connector.OpenParams{System: s.Name, Settings: settings, Logger: log.With("system", s.Name), Dir: dir})
+	if err != nil && s.Connector != initcfg.ConnSQL {
+		// A connector that cannot open without a mapping yet: its settings
+		// are written, its entities are mapped by hand.
+		log.WarnContext(ctx, "system not inspected; map its entities by hand", "system", s.Name, "err", err)
+		s.NotInspected = "it did not open without a mapping: " + err.Error()
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("open %s (%s): %w", s.Name, s.Connector, err)
 	}
