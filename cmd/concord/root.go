@@ -26,7 +26,8 @@ orders, invoices, payments), moves each field in the one direction its owner all
 and logs every change so that any of them can be re-run safely.
 
 Try it:      concord demo                            (order-to-cash live, nothing to set up)
-Your own:    concord validate --config concord.yaml
+Your own:    concord init --crm ... --erp ...            (a commented config from your systems)
+             concord validate --config concord.yaml
              concord plan --config concord.yaml      (what would change, nothing written)
              concord sync --once --config concord.yaml, then concord serve
 Docs:        docs/ (flows: docs/flows.md, configuration: docs/config.md, CLI: docs/cli.md,
@@ -46,7 +47,7 @@ Values from systems are printed with control characters escaped (\x1b, \x00).`,
 		newValidateCmd(g), newSchemaCmd(), newConnectorsCmd(),
 		newPlanCmd(g), newSyncCmd(g), newServeCmd(g),
 		newEventsCmd(g), newReplayCmd(g), newDeadLetterCmd(g), newWaitsCmd(g), newLinksCmd(g), newQuarantineCmd(g),
-		newBenchCmd(g), newQuickstartCmd(g), newSandboxCmd(g), newDemoCmd(g),
+		newBenchCmd(g), newQuickstartCmd(g), newSandboxCmd(g), newDemoCmd(g), newInitCmd(g),
 	)
 	return root
 }
