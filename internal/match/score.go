@@ -1,0 +1,386 @@
+package match
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+
+	"github.com/hbollon/go-edlib"
+)
+
+// kind is how a field is compared.
+type kind uint8
+
+const (
+	kindText kind = iota
+	kindName
+	kindStreet
+	kindCity
+	kindZip
+	kindCountry
+	kindPhone
+)
+
+func fieldKind(field string) kind {
+	switch field {
+	case "name", "company", "company_name":
+		return kindName
+	case "street", "address":
+		return kindStreet
+	case "city":
+		return kindCity
+	case "zip", "postal_code", "postcode":
+		return kindZip
+	case "country":
+		return kindCountry
+	case "phone", "mobile", "fax":
+		return kindPhone
+	}
+	return kindText
+}
+
+// defaultWeights are the similarity weights of fields whose rules set none;
+// other fields weigh 1.
+var defaultWeights = map[string]float64{
+	"name": 4, "street": 1.5, "city": 1, "zip": 1, "country": 0.5, "phone": 2,
+	"first_name": 1.5, "last_name": 2.5,
+}
+
+// The factors a conflict multiplies the score by.
+const (
+	strongKeyConflict = 0.5  // both have a VAT number (SKU...) and they differ
+	weakKeyConflict   = 0.97 // both have an e-mail (domain) and they differ
+	countryConflict   = 0.85 // both have a country and they differ
+	phoneCCConflict   = 0.9  // both phones carry a calling code and they differ
+	legalFormDiffers  = 0.95 // both names carry a legal form and they differ (name score)
+	thinEvidence      = 0.5  // below this share of the rules' weight, a pair is at most reviewed
+)
+
+// compiled are Rules prepared for scoring.
+type compiled struct {
+	Rules
+	kinds   []kind
+	weights []float64
+	total   float64
+	strong  []bool
+}
+
+func compile(r Rules) *compiled {
+	c := &compiled{Rules: r}
+	for _, f := range r.Fields {
+		c.kinds = append(c.kinds, fieldKind(f))
+		w, ok := r.Weights[f]
+		if !ok {
+			w, ok = defaultWeights[f]
+			if !ok {
+				w = 1
+			}
+		}
+		c.weights = append(c.weights, w)
+		c.total += w
+	}
+	for _, k := range r.Keys {
+		c.strong = append(c.strong, strongKey(k))
+	}
+	return c
+}
+
+// value is one field of a record prepared for comparison.
+type value struct {
+	ok     bool
+	text   string // normalised text; the code for a country, the letters and digits for a zip
+	name   name
+	street street
+	phone  phone
+}
+
+// features are a record's values prepared for comparison, computed once.
+type features struct {
+	rec    Record
+	keys   []string // normalised key values in Rules.Keys order ("" none)
+	keySrc []string // the field each key value came from
+	values []value  // in Rules.Fields order
+}
+
+func (c *compiled) features(r Record) *features {
+	f := &features{rec: r, keys: make([]string, len(c.Keys)), keySrc: make([]string, len(c.Keys)), values: make([]value, len(c.Fields))}
+	for i, k := range c.Keys {
+		f.keySrc[i] = k
+		f.keys[i] = Key(k, r.Fields[k])
+		if f.keys[i] == "" && k == "domain" {
+			// A company's web domain may come from its web site or e-mail.
+			for _, alt := range []string{"website", "email"} {
+				if v := domainKey(r.Fields[alt]); v != "" {
+					f.keys[i], f.keySrc[i] = v, alt
+					break
+				}
+			}
+		}
+	}
+	for i, fld := range c.Fields {
+		s := strings.TrimSpace(r.Fields[fld])
+		if s == "" {
+			continue
+		}
+		v := value{}
+		switch c.kinds[i] {
+		case kindName:
+			v.name = parseName(s)
+			v.ok = v.name.joined != ""
+		case kindStreet:
+			v.street = parseStreet(s)
+			v.ok = v.street.joined != "" || v.street.number != ""
+		case kindZip:
+			v.text = strings.ToUpper(alnum(s))
+			v.ok = v.text != ""
+		case kindCountry:
+			v.text = countryCode(s)
+			v.ok = v.text != ""
+		case kindPhone:
+			v.phone = parsePhone(s)
+			v.ok = len(v.phone.digits) >= 6
+		default:
+			v.text = Normalise(s)
+			v.ok = v.text != ""
+		}
+		f.values[i] = v
+	}
+	return f
+}
+
+// jw is the Jaro-Winkler similarity of two words or phrases.
+func jw(a, b string) float64 {
+	if a == b {
+		return 1
+	}
+	if a == "" || b == "" {
+		return 0
+	}
+	return float64(edlib.JaroWinklerSimilarity(a, b))
+}
+
+// rescale maps similarities at or below floor to 0 and 1 to 1: Jaro-Winkler
+// gives unrelated words about 0.5, which must not count as half a match.
+func rescale(s, floor float64) float64 {
+	if s <= floor {
+		return 0
+	}
+	return (s - floor) / (1 - floor)
+}
+
+// mongeElkan is the mean over the words of x of their best Jaro-Winkler
+// similarity to a word of y.
+func mongeElkan(x, y []string) float64 {
+	if len(x) == 0 || len(y) == 0 {
+		return 0
+	}
+	var sum float64
+	for _, a := range x {
+		best := 0.0
+		for _, b := range y {
+			if s := jw(a, b); s > best {
+				best = s
+				if s == 1 {
+					break
+				}
+			}
+		}
+		sum += best
+	}
+	return sum / float64(len(x))
+}
+
+func tokenSim(x, y []string, joinedX, joinedY, sortedX, sortedY string) float64 {
+	if joinedX == joinedY {
+		return 1
+	}
+	s := jw(joinedX, joinedY)
+	if sortedX != "" {
+		s = max(s, jw(sortedX, sortedY))
+	}
+	me := (mongeElkan(x, y) + mongeElkan(y, x)) / 2
+	return max(s, me)
+}
+
+func nameSim(a, b *name) float64 {
+	s := rescale(tokenSim(a.tokens, b.tokens, a.joined, b.joined, a.sorted, b.sorted), 0.7)
+	if a.legal != "" && b.legal != "" && a.legal != b.legal {
+		s *= legalFormDiffers
+	}
+	return s
+}
+
+func streetSim(a, b *street) float64 {
+	var s float64
+	switch {
+	case a.joined == "" && b.joined == "":
+		s = 1
+	case a.joined == "" || b.joined == "":
+		s = 0.5
+	default:
+		s = rescale(tokenSim(a.tokens, b.tokens, a.joined, b.joined, "", ""), 0.7)
+	}
+	switch {
+	case a.number == "" || b.number == "":
+		s *= 0.9
+	case a.number != b.number:
+		s *= 0.3
+	}
+	return s
+}
+
+func zipSim(a, b string) float64 {
+	switch {
+	case a == b:
+		return 1
+	case len(a) >= 3 && len(b) >= 3 && (strings.HasPrefix(a, b) || strings.HasPrefix(b, a)):
+		return 0.8
+	case len(a) >= 4 && len(a) == len(b) && edlib.LevenshteinDistance(a, b) == 1:
+		return 0.5
+	}
+	return 0
+}
+
+func phoneSim(a, b phone) float64 {
+	n := min(8, len(a.digits), len(b.digits))
+	if a.suffix(n) == b.suffix(n) {
+		return 1
+	}
+	return 0
+}
+
+// fieldSim compares field i of a and b, both present.
+func (c *compiled) fieldSim(i int, a, b *value) float64 {
+	switch c.kinds[i] {
+	case kindName:
+		return nameSim(&a.name, &b.name)
+	case kindStreet:
+		return streetSim(&a.street, &b.street)
+	case kindCity:
+		return rescale(jw(a.text, b.text), 0.8)
+	case kindZip:
+		return zipSim(a.text, b.text)
+	case kindCountry:
+		if a.text == b.text {
+			return 1
+		}
+		return 0
+	case kindPhone:
+		return phoneSim(a.phone, b.phone)
+	}
+	return rescale(jw(a.text, b.text), 0.75)
+}
+
+// result is a scored pair before it becomes a Candidate.
+type result struct {
+	score    float64
+	key      int // index of the matching key, -1 for none
+	conflict int // index of a conflicting strong key, -1 for none
+}
+
+// score compares a with b.
+func (c *compiled) score(a, b *features) result {
+	res := result{key: -1, conflict: -1}
+	weakConflict := false
+	for i := range c.Keys {
+		ka, kb := a.keys[i], b.keys[i]
+		if ka == "" || kb == "" {
+			continue
+		}
+		if ka == kb {
+			if res.key < 0 {
+				res.key = i
+			}
+			continue
+		}
+		if c.strong[i] {
+			if res.conflict < 0 {
+				res.conflict = i
+			}
+		} else {
+			weakConflict = true
+		}
+	}
+	if res.key >= 0 && res.conflict < 0 {
+		res.score = 1
+		return res
+	}
+	var sum, present float64
+	factor := 1.0
+	for i := range c.Fields {
+		va, vb := &a.values[i], &b.values[i]
+		if !va.ok || !vb.ok {
+			continue
+		}
+		s := c.fieldSim(i, va, vb)
+		sum += c.weights[i] * s
+		present += c.weights[i]
+		switch c.kinds[i] {
+		case kindCountry:
+			if s == 0 {
+				factor *= countryConflict
+			}
+		case kindPhone:
+			if va.phone.cc != "" && vb.phone.cc != "" && va.phone.cc != vb.phone.cc {
+				factor *= phoneCCConflict
+			}
+		}
+	}
+	if present == 0 {
+		return res
+	}
+	score := sum / present * factor
+	if res.conflict >= 0 {
+		score *= strongKeyConflict
+	}
+	if weakConflict {
+		score *= weakKeyConflict
+	}
+	if len(c.Fields) > 1 && present < thinEvidence*c.total && c.AutoLink > 0 {
+		score = min(score, c.Review+(c.AutoLink-c.Review)/2)
+	}
+	res.score = score
+	return res
+}
+
+// candidate turns a scored pair into a Candidate with the fields that
+// decided it, most decisive first: the matching or conflicting key, then
+// the compared fields by weight times distance from an even score.
+func (c *compiled) candidate(a, b *features, res result) Candidate {
+	cand := Candidate{ID: b.rec.ID, Score: res.score}
+	if res.key >= 0 && res.conflict < 0 {
+		cand.Key = c.Keys[res.key]
+		cand.Fields = append(cand.Fields, FieldScore{Field: c.Keys[res.key], A: a.rec.Fields[a.keySrc[res.key]], B: b.rec.Fields[b.keySrc[res.key]], Score: 1})
+	}
+	if res.conflict >= 0 {
+		k := res.conflict
+		cand.Fields = append(cand.Fields, FieldScore{Field: c.Keys[k], A: a.rec.Fields[a.keySrc[k]], B: b.rec.Fields[b.keySrc[k]], Score: 0})
+	}
+	type ranked struct {
+		fs  FieldScore
+		dec float64
+		i   int
+	}
+	var rs []ranked
+	for i, f := range c.Fields {
+		va, vb := &a.values[i], &b.values[i]
+		if !va.ok || !vb.ok {
+			continue
+		}
+		s := c.fieldSim(i, va, vb)
+		d := 2*s - 1
+		if d < 0 {
+			d = -d
+		}
+		rs = append(rs, ranked{FieldScore{Field: f, A: a.rec.Fields[f], B: b.rec.Fields[f], Score: round3(s)}, c.weights[i] * d, i})
+	}
+	slices.SortStableFunc(rs, func(x, y ranked) int { return cmp.Compare(y.dec, x.dec) })
+	for _, r := range rs {
+		cand.Fields = append(cand.Fields, r.fs)
+	}
+	return cand
+}
+
+func round3(f float64) float64 {
+	return float64(int64(f*1000+0.5)) / 1000
+}
