@@ -1,7 +1,7 @@
 package match
 
 // phonetic returns a short sound key of a normalised word, for blocking: the
-// first letter, then the consonants with similar sounds merged (c, k, q and
+// first letter (a vowel as is), then the consonants with similar sounds merged (c, k, q and
 // ck; s and z; f, v, ph and w; d and t; b and p; g and j), doubled letters
 // once, vowels, h and y dropped, cut to five letters. "futterkiste" and
 // "futerkiste" share "ftrks". Words without letters give "".
@@ -14,17 +14,18 @@ func phonetic(w string) string {
 		if c < 'a' || c > 'z' {
 			continue
 		}
-		if n == 0 {
-			out[0] = c
-			n = 1
-			last = soundClass(c)
-			continue
-		}
 		if c == 'p' && i+1 < len(w) && w[i+1] == 'h' {
 			c = 'f'
 			i++
 		}
 		k := soundClass(c)
+		if n == 0 {
+			out[0], n, last = c, 1, k
+			if k != 0 {
+				out[0] = k
+			}
+			continue
+		}
 		if k == 0 {
 			last = 0
 			continue
