@@ -2,6 +2,7 @@ package match
 
 import (
 	"fmt"
+	"slices"
 	"math/rand/v2"
 	"strings"
 	"unicode/utf8"
@@ -239,11 +240,7 @@ func corrupt(r *rand.Rand, rec Record, id string) Record {
 				}
 			}
 		case 4:
-			if ws := strings.Fields(f["name"]); len(ws) >= 2 {
-				i := r.IntN(len(ws) - 1)
-				ws[i], ws[i+1] = ws[i+1], ws[i]
-				f["name"] = strings.Join(ws, " ")
-			}
+			f["name"] = reorder(f["name"])
 		case 5:
 			for k, v := range f {
 				f[k] = stripper.Replace(v)
@@ -251,7 +248,7 @@ func corrupt(r *rand.Rand, rec Record, id string) Record {
 		case 6:
 			delete(f, pick(r, []string{"street", "zip", "phone", "city"}))
 		case 7:
-			f["phone"] = reformatPhone(r, f["phone"], c)
+			f["phone"] = reformatPhone(r, rec.Fields["phone"], c)
 		case 8:
 			f["country"] = pick(r, []string{c.code, strings.ToUpper(c.name), c.name})
 		case 9:
@@ -259,7 +256,7 @@ func corrupt(r *rand.Rand, rec Record, id string) Record {
 			f[k] = typo(r, f[k])
 		case 10:
 			f["zip"] = strings.ReplaceAll(f["zip"], " ", "")
-			f["phone"] = reformatPhone(r, f["phone"], c)
+			f["phone"] = reformatPhone(r, rec.Fields["phone"], c)
 		default:
 			f["name"] = strings.ToLower(f["name"])
 		}
@@ -299,7 +296,8 @@ func reformatPhone(r *rand.Rand, p string, c country) string {
 
 // lookAlike returns another company whose name looks like rec's: the same
 // name, a typo of it, or one word changed; in another city (half the time
-// another country) with its own street, postcode and phone.
+// another country; a quarter of the time the same city) with its own
+// street, postcode and phone.
 func lookAlike(r *rand.Rand, rec Record, id string) Record {
 	name := rec.Fields["name"]
 	switch r.IntN(3) {
@@ -316,8 +314,34 @@ func lookAlike(r *rand.Rand, rec Record, id string) Record {
 		c = pick(r, genCountries)
 	}
 	out := companyIn(r, id, name, c)
-	if out.Fields["city"] == rec.Fields["city"] && r.IntN(2) == 0 {
-		out.Fields["city"] = pick(r, c.cities)
+	if r.IntN(4) == 0 {
+		// Another company of that name in the same town.
+		out.Fields["city"], out.Fields["country"] = rec.Fields["city"], rec.Fields["country"]
 	}
 	return out
+}
+
+// reorder changes the order of a name's words as people do: "Morgan &
+// Hughes" becomes "Hughes & Morgan", "Fox Systems" "Systems Fox"; a legal
+// form stays at the end.
+func reorder(name string) string {
+	ws := strings.Fields(name)
+	end := len(ws)
+	for end > 1 {
+		if _, ok := legalForms[Normalise(ws[end-1])]; !ok && (ws[end-1] != "&" || end == len(ws)) {
+			break
+		}
+		end--
+	}
+	core, legal := ws[:end], ws[end:]
+	if len(core) < 2 {
+		return name
+	}
+	var out []string
+	if i := slices.IndexFunc(core, func(w string) bool { return w == "&" || strings.EqualFold(w, "and") }); i > 0 && i < len(core)-1 {
+		out = append(append(append(out, core[i+1:]...), core[i]), core[:i]...)
+	} else {
+		out = append(append(out, core[1:]...), core[0])
+	}
+	return strings.Join(append(out, legal...), " ")
 }

@@ -142,18 +142,21 @@ func northwindProducts(t testing.TB, seed uint64) labelled {
 type metrics struct {
 	tp, fp, fn  int
 	p, r, f1    float64
+	worst       float64 // the highest score of a wrong best candidate
 	queries, cp int // CRM records, of which with a counterpart
 }
 
 func (m metrics) String() string {
-	return fmt.Sprintf("precision %.4f recall %.4f F1 %.4f (tp %d fp %d fn %d; %d records, %d with a counterpart)", m.p, m.r, m.f1, m.tp, m.fp, m.fn, m.queries, m.cp)
+	return fmt.Sprintf("precision %.4f recall %.4f F1 %.4f (tp %d fp %d fn %d; %d records, %d with a counterpart; best wrong candidate scored %.3f)", m.p, m.r, m.f1, m.tp, m.fp, m.fn, m.queries, m.cp, m.worst)
 }
 
 // evaluate matches set.crm against set.erp and scores the decisions at
 // auto_link (linked) and at review (linked or sent to review).
 func evaluate(rules Rules, set labelled) (atLink, atReview metrics, wrong []string) {
 	best := map[string]Pair{}
-	for _, p := range MatchAll(rules, set.crm, set.erp) {
+	low := rules
+	low.Review = 0.3 // see the wrong candidates below the review threshold too
+	for _, p := range MatchAll(low, set.crm, set.erp) {
 		best[p.A] = p
 	}
 	count := func(positive func(Decision) bool) metrics {
@@ -162,6 +165,9 @@ func evaluate(rules Rules, set labelled) (atLink, atReview metrics, wrong []stri
 		for _, q := range set.crm {
 			want, has := set.truth[q.ID]
 			p, ok := best[q.ID]
+			if ok && (!has || p.ID != want) {
+				m.worst = max(m.worst, p.Score)
+			}
 			if ok && positive(rules.Decide(p.Score)) {
 				if has && p.ID == want {
 					m.tp++

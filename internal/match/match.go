@@ -54,11 +54,11 @@ func (r Rules) Decide(score float64) Decision {
 func DefaultRules(e model.Entity) (r Rules, ok bool) {
 	switch e {
 	case model.Account:
-		return Rules{Keys: []string{"vat", "customer_number", "domain"}, Fields: []string{"name", "street", "city", "zip", "country", "phone"}, AutoLink: 0.92, Review: 0.75}, true
+		return Rules{Keys: []string{"vat", "customer_number", "domain"}, Fields: []string{"name", "street", "city", "zip", "country", "phone"}, AutoLink: 0.9, Review: 0.7}, true
 	case model.Contact:
 		return Rules{Keys: []string{"email"}, Fields: []string{"first_name", "last_name", "phone"}, AutoLink: 0.95, Review: 0.8}, true
 	case model.Product:
-		return Rules{Keys: []string{"sku"}, Fields: []string{"name"}, AutoLink: 0.95, Review: 0.8}, true
+		return Rules{Keys: []string{"sku"}, Fields: []string{"name"}, AutoLink: 0.92, Review: 0.8}, true
 	}
 	return Rules{}, false
 }

@@ -103,22 +103,15 @@ func fold(s string) string {
 // nameAbbrev maps words of names to one spelling each.
 var nameAbbrev = map[string]string{
 	"und": "and", "et": "and", "y": "and", "en": "and", "og": "and", "och": "and",
-	"intl": "intl", "international": "intl", "internacional": "intl", "internationale": "intl",
-	"bros": "bros", "brothers": "bros",
-	"mfg": "mfg", "manufacturing": "mfg",
-	"assoc": "assoc", "associates": "assoc", "association": "assoc",
-	"ctr": "ctr", "center": "ctr", "centre": "ctr", "centro": "ctr", "zentrum": "ctr",
-	"dept": "dept", "department": "dept",
-	"svc": "svc", "svcs": "svc", "service": "svc", "services": "svc",
-	"mkt": "mkt", "market": "mkt", "markt": "mkt",
-	"ind": "ind", "industries": "ind", "industry": "ind",
-	"tech": "tech", "technologies": "tech", "technology": "tech",
-	"sys": "sys", "systems": "sys",
-	"hldgs": "hldgs", "holdings": "hldgs", "holding": "hldgs",
-	"grp": "grp", "group": "grp", "gruppe": "grp", "groupe": "grp",
-	"st": "saint", "saint": "saint", "sankt": "saint", "san": "saint", "santa": "saint", "sainte": "saint",
-	"mt": "mount", "mount": "mount",
-	"no": "number", "nr": "number", "number": "number",
+	"intl": "international", "internacional": "international", "internationale": "international",
+	"bros": "brothers", "mfg": "manufacturing", "assoc": "associates", "association": "associates",
+	"ctr": "center", "centre": "center", "centro": "center", "zentrum": "center",
+	"dept": "department", "svc": "services", "svcs": "services", "service": "services",
+	"mkt": "market", "mkts": "markets", "ind": "industries", "industry": "industries",
+	"tech": "technologies", "technology": "technologies", "sys": "systems",
+	"hldgs": "holdings", "holding": "holdings", "grp": "group", "gruppe": "group", "groupe": "group",
+	"st": "saint", "sankt": "saint", "san": "saint", "santa": "saint", "sainte": "saint",
+	"mt": "mount", "no": "number", "nr": "number",
 }
 
 // legalForms maps the words of legal forms (after Normalise) to one spelling.
@@ -136,12 +129,30 @@ var legalForms = map[string]string{
 	"pty": "pty", "pte": "pte", "bhd": "bhd", "sdn": "sdn", "kk": "kk",
 }
 
+// legalFormOf returns the legal form w spells, also with a typo when w is a
+// legal form of four letters or more ("limted", "gmhb").
+func legalFormOf(w string) (string, bool) {
+	if l, ok := legalForms[w]; ok {
+		return l, true
+	}
+	if len(w) < 4 {
+		return "", false
+	}
+	for f, l := range legalForms {
+		if len(f) >= 4 && jw(w, f) >= 0.9 {
+			return l, true
+		}
+	}
+	return "", false
+}
+
 // name is a normalised company or product name.
 type name struct {
-	tokens []string // words without the legal form, abbreviations spelled one way
-	joined string   // tokens joined by spaces
-	sorted string   // tokens sorted and joined by spaces
-	legal  string   // the legal form's words, one spelling, or ""
+	tokens  []string // words without the legal form and "and", abbreviations spelled one way
+	joined  string   // tokens joined by spaces
+	compact string   // tokens joined without spaces
+	sorted  string   // tokens sorted and joined by spaces
+	legal   string   // the legal form's words, one spelling, or ""
 }
 
 // parseName normalises a name: see Normalise, then abbreviations spelled one
@@ -160,7 +171,8 @@ func parseName(s string) name {
 	end := len(ws)
 	for end > 1 {
 		w := ws[end-1]
-		if _, ok := legalForms[w]; ok {
+		if l, ok := legalFormOf(w); ok {
+			ws[end-1] = l
 			end--
 			continue
 		}
@@ -180,8 +192,17 @@ func parseName(s string) name {
 			legal = append(legal, l)
 		}
 	}
-	n := name{tokens: ws[:end:end], legal: strings.Join(legal, " ")}
+	n := name{legal: strings.Join(legal, " ")}
+	for _, w := range ws[:end] {
+		if w != "and" {
+			n.tokens = append(n.tokens, w)
+		}
+	}
+	if len(n.tokens) == 0 {
+		n.tokens = ws[:end:end]
+	}
 	n.joined = strings.Join(n.tokens, " ")
+	n.compact = strings.Join(n.tokens, "")
 	sorted := append([]string(nil), n.tokens...)
 	sortStrings(sorted)
 	n.sorted = strings.Join(sorted, " ")
@@ -190,29 +211,22 @@ func parseName(s string) name {
 
 // streetAbbrev maps words of street addresses to one spelling.
 var streetAbbrev = map[string]string{
-	"street": "st", "str": "st", "st": "st", "strasse": "st", "strase": "st", "straat": "st",
-	"avenue": "av", "ave": "av", "av": "av", "avda": "av", "avenida": "av", "avenue's": "av",
-	"road": "rd", "rd": "rd",
-	"boulevard": "blvd", "blvd": "blvd", "bd": "blvd", "bvd": "blvd",
-	"calle": "c", "c": "c",
-	"rua": "r", "r": "r", "rue": "r",
-	"place": "pl", "pl": "pl", "plaza": "pl", "platz": "pl", "plz": "pl", "praca": "pl", "plein": "pl",
-	"square": "sq", "sq": "sq",
-	"drive": "dr", "dr": "dr",
-	"lane": "ln", "ln": "ln",
-	"court": "ct", "ct": "ct",
-	"weg": "weg", "way": "way",
-	"north": "n", "n": "n", "south": "s", "s": "s", "east": "e", "e": "e", "west": "w", "w": "w",
-	"suite": "ste", "ste": "ste",
-	"floor": "fl", "fl": "fl",
-	"number": "no", "no": "no", "nr": "no", "num": "no",
+	"str": "street", "st": "street", "strasse": "street", "strase": "street", "straat": "street",
+	"ave": "avenue", "av": "avenue", "avda": "avenue", "avenida": "avenue",
+	"rd": "road", "blvd": "boulevard", "bd": "boulevard", "bvd": "boulevard",
+	"c": "calle", "r": "rua", "rue": "rua",
+	"pl": "place", "plaza": "place", "platz": "place", "plz": "place", "praca": "place", "plein": "place",
+	"sq": "square", "dr": "drive", "ln": "lane", "ct": "court",
+	"n": "north", "s": "south", "e": "east", "w": "west",
+	"ste": "suite", "fl": "floor", "nr": "number", "no": "number", "num": "number",
 }
 
 // street is a normalised street address.
 type street struct {
-	tokens []string // words other than numbers, abbreviations spelled one way
-	joined string
-	number string // the first number in the address, or ""
+	tokens  []string // words other than numbers, abbreviations spelled one way
+	joined  string
+	compact string
+	number  string // the first number in the address, or ""
 }
 
 func parseStreet(s string) street {
@@ -225,7 +239,7 @@ func parseStreet(s string) street {
 			continue
 		}
 		// Compounds: "hauptstrasse" is "haupt st", "obere str" stays two words.
-		for _, suf := range []string{"strasse", "str", "straat"} {
+		for _, suf := range []string{"strasse", "str", "straat", "street"} {
 			if len(w) > len(suf)+2 && strings.HasSuffix(w, suf) {
 				st.tokens = append(st.tokens, w[:len(w)-len(suf)])
 				w = suf
@@ -238,6 +252,7 @@ func parseStreet(s string) street {
 		st.tokens = append(st.tokens, w)
 	}
 	st.joined = strings.Join(st.tokens, " ")
+	st.compact = strings.Join(st.tokens, "")
 	return st
 }
 

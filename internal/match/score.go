@@ -168,42 +168,53 @@ func rescale(s, floor float64) float64 {
 	return (s - floor) / (1 - floor)
 }
 
-// mongeElkan is the mean over the words of x of their best Jaro-Winkler
-// similarity to a word of y.
-func mongeElkan(x, y []string) float64 {
+// tokenFloor is the Jaro-Winkler similarity under which two words count as
+// different words: a typo keeps a word above it, another word falls below.
+const tokenFloor = 0.84
+
+// tokenSim compares two phrases word by word in any order: each word is
+// paired with at most one word of the other phrase, best pairs first (pairs
+// under tokenFloor do not pair), and the paired similarities are summed as a
+// soft Dice coefficient, 2*sum/(len(x)+len(y)). Phrases equal but for spaces
+// are equal.
+func tokenSim(x, y []string, compactX, compactY string) float64 {
+	if compactX == compactY {
+		return 1
+	}
 	if len(x) == 0 || len(y) == 0 {
 		return 0
 	}
-	var sum float64
-	for _, a := range x {
-		best := 0.0
-		for _, b := range y {
-			if s := jw(a, b); s > best {
-				best = s
-				if s == 1 {
-					break
-				}
+	type pair struct {
+		s    float64
+		i, j uint8
+	}
+	var buf [64]pair
+	pairs := buf[:0]
+	for i, a := range x {
+		for j, b := range y {
+			if i > 255 || j > 255 {
+				break
+			}
+			if s := jw(a, b); s >= tokenFloor {
+				pairs = append(pairs, pair{s, uint8(i), uint8(j)})
 			}
 		}
-		sum += best
 	}
-	return sum / float64(len(x))
-}
-
-func tokenSim(x, y []string, joinedX, joinedY, sortedX, sortedY string) float64 {
-	if joinedX == joinedY {
-		return 1
+	slices.SortFunc(pairs, func(a, b pair) int { return cmp.Compare(b.s, a.s) })
+	var usedX, usedY [256]bool
+	var sum float64
+	for _, p := range pairs {
+		if usedX[p.i] || usedY[p.j] {
+			continue
+		}
+		usedX[p.i], usedY[p.j] = true, true
+		sum += p.s
 	}
-	s := jw(joinedX, joinedY)
-	if sortedX != "" {
-		s = max(s, jw(sortedX, sortedY))
-	}
-	me := (mongeElkan(x, y) + mongeElkan(y, x)) / 2
-	return max(s, me)
+	return 2 * sum / float64(len(x)+len(y))
 }
 
 func nameSim(a, b *name) float64 {
-	s := rescale(tokenSim(a.tokens, b.tokens, a.joined, b.joined, a.sorted, b.sorted), 0.7)
+	s := rescale(tokenSim(a.tokens, b.tokens, a.compact, b.compact), 0.6)
 	if a.legal != "" && b.legal != "" && a.legal != b.legal {
 		s *= legalFormDiffers
 	}
@@ -218,7 +229,7 @@ func streetSim(a, b *street) float64 {
 	case a.joined == "" || b.joined == "":
 		s = 0.5
 	default:
-		s = rescale(tokenSim(a.tokens, b.tokens, a.joined, b.joined, "", ""), 0.7)
+		s = rescale(tokenSim(a.tokens, b.tokens, a.compact, b.compact), 0.6)
 	}
 	switch {
 	case a.number == "" || b.number == "":
