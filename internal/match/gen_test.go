@@ -2,8 +2,8 @@ package match
 
 import (
 	"fmt"
-	"slices"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )

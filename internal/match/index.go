@@ -2,8 +2,8 @@ package match
 
 import (
 	"cmp"
+	"hash/maphash"
 	"slices"
-	"strconv"
 	"strings"
 	"sync/atomic"
 )
@@ -15,7 +15,7 @@ const (
 	defaultBlockCap = 400
 	// scored is how many of the records sharing the most blocks with a
 	// query are scored.
-	scored = 40
+	scored = 24
 )
 
 // stopTokens are name words too common to block on.
@@ -43,10 +43,10 @@ type block struct {
 type Index struct {
 	rules     *compiled
 	slots     []*features // nil when free
-	blockKeys [][]string  // per slot
+	blockKeys [][]uint64  // per slot
 	byID      map[string]int32
 	free      []int32
-	blocks    map[string]*block
+	blocks    map[uint64]*block
 	blockCap  int
 	sc        scratch
 
@@ -55,7 +55,7 @@ type Index struct {
 
 // NewIndex returns an empty index for rules.
 func NewIndex(rules Rules) *Index {
-	return &Index{rules: compile(rules), byID: map[string]int32{}, blocks: map[string]*block{}, blockCap: defaultBlockCap}
+	return &Index{rules: compile(rules), byID: map[string]int32{}, blocks: map[uint64]*block{}, blockCap: defaultBlockCap}
 }
 
 // Add adds r, replacing a record with the same ID.
@@ -195,7 +195,7 @@ func (ix *Index) candidates(f *features, n int, skip func(id string) bool, sc *s
 			continue
 		}
 		ix.comparisons.Add(1)
-		res := ix.rules.score(f, g)
+		res := ix.rules.score(f, g, true)
 		if res.score >= ix.rules.Review {
 			sc.res = append(sc.res, scored1{s, res})
 		}
@@ -216,12 +216,24 @@ func (ix *Index) candidates(f *features, n int, skip func(id string) bool, sc *s
 	return out
 }
 
-// blockKeys returns the distinct blocking keys of f.
-func (c *compiled) blockKeys(f *features) []string {
-	var keys []string
+// blockKeys returns the distinct blocking keys of f, hashed: a collision
+// only adds a record to compare.
+func (c *compiled) blockKeys(f *features) []uint64 {
+	var h maphash.Hash
+	h.SetSeed(blockSeed)
+	keys := make([]uint64, 0, 16)
+	add := func(kind string, parts ...string) {
+		h.Reset()
+		h.WriteString(kind)
+		for _, p := range parts {
+			h.WriteByte(0)
+			h.WriteString(p)
+		}
+		keys = append(keys, h.Sum64())
+	}
 	for i, k := range f.keys {
 		if k != "" {
-			keys = append(keys, "k"+strconv.Itoa(i)+":"+k)
+			add("k", c.Keys[i], k)
 		}
 	}
 	for i := range c.Fields {
@@ -235,15 +247,15 @@ func (c *compiled) blockKeys(f *features) []string {
 				if len(t) < 3 || stopTokens[t] {
 					continue
 				}
-				keys = append(keys, "t:"+t[:min(4, len(t))])
+				add("t", t[:min(4, len(t))])
 				if p := phonetic(t); len(p) >= 2 {
-					keys = append(keys, "p:"+p)
+					add("p", p)
 				}
 			}
 		case kindZip:
-			keys = append(keys, "z:"+v.text)
+			add("z", v.text)
 		case kindPhone:
-			keys = append(keys, "ph:"+v.phone.suffix(7))
+			add("ph", v.phone.suffix(7))
 		case kindStreet:
 			if v.street.number != "" && v.street.joined != "" {
 				longest := ""
@@ -252,12 +264,12 @@ func (c *compiled) blockKeys(f *features) []string {
 						longest = t
 					}
 				}
-				keys = append(keys, "s:"+v.street.number+":"+phonetic(longest))
+				add("s", v.street.number, phonetic(longest))
 			}
 		case kindText:
 			for _, t := range strings.Fields(v.text) {
 				if p := phonetic(t); len(p) >= 2 {
-					keys = append(keys, "x"+strconv.Itoa(i)+":"+p)
+					add("x", c.Fields[i], p)
 				}
 			}
 		}
@@ -265,3 +277,6 @@ func (c *compiled) blockKeys(f *features) []string {
 	slices.Sort(keys)
 	return slices.Compact(keys)
 }
+
+// blockSeed makes block hashes the same in every index of a process.
+var blockSeed = maphash.MakeSeed()

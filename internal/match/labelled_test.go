@@ -143,7 +143,7 @@ type metrics struct {
 	tp, fp, fn  int
 	p, r, f1    float64
 	worst       float64 // the highest score of a wrong best candidate
-	queries, cp int // CRM records, of which with a counterpart
+	queries, cp int     // CRM records, of which with a counterpart
 }
 
 func (m metrics) String() string {

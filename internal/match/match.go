@@ -90,7 +90,7 @@ type Candidate struct {
 func Compare(rules Rules, a, b Record) Candidate {
 	c := compile(rules)
 	fa, fb := c.features(a), c.features(b)
-	return c.candidate(fa, fb, c.score(fa, fb))
+	return c.candidate(fa, fb, c.score(fa, fb, false))
 }
 
 // Pair is a candidate pair inside one system.

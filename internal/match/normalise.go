@@ -138,20 +138,31 @@ func legalFormOf(w string) (string, bool) {
 	if len(w) < 4 {
 		return "", false
 	}
-	for f, l := range legalForms {
-		if len(f) >= 4 && jw(w, f) >= 0.9 {
-			return l, true
+	for _, f := range longLegalForms {
+		if f[0] == w[0] && len(f)-len(w) <= 2 && len(w)-len(f) <= 2 && jw(w, f) >= 0.9 {
+			return legalForms[f], true
 		}
 	}
 	return "", false
 }
+
+// longLegalForms are the legal forms of four letters or more, sorted.
+var longLegalForms = func() []string {
+	var out []string
+	for f := range legalForms {
+		if len(f) >= 4 {
+			out = append(out, f)
+		}
+	}
+	sortStrings(out)
+	return out
+}()
 
 // name is a normalised company or product name.
 type name struct {
 	tokens  []string // words without the legal form and "and", abbreviations spelled one way
 	joined  string   // tokens joined by spaces
 	compact string   // tokens joined without spaces
-	sorted  string   // tokens sorted and joined by spaces
 	legal   string   // the legal form's words, one spelling, or ""
 }
 
@@ -203,9 +214,6 @@ func parseName(s string) name {
 	}
 	n.joined = strings.Join(n.tokens, " ")
 	n.compact = strings.Join(n.tokens, "")
-	sorted := append([]string(nil), n.tokens...)
-	sortStrings(sorted)
-	n.sorted = strings.Join(sorted, " ")
 	return n
 }
 

@@ -14,7 +14,7 @@ func TestNormalise(t *testing.T) {
 		"Smith & Sons, Ltd":         "smith and sons ltd",
 		"Gustaf's Knäckebröd S.A.":  "gustafs knackebrod sa",
 		"Vaffeljernet A/S":          "vaffeljernet as",
-		"  Straße   der Einheit ":    "strasse der einheit",
+		"  Straße   der Einheit ":   "strasse der einheit",
 		"Bølgen ÆØ":                 "bolgen aeo",
 		"":                          "",
 	} {

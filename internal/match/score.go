@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/hbollon/go-edlib"
 )
@@ -89,8 +90,8 @@ func compile(r Rules) *compiled {
 type value struct {
 	ok     bool
 	text   string // normalised text; the code for a country, the letters and digits for a zip
-	name   name
-	street street
+	name   *name
+	street *street
 	phone  phone
 }
 
@@ -125,11 +126,11 @@ func (c *compiled) features(r Record) *features {
 		v := value{}
 		switch c.kinds[i] {
 		case kindName:
-			v.name = parseName(s)
-			v.ok = v.name.joined != ""
+			n := parseName(s)
+			v.name, v.ok = &n, n.joined != ""
 		case kindStreet:
-			v.street = parseStreet(s)
-			v.ok = v.street.joined != "" || v.street.number != ""
+			st := parseStreet(s)
+			v.street, v.ok = &st, st.joined != "" || st.number != ""
 		case kindZip:
 			v.text = strings.ToUpper(alnum(s))
 			v.ok = v.text != ""
@@ -156,7 +157,23 @@ func jw(a, b string) float64 {
 	if a == "" || b == "" {
 		return 0
 	}
-	return float64(edlib.JaroWinklerSimilarity(a, b))
+	// edlib.JaroWinklerSimilarity, with the common prefix counted here so
+	// that the words are converted to runes once, not twice.
+	j := float64(edlib.JaroSimilarity(a, b))
+	if j == 0 {
+		return 0
+	}
+	prefix := 0
+	for i := 0; i < len(a) && i < len(b) && prefix < 4; {
+		ra, na := utf8.DecodeRuneInString(a[i:])
+		rb, _ := utf8.DecodeRuneInString(b[i:])
+		if ra != rb {
+			break
+		}
+		prefix++
+		i += na
+	}
+	return j + 0.1*float64(prefix)*(1-j)
 }
 
 // rescale maps similarities at or below floor to 0 and 1 to 1: Jaro-Winkler
@@ -264,9 +281,9 @@ func phoneSim(a, b phone) float64 {
 func (c *compiled) fieldSim(i int, a, b *value) float64 {
 	switch c.kinds[i] {
 	case kindName:
-		return nameSim(&a.name, &b.name)
+		return nameSim(a.name, b.name)
 	case kindStreet:
-		return streetSim(&a.street, &b.street)
+		return streetSim(a.street, b.street)
 	case kindCity:
 		return rescale(jw(a.text, b.text), 0.8)
 	case kindZip:
@@ -289,8 +306,9 @@ type result struct {
 	conflict int // index of a conflicting strong key, -1 for none
 }
 
-// score compares a with b.
-func (c *compiled) score(a, b *features) result {
+// score compares a with b. With prune, a pair that cannot reach Review may
+// stop early with a score of 0.
+func (c *compiled) score(a, b *features, prune bool) result {
 	res := result{key: -1, conflict: -1}
 	weakConflict := false
 	for i := range c.Keys {
@@ -316,13 +334,24 @@ func (c *compiled) score(a, b *features) result {
 		res.score = 1
 		return res
 	}
-	var sum, present float64
+	var sum, present, rest float64
+	for i := range c.Fields {
+		if a.values[i].ok && b.values[i].ok {
+			rest += c.weights[i]
+		}
+	}
 	factor := 1.0
 	for i := range c.Fields {
 		va, vb := &a.values[i], &b.values[i]
 		if !va.ok || !vb.ok {
 			continue
 		}
+		// Stop when even equal remaining fields cannot reach Review (the
+		// caller drops such pairs).
+		if prune && present > 0 && (sum+rest)/(present+rest)*factor < c.Review {
+			return res
+		}
+		rest -= c.weights[i]
 		s := c.fieldSim(i, va, vb)
 		sum += c.weights[i] * s
 		present += c.weights[i]
