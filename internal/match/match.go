@@ -1,17 +1,6 @@
-// Package match finds the same real-world thing in two systems (or twice in
-// one): deterministic keys first (a VAT number, a customer number, a SKU, an
-// e-mail, a web domain), then a similarity score over names, addresses and
-// phones. It knows nothing of the engine or the store: it compares Records.
-//
-// A score is in [0,1]. Rules.Decide turns it into what the engine does with an
-// unlinked record: link it (at or above AutoLink), ask a person (at or above
-// Review), or create it.
 package match
 
 import (
-	"slices"
-	"strings"
-
 	"github.com/concord-sync/concord/internal/model"
 )
 
@@ -29,6 +18,9 @@ type Rules struct {
 	Keys []string
 	// Fields are the fields the similarity score compares.
 	Fields []string
+	// Weights are the similarity weights of Fields; a field missing here
+	// weighs as in DefaultWeight.
+	Weights map[string]float64
 	// AutoLink is the score at or above which a pair is linked without review.
 	AutoLink float64
 	// Review is the score at or above which a pair waits for a person.
@@ -62,11 +54,11 @@ func (r Rules) Decide(score float64) Decision {
 func DefaultRules(e model.Entity) (r Rules, ok bool) {
 	switch e {
 	case model.Account:
-		return Rules{Keys: []string{"vat", "customer_number", "domain"}, Fields: []string{"name", "street", "city", "zip", "country", "phone"}, AutoLink: 0.92, Review: 0.75}, true
+		return Rules{Keys: []string{"vat", "customer_number", "domain"}, Fields: []string{"name", "street", "city", "zip", "country", "phone"}, AutoLink: 0.9, Review: 0.7}, true
 	case model.Contact:
 		return Rules{Keys: []string{"email"}, Fields: []string{"first_name", "last_name", "phone"}, AutoLink: 0.95, Review: 0.8}, true
 	case model.Product:
-		return Rules{Keys: []string{"sku"}, Fields: []string{"name"}, AutoLink: 0.95, Review: 0.8}, true
+		return Rules{Keys: []string{"sku"}, Fields: []string{"name"}, AutoLink: 0.92, Review: 0.8}, true
 	}
 	return Rules{}, false
 }
@@ -92,90 +84,13 @@ type Candidate struct {
 	Fields []FieldScore `json:"fields"`
 }
 
-// Index holds one side's records for matching. It is not safe for concurrent
-// use.
-type Index struct {
-	rules Rules
-	recs  map[string]Record
-}
-
-// NewIndex returns an empty index for rules.
-func NewIndex(rules Rules) *Index { return &Index{rules: rules, recs: map[string]Record{}} }
-
-// Add adds r, replacing a record with the same ID.
-func (ix *Index) Add(r Record) { ix.recs[r.ID] = r }
-
-// Remove removes the record with id.
-func (ix *Index) Remove(id string) { delete(ix.recs, id) }
-
-// Len returns the number of records.
-func (ix *Index) Len() int { return len(ix.recs) }
-
-// Candidates returns up to n candidates for r, best first, skipping ids for
-// which skip returns true (nil skips none). Candidates scoring below the
-// rules' Review threshold are not returned.
-func (ix *Index) Candidates(r Record, n int, skip func(id string) bool) []Candidate {
-	var out []Candidate
-	for _, c := range ix.recs {
-		if skip != nil && skip(c.ID) {
-			continue
-		}
-		cand := Compare(ix.rules, r, c)
-		if cand.Score >= ix.rules.Review {
-			out = append(out, cand)
-		}
-	}
-	slices.SortFunc(out, func(a, b Candidate) int {
-		if a.Score != b.Score {
-			if a.Score > b.Score {
-				return -1
-			}
-			return 1
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
-	if len(out) > n {
-		out = out[:n]
-	}
-	return out
-}
-
-// Compare scores a against b.
+// Compare scores a against b: 1 when a key of rules matches (and no strong
+// key conflicts), else the weighted similarity of rules' fields present on
+// both sides, lowered by conflicts. It is safe for concurrent use.
 func Compare(rules Rules, a, b Record) Candidate {
-	c := Candidate{ID: b.ID}
-	for _, k := range rules.Keys {
-		va, vb := norm(a.Fields[k]), norm(b.Fields[k])
-		if va != "" && va == vb {
-			c.Score, c.Key = 1, k
-			c.Fields = []FieldScore{{Field: k, A: a.Fields[k], B: b.Fields[k], Score: 1}}
-			return c
-		}
-	}
-	var sum float64
-	var n int
-	for _, f := range rules.Fields {
-		va, vb := norm(a.Fields[f]), norm(b.Fields[f])
-		if va == "" || vb == "" {
-			continue
-		}
-		s := 0.0
-		if va == vb {
-			s = 1
-		}
-		sum += s
-		n++
-		c.Fields = append(c.Fields, FieldScore{Field: f, A: a.Fields[f], B: b.Fields[f], Score: s})
-	}
-	if n > 0 {
-		c.Score = sum / float64(n)
-	}
-	return c
-}
-
-func norm(s string) string {
-	return strings.Join(strings.FieldsFunc(strings.ToLower(s), func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r > 127)
-	}), " ")
+	c := compile(rules)
+	fa, fb := c.features(a), c.features(b)
+	return c.candidate(fa, fb, c.score(fa, fb, false))
 }
 
 // Pair is a candidate pair inside one system.
@@ -190,55 +105,12 @@ type Cluster struct {
 	Pairs []Pair   `json:"pairs"`
 }
 
-// Within returns the clusters of likely duplicates among recs: records joined
-// by a pair scoring at or above the rules' Review threshold.
-func Within(rules Rules, recs []Record) []Cluster {
-	ix := NewIndex(rules)
-	for _, r := range recs {
-		ix.Add(r)
+// DefaultWeight returns the similarity weight of a field whose rules set
+// none: name 4, phone 2, street 1.5, city 1, zip 1, country 0.5, last_name
+// 2.5, first_name 1.5, any other field 1.
+func DefaultWeight(field string) float64 {
+	if w, ok := defaultWeights[field]; ok {
+		return w
 	}
-	parent := map[string]string{}
-	var find func(string) string
-	find = func(x string) string {
-		if p, ok := parent[x]; ok && p != x {
-			root := find(p)
-			parent[x] = root
-			return root
-		}
-		return x
-	}
-	var pairs []Pair
-	for _, r := range recs {
-		for _, c := range ix.Candidates(r, 5, func(id string) bool { return id <= r.ID }) {
-			pairs = append(pairs, Pair{A: r.ID, Candidate: c})
-			ra, rb := find(r.ID), find(c.ID)
-			if ra != rb {
-				parent[rb] = ra
-			}
-		}
-	}
-	byRoot := map[string]*Cluster{}
-	var roots []string
-	for _, p := range pairs {
-		root := find(p.A)
-		cl, ok := byRoot[root]
-		if !ok {
-			cl = &Cluster{}
-			byRoot[root] = cl
-			roots = append(roots, root)
-		}
-		cl.Pairs = append(cl.Pairs, p)
-		for _, id := range []string{p.A, p.ID} {
-			if !slices.Contains(cl.IDs, id) {
-				cl.IDs = append(cl.IDs, id)
-			}
-		}
-	}
-	out := make([]Cluster, 0, len(roots))
-	for _, root := range roots {
-		cl := byRoot[root]
-		slices.Sort(cl.IDs)
-		out = append(out, *cl)
-	}
-	return out
+	return 1
 }
