@@ -166,6 +166,7 @@ func (l *loader) flows(n *node) {
 			}
 		}
 		l.flowTargets(&f, m, label, targetDecl, sourceOK && targetOK)
+		l.flowUnlinked(&f, m, label)
 		l.cfg.Flows = append(l.cfg.Flows, f)
 	}
 }
