@@ -95,8 +95,10 @@ system by itself.`,
 	reject := &cobra.Command{
 		Use:   "reject ID...",
 		Short: "Never offer the pairs again; their records are created (or matched again)",
-		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usageErr(errors.New("give the ids of the reviews to reject"))
+			}
 			return decide(cmd, g, args, 0, store.ReviewRejected)
 		},
 	}
