@@ -63,7 +63,7 @@ with backoff for up to --retry-for, with a warning per retry naming it.`,
 				return enc.Encode(plans)
 			}
 			printPlans(cmd.OutOrStdout(), plans, all)
-			return nil
+			return printPendingReviews(ctx, cmd.OutOrStdout(), a.store)
 		},
 	}
 	cmd.Flags().StringVar(&flow, "flow", "", "only this flow")
@@ -98,7 +98,7 @@ func printPlans(w io.Writer, plans []*engine.RecordPlan, all bool) {
 		}
 	}
 	var parts []string
-	for _, a := range []engine.Action{engine.ActionCreate, engine.ActionUpdate, engine.ActionNone, engine.ActionSkip, engine.ActionStale, engine.ActionQuarantine, engine.ActionFail} {
+	for _, a := range []engine.Action{engine.ActionCreate, engine.ActionUpdate, engine.ActionNone, engine.ActionSkip, engine.ActionStale, engine.ActionQuarantine, engine.ActionFail, engine.ActionReview, engine.ActionNotCreated} {
 		parts = append(parts, fmt.Sprintf("%d %s", counts[a], a))
 	}
 	fmt.Fprintf(w, "plan: %s (nothing written)\n", strings.Join(parts, ", "))

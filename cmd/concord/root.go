@@ -46,7 +46,7 @@ Values from systems are printed with control characters escaped (\x1b, \x00).`,
 	root.AddCommand(
 		newValidateCmd(g), newSchemaCmd(), newConnectorsCmd(),
 		newPlanCmd(g), newSyncCmd(g), newServeCmd(g),
-		newEventsCmd(g), newReplayCmd(g), newDeadLetterCmd(g), newWaitsCmd(g), newLinksCmd(g), newQuarantineCmd(g),
+		newEventsCmd(g), newReplayCmd(g), newDeadLetterCmd(g), newWaitsCmd(g), newLinksCmd(g), newQuarantineCmd(g), newMatchCmd(g),
 		newBenchCmd(g), newQuickstartCmd(g), newSandboxCmd(g), newDemoCmd(g), newInitCmd(g),
 	)
 	return root

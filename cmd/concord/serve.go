@@ -25,7 +25,7 @@ func newServeCmd(g *globals) *cobra.Command {
 		Long: `serve runs every flow continuously: a poller per flow reads changes every interval
 (the flow's every:, else sync.poll_interval), the queue's workers apply them, and
 an HTTP server answers GET /healthz, GET /stats (JSON counters per flow and per
-webhook system) and POST /webhooks/{system} for systems that push changes: the
+webhook system, and the pairs waiting in concord match) and POST /webhooks/{system} for systems that push changes: the
 delivery is verified, stored and queued in one transaction and answered at once.
 
 A system that fails transiently (unreachable, timeout, connection reset, HTTP 429
@@ -78,12 +78,18 @@ func (a *app) serve(ctx context.Context, addr string) error {
 		recv := server.NewReceiver(a.store, server.Verifiers(a.conns), a.eng, a.log.With("component", "webhooks"))
 		recv.Register(mux)
 		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-		mux.HandleFunc("GET /stats", func(w http.ResponseWriter, _ *http.Request) {
+		mux.HandleFunc("GET /stats", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
+			reviews, err := a.store.CountReviews(r.Context(), "") // pairs waiting in concord match
+			if err != nil {
+				http.Error(w, "store unavailable", http.StatusServiceUnavailable)
+				return
+			}
 			_ = json.NewEncoder(w).Encode(struct {
-				Flows    []engine.Stats        `json:"flows"`
-				Webhooks []server.WebhookStats `json:"webhooks"`
-			}{a.eng.Stats(), recv.Stats()})
+				Flows          []engine.Stats        `json:"flows"`
+				Webhooks       []server.WebhookStats `json:"webhooks"`
+				PendingReviews int                   `json:"pending_reviews"`
+			}{a.eng.Stats(), recv.Stats(), reviews})
 		})
 		srv = server.NewHTTPServer(mux, server.DefaultLimits())
 		go func() {

@@ -282,6 +282,13 @@ func leg(cfg *config.Config, f config.Flow, name, source, target string) engine.
 	if f.TargetEntity != "" && f.TargetEntity != f.Entity {
 		l.TargetEntity, l.TargetOwners = f.TargetEntity, owners(cfg, f.TargetEntity)
 	}
+	l.Unlinked = f.Unlinked
+	if name != f.Name {
+		l.Unlinked = f.ReverseUnlinked
+	}
+	if l.Unlinked == config.UnlinkedMatch {
+		l.Match, _ = cfg.MatchRules(f.Entity)
+	}
 	fields := f.Fields
 	if f.IsTwoWay() {
 		fields = f.FieldsFrom(source)

@@ -149,6 +149,9 @@ type Entity struct {
 	Name model.Entity
 	// Fields are the declared fields by name.
 	Fields map[string]*Field
+	// Match is the entity's match block; nil means match.DefaultRules (see
+	// Config.MatchRules).
+	Match *Match
 }
 
 // Field is one declared field: its one owner system and how it is cleaned.
@@ -213,6 +216,14 @@ type Flow struct {
 	DefaultCountry string
 	// Line is the line of the flow's entry in the file.
 	Line int
+	// Unlinked says what a record with no link in the target may do: one of
+	// UnlinkedModes. The default is UnlinkedMatch for entities with match rules
+	// (Config.MatchRules), UnlinkedCreate for others.
+	Unlinked string
+	// ReverseUnlinked is Unlinked for the reverse leg of a two-way flow; the
+	// default is UnlinkedUpdateOnly (a reverse leg never creates unless the file
+	// says so). Empty for one-way flows.
+	ReverseUnlinked string
 }
 
 // TargetField returns the target's name of source field f.

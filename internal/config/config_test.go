@@ -15,6 +15,7 @@ import (
 
 	"github.com/concord-sync/concord/internal/config"
 	"github.com/concord-sync/concord/internal/connector"
+	"github.com/concord-sync/concord/internal/match"
 	"github.com/concord-sync/concord/internal/model"
 )
 
@@ -198,21 +199,27 @@ func TestLoad_Full(t *testing.T) {
 		require.Empty(t, customers.Conflict)
 		require.Equal(t, []string{"name", "email", "phone", "country", "segment_code"}, customers.Fields)
 		require.Equal(t, 45, customers.Line)
+		require.Equal(t, config.UnlinkedMatch, customers.Unlinked, "accounts are matched by default")
+		require.Empty(t, customers.ReverseUnlinked)
 
 		deflt := cfg.Flows[1]
 		require.Equal(t, "account-erp-to-crm", deflt.Name, "default flow name")
 		require.Equal(t, config.TriggerDealWon, deflt.Trigger)
 		require.Zero(t, deflt.Every)
+		require.Equal(t, config.UnlinkedUpdateOnly, deflt.Unlinked)
 
 		cat, ok := cfg.Flow("catalogue")
 		require.True(t, ok)
 		require.Equal(t, config.TriggerSchedule, cat.Trigger)
 		require.Equal(t, time.Hour, cat.Every)
+		require.Equal(t, config.UnlinkedMatch, cat.Unlinked)
 
 		two, ok := cfg.Flow("customers-two-way")
 		require.True(t, ok)
 		require.True(t, two.IsTwoWay())
 		require.Equal(t, config.ConflictOwnerUnlessBlank, two.Conflict)
+		require.Equal(t, config.UnlinkedMatch, two.Unlinked)
+		require.Equal(t, config.UnlinkedCreate, two.ReverseUnlinked)
 		_, ok = cfg.Flow("nope")
 		require.False(t, ok)
 	})
@@ -228,6 +235,43 @@ func TestLoad_Full(t *testing.T) {
 		require.Equal(t, config.Store{Driver: "sqlite", Path: filepath.Join(filepath.Dir(path), "concord.db")}, cfg.Store)
 		require.Empty(t, cfg.Flows)
 		require.Empty(t, cfg.Entities)
+	})
+
+	t.Run("Match", func(t *testing.T) {
+		t.Parallel()
+		data := []byte(`version: 1
+owner: ops@example.com
+systems: [{name: crm, connector: sql, settings: {table: t}}, {name: erp, connector: sql, settings: {table: u}}]
+entities:
+  account:
+    fields: {name: {owner: crm}}
+    match: {keys: [customer_number], review: 0.85}
+  deal:
+    fields: {name: {owner: crm}}
+    match: {fields: [name], auto_link: 1}
+  invoice:
+    fields: {number: {owner: crm}}
+flows:
+  - {name: a, source: crm, target: erp, entity: account, fields: [name], mode: two-way, conflict: owner_wins}
+  - {name: d, source: crm, target: erp, entity: deal, fields: [name]}
+  - {name: i, source: crm, target: erp, entity: invoice, fields: [number]}
+`)
+		cfg, err := config.Parse("concord.yaml", data, testRegistry(), lookupEnv)
+		require.NoError(t, err)
+		rules, ok := cfg.MatchRules(model.Account)
+		require.True(t, ok)
+		def, _ := match.DefaultRules(model.Account)
+		require.Equal(t, match.Rules{Keys: []string{"customer_number"}, Fields: def.Fields, AutoLink: def.AutoLink, Review: 0.85}, rules, "unset keys take the defaults")
+		rules, ok = cfg.MatchRules(model.Deal)
+		require.True(t, ok)
+		require.Equal(t, match.Rules{Fields: []string{"name"}, AutoLink: 1, Review: 0.8}, rules)
+		_, ok = cfg.MatchRules(model.Invoice)
+		require.False(t, ok)
+		for name, want := range map[string][2]string{"a": {config.UnlinkedMatch, config.UnlinkedUpdateOnly}, "d": {config.UnlinkedMatch, ""}, "i": {config.UnlinkedCreate, ""}} {
+			f, ok := cfg.Flow(name)
+			require.True(t, ok)
+			require.Equal(t, want, [2]string{f.Unlinked, f.ReverseUnlinked}, name)
+		}
 	})
 
 	t.Run("Postgres", func(t *testing.T) {

@@ -44,6 +44,7 @@ func (l *loader) entities(n *node) {
 			continue
 		}
 		l.fields(decl, fields.v)
+		l.entityMatch(decl, m["match"])
 	}
 }
 

@@ -167,6 +167,7 @@ func (l *loader) flows(n *node) {
 		}
 		f.DefaultCountry = l.country(m["default_country"].v, label+": default_country")
 		l.flowTargets(&f, m, label, targetDecl, sourceOK && targetOK)
+		l.flowUnlinked(&f, m, label)
 		l.cfg.Flows = append(l.cfg.Flows, f)
 	}
 }

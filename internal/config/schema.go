@@ -27,6 +27,8 @@ type jsonSchema struct {
 	Pattern              string                 `json:"pattern,omitempty"`
 	MinLength            *int                   `json:"minLength,omitempty"`
 	Minimum              *int                   `json:"minimum,omitempty"`
+	ExclusiveMinimum     *int                   `json:"exclusiveMinimum,omitempty"`
+	Maximum              *int                   `json:"maximum,omitempty"`
 	MinItems             *int                   `json:"minItems,omitempty"`
 	UniqueItems          bool                   `json:"uniqueItems,omitempty"`
 	Items                *jsonSchema            `json:"items,omitempty"`
@@ -117,30 +119,40 @@ var (
 			Items: &jsonSchema{Type: "string", Enum: strEnum(CleanRules)}},
 	}, "owner")
 
+	matchSchema = object("How records of this entity are found in the other system before a flow creates them (unlinked: match). Keys not given take the defaults of the entity (account: keys vat, customer_number, domain; contact: email; product: sku).", map[string]*jsonSchema{
+		"keys":      {Type: "array", UniqueItems: true, Items: &jsonSchema{Type: "string"}, Description: "Fields whose equal normalised values identify the same record (a VAT id, a customer number, a SKU, an e-mail): a key match scores 1."},
+		"fields":    {Type: "array", UniqueItems: true, Items: &jsonSchema{Type: "string"}, Description: "Fields the similarity score compares (name, street, city, zip, country, phone)."},
+		"auto_link": {Type: "number", ExclusiveMinimum: ptr(0), Maximum: ptr(1), Description: "Score at or above which the two records are linked without review (no create). Default 0.92 for accounts, 0.95 for others."},
+		"review":    {Type: "number", ExclusiveMinimum: ptr(0), Maximum: ptr(1), Description: "Score at or above which (and below auto_link) the pair waits for a person in `concord match`; below it the record is created. At most auto_link. Default 0.75 for accounts, 0.8 for others."},
+	})
+
 	entitySchema = object("The synced fields of one entity.", map[string]*jsonSchema{
 		"fields": {Type: "object", Description: "Field name -> owner and cleaning rules. Every field a flow moves must be declared here.",
 			AdditionalProperties: fieldSchema},
+		"match": matchSchema,
 	}, "fields")
 
 	flowSchema = &jsonSchema{
 		Type:        "object",
 		Description: "One directed sync of one entity from a source system to a target system.",
 		Properties: map[string]*jsonSchema{
-			"name":            {Type: "string", Pattern: namePattern, Description: "Unique name; default <entity>-<source>-to-<target>."},
-			"source":          str("The system records are read from."),
-			"target":          str("The system records are written to."),
-			"entity":          {Type: "string", Enum: strEnum(model.Entities), Description: "The entity the flow moves; it must be declared under entities."},
-			"trigger":         {Type: "string", Enum: strEnum(Triggers), Default: TriggerChange, Description: "change: every change in the source; deal_won: when a deal reaches the won stage (account, contact, deal, order); schedule: all records every `every`."},
-			"every":           duration("Poll interval of this flow (overrides sync.poll_interval); required for schedule flows.", "1m"),
-			"fields":          {Type: "array", MinItems: ptr(1), UniqueItems: true, Items: &jsonSchema{Type: "string"}, Description: "Fields the flow moves; each must be declared under entities, and a one-way flow may only move fields its source owns."},
-			"mode":            {Type: "string", Enum: strEnum(Modes), Default: ModeOneWay, Description: "one-way copies from source to target; two-way copies each field from its owner to the other system and needs a conflict rule."},
-			"conflict":        {Type: "string", Enum: strEnum(Conflicts), Description: "Two-way only: owner_wins, owner_unless_blank (the owner wins unless its value is blank) or newest_wins."},
-			"target_entity":   {Type: "string", Enum: strEnum(model.Entities), Description: "The entity written in the target when it differs from entity (a won deal becomes an order; an invoice's status lands on a deal). One-way only."},
-			"map":             {Type: "object", AdditionalProperties: &jsonSchema{Type: "string"}, Description: "Field renames, source field -> target field, for fields whose names differ between entity and target_entity."},
-			"status_field":    str("A text field of the source record that Concord writes each attempt's outcome into (synced, waiting: reason, failed: reason), e.g. erp_sync_status on a deal. It must be declared on entity and owned by the target system."),
-			"allow_returns":   {Type: "boolean", Default: false, Description: "Send order lines with a negative quantity (returns, credit notes). Without it such a line is refused before the write and the record is quarantined with the line and field named."},
-			"default_country": defaultCountrySchema("Overrides the source system's default_country for this flow."),
-			"link_by":         str("A reference field of the source record: the target record is the counterpart of the record it references (an invoice's order, linked to a CRM deal). Such a flow updates and never creates."),
+			"name":             {Type: "string", Pattern: namePattern, Description: "Unique name; default <entity>-<source>-to-<target>."},
+			"source":           str("The system records are read from."),
+			"target":           str("The system records are written to."),
+			"entity":           {Type: "string", Enum: strEnum(model.Entities), Description: "The entity the flow moves; it must be declared under entities."},
+			"trigger":          {Type: "string", Enum: strEnum(Triggers), Default: TriggerChange, Description: "change: every change in the source; deal_won: when a deal reaches the won stage (account, contact, deal, order); schedule: all records every `every`."},
+			"every":            duration("Poll interval of this flow (overrides sync.poll_interval); required for schedule flows.", "1m"),
+			"fields":           {Type: "array", MinItems: ptr(1), UniqueItems: true, Items: &jsonSchema{Type: "string"}, Description: "Fields the flow moves; each must be declared under entities, and a one-way flow may only move fields its source owns."},
+			"mode":             {Type: "string", Enum: strEnum(Modes), Default: ModeOneWay, Description: "one-way copies from source to target; two-way copies each field from its owner to the other system and needs a conflict rule."},
+			"conflict":         {Type: "string", Enum: strEnum(Conflicts), Description: "Two-way only: owner_wins, owner_unless_blank (the owner wins unless its value is blank) or newest_wins."},
+			"target_entity":    {Type: "string", Enum: strEnum(model.Entities), Description: "The entity written in the target when it differs from entity (a won deal becomes an order; an invoice's status lands on a deal). One-way only."},
+			"map":              {Type: "object", AdditionalProperties: &jsonSchema{Type: "string"}, Description: "Field renames, source field -> target field, for fields whose names differ between entity and target_entity."},
+			"status_field":     str("A text field of the source record that Concord writes each attempt's outcome into (synced, waiting: reason, failed: reason), e.g. erp_sync_status on a deal. It must be declared on entity and owned by the target system."),
+			"allow_returns":    {Type: "boolean", Default: false, Description: "Send order lines with a negative quantity (returns, credit notes). Without it such a line is refused before the write and the record is quarantined with the line and field named."},
+			"unlinked":         {Type: "string", Enum: strEnum(UnlinkedModes), Description: "What a record with no link in the target may do. match (the default for account, contact, product and entities with a match block): look for the same record in the target first; a sure match is linked, a likely one waits in `concord match`, only the rest is created. create (the default for others): create it. update_only: never create; only linked records are updated."},
+			"reverse_unlinked": {Type: "string", Enum: strEnum(UnlinkedModes), Default: UnlinkedUpdateOnly, Description: "Two-way only: unlinked for the reverse direction (target to source). Default update_only: the reverse direction never creates unless this says so."},
+			"default_country":  defaultCountrySchema("Overrides the source system's default_country for this flow."),
+			"link_by":          str("A reference field of the source record: the target record is the counterpart of the record it references (an invoice's order, linked to a CRM deal). Such a flow updates and never creates."),
 		},
 		Required:             []string{"source", "target", "entity", "fields"},
 		AdditionalProperties: false,

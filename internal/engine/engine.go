@@ -142,6 +142,8 @@ type Engine struct {
 	stats  map[string]*Stats
 	rnd    *rand.Rand
 	pieces map[string]int // records per piece, per leg (see Process)
+	// matchers are the legs' indexes of target records (match.go).
+	matchers map[string]*matcher
 
 	// backlog is set while the store may hold waits or open dead letters:
 	// recording then also wakes waiters and closes letters. Tick clears it
@@ -252,8 +254,10 @@ type Stats struct {
 	Stale       int    `json:"stale"`
 	Quarantined int    `json:"quarantined"`
 	Retrying    int    `json:"retrying"`
-	Waiting     int    `json:"waiting"` // parked until a record they need is linked
-	Failed      int    `json:"failed"`  // dead-lettered or refused
+	Waiting     int    `json:"waiting"`     // parked until a record they need is linked
+	Failed      int    `json:"failed"`      // dead-lettered or refused
+	Review      int    `json:"review"`      // a likely match waits for a person: nothing written
+	NotCreated  int    `json:"not_created"` // no link, and the flow never creates
 }
 
 // Add adds o's counters to s (not the leg name).
@@ -268,11 +272,13 @@ func (s *Stats) Add(o Stats) {
 	s.Retrying += o.Retrying
 	s.Waiting += o.Waiting
 	s.Failed += o.Failed
+	s.Review += o.Review
+	s.NotCreated += o.NotCreated
 }
 
 // Applied is the number of changes that reached an outcome.
 func (s Stats) Applied() int {
-	return s.Created + s.Updated + s.Unchanged + s.Skipped + s.Stale + s.Quarantined + s.Waiting + s.Failed
+	return s.Created + s.Updated + s.Unchanged + s.Skipped + s.Stale + s.Quarantined + s.Waiting + s.Failed + s.Review + s.NotCreated
 }
 
 // Stats returns a copy of the counters of every leg, in leg order.

@@ -246,6 +246,8 @@ func (e *Engine) record(ctx context.Context, bp *BatchPlan, answers []response, 
 		retry    []model.Record
 		deadIdx  []int
 		waitIdx  []int
+		revIdx   []int // new reviews
+		created  []*RecordPlan
 	)
 	outs := make([]Outcome, n)
 	per := took / time.Duration(max(n, 1))
@@ -268,6 +270,19 @@ func (e *Engine) record(ctx context.Context, bp *BatchPlan, answers []response, 
 		case ActionCreate:
 			o.Outcome = store.OutcomeCreated
 			st.Created++
+			created = append(created, p)
+		case ActionReview:
+			o.Outcome = store.OutcomeReview
+			st.Review++
+			if !p.reviewPending {
+				revIdx = append(revIdx, i)
+			}
+		case ActionNotCreated:
+			// Not a failure: remembered, so the record is not planned again
+			// until it changes.
+			o.Outcome = store.OutcomeNotCreated
+			st.NotCreated++
+			fps = append(fps, store.Fingerprint{Flow: l.Name, System: l.Source, Entity: l.Entity, ExternalID: p.Source.ID, Hash: p.hash, Version: p.Source.Version, UpdatedAt: p.Source.UpdatedAt})
 		case ActionUpdate, ActionNone:
 			switch {
 			case p.adoptedCreate:
@@ -392,6 +407,15 @@ func (e *Engine) record(ctx context.Context, bp *BatchPlan, answers []response, 
 				return err
 			}
 		}
+		if len(revIdx) > 0 {
+			reviews := make([]store.Review, len(revIdx))
+			for k, i := range revIdx {
+				reviews[k] = newReview(l, bp.Records[i], outs[i].EventID, now)
+			}
+			if err := tx.PutReviews(ctx, reviews); err != nil {
+				return fmt.Errorf("reviews: %w", err)
+			}
+		}
 		if len(deadIdx) > 0 {
 			letters := make([]store.DeadLetter, len(deadIdx))
 			for k, i := range deadIdx {
@@ -443,6 +467,7 @@ func (e *Engine) record(ctx context.Context, bp *BatchPlan, answers []response, 
 		return nil, fmt.Errorf("record %s batch of %d: %w", l.Name, n, err)
 	}
 	e.count(l.Name, func(s *Stats) { s.Add(st) })
+	e.noteCreated(l, created)
 	e.writeStatus(ctx, bp, outs)
 	if st.Failed+st.Retrying+st.Quarantined+st.Waiting > 0 {
 		e.log.InfoContext(ctx, "batch had records not synced", "leg", l.Name, "attempt", b.Attempt, "failed", st.Failed, "retrying", st.Retrying, "waiting", st.Waiting, "quarantined", st.Quarantined)
@@ -467,7 +492,7 @@ func statusText(l *Leg, o Outcome, at time.Time) string {
 		// A transient error: its text (addresses, database names) is for the
 		// event log, not for the people working in the source.
 		return fmt.Sprintf("waiting: %s did not answer; Concord tries again (%s)", l.Target, stamp)
-	case store.OutcomeWaiting:
+	case store.OutcomeWaiting, store.OutcomeReview:
 		return fmt.Sprintf("waiting: %s (%s)", reason, stamp)
 	case store.OutcomeQuarantined:
 		return fmt.Sprintf("not sent, fix it here: %s (%s)", reason, stamp)
@@ -644,6 +669,10 @@ func planJSON(p *RecordPlan) []byte {
 	b = model.AppendJSONString(b, string(p.Action))
 	if p.Adopted {
 		b = append(b, `,"adopted":true`...)
+	}
+	if p.Match != nil {
+		b = append(b, `,"match":`...)
+		b = append(b, mustJSON(p.Match)...)
 	}
 	if len(p.Changes) > 0 {
 		b = append(b, `,"changes":[`...)

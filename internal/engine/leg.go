@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 
+	"github.com/concord-sync/concord/internal/match"
 	"github.com/concord-sync/concord/internal/model"
 )
 
@@ -11,6 +12,13 @@ const (
 	TriggerChange   = "change"   // every change of the source record
 	TriggerDealWon  = "deal_won" // only deals/orders in the won stage
 	TriggerSchedule = "schedule" // a full sweep each interval
+)
+
+// What a record with no link in the target may do (Leg.Unlinked).
+const (
+	UnlinkedCreate     = "create"      // create it
+	UnlinkedMatch      = "match"       // look for it in the target first (match.go)
+	UnlinkedUpdateOnly = "update_only" // never create: only linked records are updated
 )
 
 // Conflict rules of two-way flows. Each field still has exactly one owner and moves
@@ -69,6 +77,12 @@ type Leg struct {
 	// an international prefix are read in when the record has no country field
 	// (or a blank one).
 	DefaultCountry string
+	// Unlinked says what a record with no link in the target may do (found
+	// neither by a stored link nor by a link key): UnlinkedCreate (also the
+	// zero value), UnlinkedMatch or UnlinkedUpdateOnly.
+	Unlinked string
+	// Match are the rules UnlinkedMatch compares records with.
+	Match match.Rules
 
 	// shared is set by New when another leg pairs records of the same entities
 	// between the same two systems, so links may race (see settleLinks).
@@ -111,6 +125,21 @@ func (l *Leg) Validate() error {
 	}
 	if !l.targetEntity().Valid() {
 		return fmt.Errorf("leg %s: unknown target entity %q", l.Name, l.TargetEntity)
+	}
+	switch l.Unlinked {
+	case "", UnlinkedCreate, UnlinkedUpdateOnly:
+	case UnlinkedMatch:
+		if len(l.Match.Keys) == 0 && len(l.Match.Fields) == 0 {
+			return fmt.Errorf("leg %s: matching needs keys or fields to compare", l.Name)
+		}
+		if !(l.Match.Review > 0 && l.Match.Review <= l.Match.AutoLink && l.Match.AutoLink <= 1) {
+			return fmt.Errorf("leg %s: match thresholds need 0 < review (%g) <= auto_link (%g) <= 1", l.Name, l.Match.Review, l.Match.AutoLink)
+		}
+		if l.crossEntity() || l.LinkBy != "" {
+			return fmt.Errorf("leg %s: matching compares records of one entity; this leg writes another", l.Name)
+		}
+	default:
+		return fmt.Errorf("leg %s: unknown unlinked mode %q", l.Name, l.Unlinked)
 	}
 	for _, f := range l.Fields {
 		if err := l.checkOwner(f); err != nil {

@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/concord-sync/concord/internal/clean"
+	"github.com/concord-sync/concord/internal/match"
 	"github.com/concord-sync/concord/internal/model"
 	"github.com/concord-sync/concord/internal/store"
 )
@@ -19,12 +20,14 @@ type Action string
 const (
 	ActionCreate     Action = "create"
 	ActionUpdate     Action = "update"
-	ActionNone       Action = "none"       // the target already holds the values
-	ActionSkip       Action = "skip"       // an echo or a version already applied: nothing to do, not logged
-	ActionStale      Action = "stale"      // older than the change last applied
-	ActionQuarantine Action = "quarantine" // failed cleaning or validation
-	ActionFail       Action = "fail"       // cannot be handed over (target refused, target record gone)
-	ActionWait       Action = "wait"       // needs a record that is not linked yet: parked until it is
+	ActionNone       Action = "none"        // the target already holds the values
+	ActionSkip       Action = "skip"        // an echo or a version already applied: nothing to do, not logged
+	ActionStale      Action = "stale"       // older than the change last applied
+	ActionQuarantine Action = "quarantine"  // failed cleaning or validation
+	ActionFail       Action = "fail"        // cannot be handed over (target refused, target record gone)
+	ActionWait       Action = "wait"        // needs a record that is not linked yet: parked until it is
+	ActionReview     Action = "review"      // a likely match in the target waits for a person: nothing written
+	ActionNotCreated Action = "not_created" // no link, and the leg never creates (update_only)
 )
 
 // Change is one field the plan writes.
@@ -48,8 +51,16 @@ type RecordPlan struct {
 	TargetID      string `json:"target_id,omitempty"`
 	TargetVersion string `json:"-"`
 	// Adopted is true when the target record was found by its link key, not by a
-	// stored link (a create that crashed before it was recorded).
+	// stored link (a create that crashed before it was recorded), or by matching.
 	Adopted bool `json:"adopted,omitempty"`
+	// Match is the target record matching found for a record with no link:
+	// linked (Adopted) at or above the leg's auto_link score, or waiting for a
+	// person (ActionReview).
+	Match *match.Candidate `json:"match,omitempty"`
+	// reviewPending is set on an ActionReview whose review is already stored.
+	reviewPending bool
+	// matchTarget is the target record of a new review, for the review row.
+	matchTarget model.Record
 	// adoptedCreate is set when the adopted record is one an earlier attempt of
 	// this leg created (found by the source id in the target's link field): the
 	// change is recorded as created.
@@ -319,6 +330,7 @@ func (e *Engine) planLinks(ctx context.Context, bp *BatchPlan) error {
 			return fmt.Errorf("plan %s: look up %d records in %s by link key: %w", l.Name, len(unlinked), l.Target, err)
 		}
 	}
+	var unmatched []*RecordPlan
 	for _, p := range live {
 		if p.TargetID != "" {
 			continue
@@ -330,6 +342,21 @@ func (e *Engine) planLinks(ctx context.Context, bp *BatchPlan) error {
 		}
 		if p.ConcordID == "" {
 			p.ConcordID, p.newSourceLink = newConcordID(), true
+		}
+		if p.TargetID == "" {
+			unmatched = append(unmatched, p)
+		}
+	}
+	// No stored link and no link key: what the leg does with a record the
+	// target has never seen.
+	switch l.Unlinked {
+	case UnlinkedUpdateOnly:
+		for _, p := range unmatched {
+			p.Action, p.Reason = ActionNotCreated, notCreatedReason(l)
+		}
+	case UnlinkedMatch:
+		if err := e.planMatch(ctx, bp, unmatched); err != nil {
+			return err
 		}
 	}
 	return e.checkAdopted(ctx, bp)

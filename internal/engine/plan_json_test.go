@@ -7,6 +7,7 @@ import (
 	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/require"
 
+	"github.com/concord-sync/concord/internal/match"
 	"github.com/concord-sync/concord/internal/model"
 )
 
@@ -20,12 +21,14 @@ func TestPlanJSON(t *testing.T) {
 			{Field: "credit_limit", From: model.Money(decimal.RequireFromString("10"), "EUR"), To: model.Money(decimal.RequireFromString("12.5"), "EUR")},
 			{Field: "city", From: model.Text("Berlin"), To: model.Null},
 		}},
+		{Action: ActionUpdate, Adopted: true, Match: &match.Candidate{ID: "E1", Score: 0.97, Key: "vat", Fields: []match.FieldScore{{Field: "vat", A: "DE 1", B: "DE1", Score: 1}}}},
 	} {
 		want, err := json.Marshal(struct {
-			Action  Action   `json:"action"`
-			Adopted bool     `json:"adopted,omitempty"`
-			Changes []Change `json:"changes,omitempty"`
-		}{p.Action, p.Adopted, p.Changes})
+			Action  Action           `json:"action"`
+			Adopted bool             `json:"adopted,omitempty"`
+			Match   *match.Candidate `json:"match,omitempty"`
+			Changes []Change         `json:"changes,omitempty"`
+		}{p.Action, p.Adopted, p.Match, p.Changes})
 		require.NoError(t, err)
 		require.JSONEq(t, string(want), string(planJSON(p)))
 	}

@@ -65,6 +65,14 @@ func sweepEvents(bp *BatchPlan, outs []Outcome, events []store.Event, evIdx []in
 				continue
 			}
 			c.Changed++ // equal, but linked now
+		case store.OutcomeNotCreated:
+			c.Unchanged++ // never created by this leg: nothing new to say
+			continue
+		case store.OutcomeReview:
+			if p.reviewPending {
+				c.Unchanged++ // still waiting for the same person
+				continue
+			}
 		}
 		keptEv, keptIdx = append(keptEv, events[k]), append(keptIdx, i)
 	}

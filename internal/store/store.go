@@ -178,6 +178,28 @@ type Ops interface {
 	// UnmarkAnnounced removes the marks of ids of a leg: their job has started, so
 	// a later announcement must queue a new one. Unmarked ids are ignored.
 	UnmarkAnnounced(ctx context.Context, leg string, ids []string) error
+
+	// PutReviews records candidate pairs waiting for a person: one row per
+	// (flow, system, entity, external id, target id). A pair already pending is
+	// updated (score, fields, snapshots, event, time); a pair already decided
+	// (accepted or rejected) is left as it is.
+	PutReviews(ctx context.Context, reviews []Review) error
+
+	// ListReviews lists reviews, oldest first, filtered by p (by default the
+	// pending ones).
+	ListReviews(ctx context.Context, p *ListReviewsParams) ([]Review, error)
+
+	// GetReview returns one review, or ErrNotFound.
+	GetReview(ctx context.Context, id int64) (Review, error)
+
+	// DecideReviews sets the state of the given pending reviews (accepted or
+	// rejected) and their decision time; reviews not pending are left alone.
+	// It returns how many changed.
+	DecideReviews(ctx context.Context, p *DecideReviewsParams) (int, error)
+
+	// CountReviews returns the number of pending reviews, of one flow when flow
+	// is not "".
+	CountReviews(ctx context.Context, flow string) (int, error)
 }
 
 // WebhookEvent is one change a system announced by webhook, as received.
@@ -253,6 +275,8 @@ const (
 	OutcomeRetrying    Outcome = "retrying"    // failed, will be retried
 	OutcomeDead        Outcome = "dead"        // failed its last attempt; dead-lettered
 	OutcomeWaiting     Outcome = "waiting"     // parked until a record it needs is linked
+	OutcomeReview      Outcome = "review"      // a possible match waits for a person (concord match); nothing written
+	OutcomeNotCreated  Outcome = "not_created" // no link, and the flow never creates (unlinked: update_only)
 )
 
 // Event is one attempt to apply one change.
@@ -548,4 +572,71 @@ type ListWaitsParams struct {
 	// DeadlineBefore keeps the waits whose deadline is before it.
 	DeadlineBefore time.Time
 	Limit          int // 0 means 1000
+}
+
+// ReviewState is where a match review stands.
+type ReviewState string
+
+// The states of a review.
+const (
+	ReviewPending  ReviewState = "pending"  // waiting for a person; the record is not written
+	ReviewAccepted ReviewState = "accepted" // the pair was linked
+	ReviewRejected ReviewState = "rejected" // never offered again for this record
+)
+
+// Review is a candidate pair a person must decide: a source record with no link
+// and a target record that scored between the flow's review and auto_link
+// thresholds.
+type Review struct {
+	ID int64
+	// Flow is the leg that matched (the flow name, or "<flow>:reverse").
+	Flow       string
+	System     string // source system
+	Entity     model.Entity
+	ExternalID string // source record id
+
+	TargetSystem string
+	TargetEntity model.Entity
+	TargetID     string
+
+	// Score is the pair's similarity in [0,1]; Key names the deterministic key
+	// that matched, if any.
+	Score float64
+	Key   string
+	// Fields are the fields that decided the score, JSON ([]match.FieldScore).
+	Fields []byte
+	// Snapshot and Target are the source and target records as compared, JSON
+	// (model.Record).
+	Snapshot []byte
+	Target   []byte
+
+	State     ReviewState
+	EventID   int64
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	DecidedAt time.Time // zero while pending
+}
+
+// ListReviewsParams filter ListReviews; zero values match everything but State,
+// which defaults to the pending reviews.
+type ListReviewsParams struct {
+	Flow string
+	// States keeps the reviews in these states; empty means pending only.
+	States []ReviewState
+	// MinScore keeps the reviews scoring at least this much.
+	MinScore float64
+	// System, Entity and ExternalIDs, when ExternalIDs is not empty, keep the
+	// reviews of those source records only.
+	System      string
+	Entity      model.Entity
+	ExternalIDs []string
+	Limit       int // 0 means 1000
+}
+
+// DecideReviewsParams are the arguments of DecideReviews.
+type DecideReviewsParams struct {
+	IDs   []int64
+	State ReviewState
+	// At is the decision time; zero means now.
+	At time.Time
 }

@@ -60,6 +60,7 @@ func Exercise(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Waits", func(t *testing.T) { t.Parallel(); exerciseWaits(t, setup) })
 	t.Run("Sweeps", func(t *testing.T) { t.Parallel(); exerciseSweeps(t, setup) })
 	t.Run("PruneEvents", func(t *testing.T) { t.Parallel(); exercisePrune(t, setup) })
+	t.Run("Reviews", func(t *testing.T) { t.Parallel(); exerciseReviews(t, setup) })
 	t.Run("InTx", func(t *testing.T) { t.Parallel(); exerciseTx(t, setup) })
 	t.Run("EmptyCalls", func(t *testing.T) { t.Parallel(); exerciseEmpty(t, setup) })
 }
