@@ -18,10 +18,14 @@ func newLinksCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "links",
 		Short: "List the links between records: (entity, concord id) <-> (system, external id)",
-		Long: `links lists how records are paired across systems. A link is made by stable
-external ids only, never by e-mail or name: when Concord creates a record in a
-target, or finds the one an earlier crashed attempt created (by the source id it
-stored in the target's link field).`,
+		Long: `links lists how records are paired across systems. A link pairs stable external
+ids: once made, records follow their ids, never an e-mail or a name. A link is
+made when Concord creates a record in a target; when it finds the one an earlier
+crashed attempt created (by the source id it stored in the target's link field);
+and, for records that existed in both systems before Concord, when matching pairs
+them once (a shared VAT number, customer number, SKU or e-mail, or a similarity
+score at or above the entity's auto_link threshold), or when a person accepts a
+pair with concord match accept.`,
 		Args: cobra.NoArgs,
 		RunE: listing[store.Link]{
 			fetch: func(ctx context.Context, st store.Store) ([]store.Link, error) {
