@@ -267,10 +267,11 @@ var errDecode = errors.New("invalid settings")
 
 func decode(settings map[string]any) (*config, []error) {
 	var s Settings
-	if err := connector.DecodeSettings(settings, &s); err != nil {
-		return nil, []error{err}
-	}
 	var errs []error
+	if err := connector.DecodeSettings(settings, &s); err != nil {
+		// Unknown keys and wrong types; what is left is checked too.
+		errs = append(errs, err)
+	}
 	cfg := &config{baseURL: s.BaseURL, token: s.Token, webhookSecret: s.WebhookSecret, webhookURL: s.WebhookURL,
 		rateLimit: s.RateLimit, rateInterval: DefaultRateInterval, searchRateLimit: s.SearchRateLimit,
 		overlap: DefaultOverlap, currency: strings.ToUpper(s.Currency), createLink: s.CreateLinkProperty,

@@ -218,10 +218,11 @@ func checkIdent(path, name string, required bool) []error {
 
 func decode(settings map[string]any) (*config, []error) {
 	var s Settings
-	if err := connector.DecodeSettings(settings, &s); err != nil {
-		return nil, []error{err}
-	}
 	var errs []error
+	if err := connector.DecodeSettings(settings, &s); err != nil {
+		// Unknown keys and wrong types; what is left is checked too.
+		errs = append(errs, err)
+	}
 	cfg := &config{driver: s.Driver, dsn: s.DSN, password: s.Password, overlap: DefaultOverlap, entities: map[model.Entity]*table{}}
 	switch s.Driver {
 	case DriverSQLite:

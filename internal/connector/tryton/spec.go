@@ -98,10 +98,11 @@ func Register(reg *connector.Registry) { reg.Register(Spec()) }
 
 func decode(settings map[string]any) (Settings, []error) {
 	var s Settings
-	if err := connector.DecodeSettings(settings, &s); err != nil {
-		return s, []error{err}
-	}
 	var errs []error
+	if err := connector.DecodeSettings(settings, &s); err != nil {
+		// Unknown keys and wrong types; what is left is checked too.
+		errs = append(errs, err)
+	}
 	req := func(name, v string) {
 		if strings.TrimSpace(v) == "" {
 			errs = append(errs, &connector.SettingError{Path: name, Msg: "is required"})
