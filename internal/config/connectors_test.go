@@ -72,14 +72,14 @@ flows: []
 	sys, ok := cfg.System("erp")
 	require.True(t, ok)
 	for path, want := range map[string]int{
-		"entities.account.table":              11,
-		"entities.account.fields.name":        16,
-		"entities.account.fields.phone":       17,
+		"entities.account.table":               11,
+		"entities.account.fields.name":         16,
+		"entities.account.fields.phone":        17,
 		"entities.account.fields.phone.column": 18,
-		"entities.account.fields.email":       15, // not in the file: its parent
-		"entities.contact.table":              9,
-		"dsn":                                 8,
-		"":                                    6,
+		"entities.account.fields.email":        15, // not in the file: its parent
+		"entities.contact.table":               9,
+		"dsn":                                  8,
+		"":                                     6,
 	} {
 		line, _ := sys.SettingLine(path)
 		require.Equal(t, want, line, path)
