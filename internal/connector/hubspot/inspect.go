@@ -83,4 +83,3 @@ func columns(props []hubspothttp.Property) []connector.Column {
 	slices.SortFunc(out, func(a, b connector.Column) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }
-
