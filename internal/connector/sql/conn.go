@@ -51,9 +51,10 @@ type Conn struct {
 }
 
 // Open validates settings and connects to the database. It pings the database
-// and fails without leaking the pool when it cannot be reached.
+// and fails without leaking the pool when it cannot be reached. Settings
+// without entities open a Conn that maps nothing, for Inspect (`concord init`).
 func Open(ctx context.Context, p connector.OpenParams) (*Conn, error) {
-	cfg, errs := decode(p.Settings)
+	cfg, errs := decode(p.Settings, false)
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("open sql system %s: %w: %w", p.System, errDecode, errs[0])
 	}

@@ -142,7 +142,7 @@ func Register(reg *connector.Registry) { reg.Register(Spec()) }
 // Validate checks settings without side effects and returns every problem as a
 // *connector.SettingError with a dotted path.
 func Validate(settings map[string]any) []error {
-	_, errs := decode(settings)
+	_, errs := decode(settings, true)
 	return errs
 }
 
@@ -216,7 +216,9 @@ func checkIdent(path, name string, required bool) []error {
 	return nil
 }
 
-func decode(settings map[string]any) (*config, []error) {
+// decode resolves settings and returns every problem; needEntities refuses
+// settings that map no entity (a config's system must map one, Inspect need not).
+func decode(settings map[string]any, needEntities bool) (*config, []error) {
 	var s Settings
 	var errs []error
 	if err := connector.DecodeSettings(settings, &s); err != nil {
@@ -258,7 +260,7 @@ func decode(settings map[string]any) (*config, []error) {
 			cfg.overlap = d
 		}
 	}
-	if len(s.Entities) == 0 {
+	if len(s.Entities) == 0 && needEntities {
 		errs = append(errs, settingErr(SettingEntities, "map at least one entity"))
 	}
 	names := make([]string, 0, len(s.Entities))
