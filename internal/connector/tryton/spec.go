@@ -135,6 +135,8 @@ func decode(settings map[string]any) (Settings, []error) {
 type Conn struct {
 	rpc       *trytonrpc.Client
 	log       *slog.Logger
+	database  string // for messages
+	username  string // for messages
 	overlap   time.Duration
 	batch     int
 	linkType  string
@@ -170,7 +172,7 @@ func Open(ctx context.Context, s Settings, log *slog.Logger) (*Conn, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c := &Conn{log: log, overlap: DefaultOverlap, batch: s.BatchSize, linkType: s.LinkIdentifierType}
+	c := &Conn{log: log, overlap: DefaultOverlap, batch: s.BatchSize, linkType: s.LinkIdentifierType, database: s.Database, username: s.Username}
 	if s.Overlap != "" {
 		d, err := time.ParseDuration(s.Overlap)
 		if err != nil {
