@@ -228,4 +228,3 @@ func printDoctor(w io.Writer, rep doctorReport) {
 	}
 	fmt.Fprintf(w, "%d problem(s), %d warning(s)\n", rep.Problems, rep.Warnings)
 }
-
