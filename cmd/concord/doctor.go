@@ -140,7 +140,7 @@ func doctor(ctx context.Context, cfg *config.Config, reg *connector.Registry, lo
 		}
 		spec, _ := reg.Lookup(sys.Connector)
 		octx, cancel := context.WithTimeout(ctx, doctorOpenTimeout)
-		c, err := spec.Open(octx, connector.OpenParams{System: sys.Name, Settings: sys.Settings, Logger: log.With("system", sys.Name), Dir: cfg.Dir})
+		c, err := spec.Open(octx, connector.OpenParams{System: sys.Name, Settings: sys.Settings, Logger: log.With("system", sys.Name), Dir: cfg.Dir, ReadOnly: true})
 		cancel()
 		if err != nil {
 			add(connector.Problem{Msg: "cannot open the system: " + err.Error(),

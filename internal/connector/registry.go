@@ -52,6 +52,10 @@ type OpenParams struct {
 	// Dir is the directory of the config file: connectors resolve relative file
 	// paths in their settings against it. Empty means the working directory.
 	Dir string
+	// ReadOnly is set by callers that only look (`concord doctor`, `concord
+	// init`): Open must not change the system (HubSpot: no link property is
+	// created).
+	ReadOnly bool
 }
 
 // SettingError is a problem with one setting, named by its dotted path below the

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/concord-sync/concord/internal/connector"
+	"github.com/concord-sync/concord/internal/connector/hubspot"
 	sandbox "github.com/concord-sync/concord/internal/sandbox/hubspot"
 )
 
@@ -105,4 +106,21 @@ func TestConn_Diagnose(t *testing.T) {
 		require.Contains(t, probs[0].Msg, "link property contacts.erp_id does not exist")
 		require.Contains(t, probs[0].Fix, "create_link_property: true")
 	})
+}
+
+func TestConn_Diagnose_ReadOnlyOpen(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, sandbox.Config{}) // create_link_property: true
+	c, err := hubspot.OpenWith(context.Background(), connector.OpenParams{System: "crm", Settings: f.settings, Logger: testLogger(t), ReadOnly: true}, hubspot.Options{})
+	require.NoError(t, err)
+	defer c.Close(context.Background())
+	probs, err := c.Diagnose(context.Background())
+	require.NoError(t, err)
+	require.Len(t, probs, 2, "companies and products lack erp_id")
+	for _, p := range probs {
+		require.True(t, p.Warning, p.Msg)
+		require.Contains(t, p.Msg, "does not exist yet; it is created when Concord opens the portal for a sync")
+	}
+	_, err = f.srv.DefineProperty("companies", sandbox.Property{Name: "erp_id", Label: "x", Type: "string", FieldType: "text", GroupName: "companyinformation"})
+	require.NoError(t, err, "the read-only open created nothing")
 }
