@@ -28,6 +28,7 @@ and logs every change so that any of them can be re-run safely.
 Try it:      concord demo                            (order-to-cash live, nothing to set up)
 Your own:    concord init --crm ... --erp ...            (a commented config from your systems)
              concord validate --config concord.yaml
+             concord doctor --config concord.yaml    (checks the config against the live systems)
              concord plan --config concord.yaml      (what would change, nothing written)
              concord sync --once --config concord.yaml, then concord serve
 Docs:        docs/ (flows: docs/flows.md, configuration: docs/config.md, CLI: docs/cli.md,
@@ -44,7 +45,7 @@ Values from systems are printed with control characters escaped (\x1b, \x00).`,
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr(err) })
 	root.AddCommand(
-		newValidateCmd(g), newSchemaCmd(), newConnectorsCmd(),
+		newValidateCmd(g), newDoctorCmd(g), newSchemaCmd(), newConnectorsCmd(),
 		newPlanCmd(g), newSyncCmd(g), newServeCmd(g),
 		newEventsCmd(g), newReplayCmd(g), newDeadLetterCmd(g), newWaitsCmd(g), newLinksCmd(g), newQuarantineCmd(g), newMatchCmd(g),
 		newBenchCmd(g), newQuickstartCmd(g), newSandboxCmd(g), newDemoCmd(g), newInitCmd(g),

@@ -141,6 +141,9 @@ type System struct {
 	DefaultCountry string
 	// Line is the line of the system's entry in the file, for later messages.
 	Line int
+
+	// settings and settingsKey are the settings' node and key, for SettingLine.
+	settings, settingsKey *node
 }
 
 // Entity declares the synced fields of one canonical entity.

@@ -64,12 +64,16 @@ func (l *loader) systems(n *node) {
 		}
 		settings := l.settings(settingsNode, spec, label)
 		sys.Settings = settings
+		sys.settings = settingsNode
+		if e, ok := m["settings"]; ok {
+			sys.settingsKey = e.k
+		}
 		if known && len(l.problems) == before && spec.Validate != nil {
 			at := settingsNode
 			if at == nil {
 				at = item
 			}
-			for _, err := range flatten(spec.Validate(settings)) {
+			for _, err := range explained(flatten(spec.Validate(settings))) {
 				l.settingError(at, label, err)
 			}
 		}
@@ -101,6 +105,35 @@ func flatten(errs []error) []error {
 	return out
 }
 
+// explained leaves out the problems about a missing key that a misspelling of
+// it explains: "table: required" next to "tabel: unknown key; did you mean
+// table?".
+func explained(errs []error) []error {
+	meant := map[string]bool{}
+	for _, err := range errs {
+		var se *connector.SettingError
+		if errors.As(err, &se) && se.Meant != "" {
+			parent := ""
+			if i := strings.LastIndex(se.Path, "."); i >= 0 {
+				parent = se.Path[:i+1]
+			}
+			meant[parent+se.Meant] = true
+		}
+	}
+	if len(meant) == 0 {
+		return errs
+	}
+	out := errs[:0:0]
+	for _, err := range errs {
+		var se *connector.SettingError
+		if errors.As(err, &se) && meant[se.Path] {
+			continue
+		}
+		out = append(out, err)
+	}
+	return out
+}
+
 // settingError reports one error of a connector's Validate at the node its
 // path names, or at the closest existing parent.
 func (l *loader) settingError(settings *node, label string, err error) {
@@ -113,7 +146,66 @@ func (l *loader) settingError(settings *node, label string, err error) {
 		l.add(settings, "%s: settings: %s", label, se.Msg)
 		return
 	}
-	l.add(lookupPath(settings, se.Path), "%s: settings.%s: %s", label, se.Path, se.Msg)
+	at := lookupPath(settings, se.Path)
+	if se.Key {
+		if k, _ := lookupEntry(settings, se.Path); k != nil {
+			at = k
+		}
+	}
+	l.add(at, "%s: settings.%s: %s", label, se.Path, se.Msg)
+}
+
+// lookupEntry follows a dotted path like lookupPath and returns the key node
+// and the value node of the deepest mapping entry it reaches; both are nil when
+// not even the first key exists.
+func lookupEntry(n *node, path string) (key, val *node) {
+	path = strings.NewReplacer("[", ".", "]", "").Replace(path)
+	cur := n
+	for seg := range strings.SplitSeq(path, ".") {
+		if seg == "" || cur == nil {
+			continue
+		}
+		switch cur.kind {
+		case kindMap:
+			var found bool
+			for i := len(cur.entries) - 1; i >= 0; i-- {
+				if e := cur.entries[i]; e.key == seg {
+					key, val, found = e.k, e.v, true
+					break
+				}
+			}
+			if !found {
+				return key, val
+			}
+			cur = val
+		case kindSeq:
+			i, err := strconv.Atoi(seg)
+			if err != nil || i < 0 || i >= len(cur.items) {
+				return key, val
+			}
+			key, val = cur.items[i], cur.items[i]
+			cur = val
+		default:
+			return key, val
+		}
+	}
+	return key, val
+}
+
+// SettingLine returns the line and column in the config file of the setting
+// at path, a dotted path below the system's settings
+// ("entities.account.fields.phone", "tables[2]"): the position of its key.
+// When the path is not in the file (a default the connector filled in), it
+// is the position of the deepest key it names that is, else the system's
+// settings, else the system's entry.
+func (s *System) SettingLine(path string) (line, col int) {
+	if k, _ := lookupEntry(s.settings, path); k != nil && k.line > 0 {
+		return k.line, k.col
+	}
+	if s.settingsKey != nil && s.settingsKey.line > 0 {
+		return s.settingsKey.line, s.settingsKey.col
+	}
+	return s.Line, 1
 }
 
 // lookupPath follows a dotted path ("entities.account.table", "tables[2].name",

@@ -126,4 +126,11 @@ type Problem struct {
 	Fix string
 	// Warning marks a problem that does not stop a sync (a missing index).
 	Warning bool
+	// Entity is the canonical entity the problem is about, when one is.
+	Entity model.Entity
+	// Writes marks a problem that matters only when a flow writes Entity into
+	// the system (the credentials may not write it, a mapped property is
+	// read-only): `concord doctor` leaves it out for a system that is only
+	// read from.
+	Writes bool
 }

@@ -52,6 +52,10 @@ type OpenParams struct {
 	// Dir is the directory of the config file: connectors resolve relative file
 	// paths in their settings against it. Empty means the working directory.
 	Dir string
+	// ReadOnly is set by callers that only look (`concord doctor`, `concord
+	// init`): Open must not change the system (HubSpot: no link property is
+	// created).
+	ReadOnly bool
 }
 
 // SettingError is a problem with one setting, named by its dotted path below the
@@ -59,6 +63,14 @@ type OpenParams struct {
 type SettingError struct {
 	Path string
 	Msg  string
+	// Key is true when the problem is the last key of Path itself (an unknown
+	// key): the config points at the key, not at its value.
+	Key bool
+	// Meant is, for an unknown key, the known key of its level it is most
+	// probably a misspelling of, when that key is not given: the config then
+	// leaves out problems about the missing key ("table: required" after
+	// "tabel"), which the misspelling explains.
+	Meant string
 }
 
 // Error implements error.
@@ -121,21 +133,6 @@ func (r *Registry) Specs() []Spec {
 		out = append(out, s)
 	}
 	return out
-}
-
-// DecodeSettings decodes settings into dst (a pointer to a struct with json tags),
-// refusing unknown keys. Connectors call it from Validate and Open.
-func DecodeSettings(settings map[string]any, dst any) error {
-	b, err := json.Marshal(settings)
-	if err != nil {
-		return fmt.Errorf("encode settings: %w", err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(dst); err != nil {
-		return &SettingError{Msg: err.Error()}
-	}
-	return nil
 }
 
 // HasField reports whether the spec declares a top-level setting called name.

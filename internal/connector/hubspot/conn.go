@@ -35,6 +35,8 @@ type Conn struct {
 	// noLink holds the entities whose link property is missing or not unique:
 	// their creates fail and Lookup finds nothing.
 	noLink map[model.Entity]string
+	// readOnly: opened by a caller that only looks; Open creates nothing.
+	readOnly bool
 }
 
 // Options are knobs for tests and embedding; the zero value is the production
@@ -84,7 +86,7 @@ func OpenWith(ctx context.Context, p connector.OpenParams, o Options) (*Conn, er
 	if now == nil {
 		now = time.Now
 	}
-	c := &Conn{system: p.System, log: log, cfg: cfg, api: api, now: now, noLink: map[model.Entity]string{}}
+	c := &Conn{system: p.System, log: log, cfg: cfg, api: api, now: now, noLink: map[model.Entity]string{}, readOnly: p.ReadOnly}
 	for _, e := range c.sortedEntities() {
 		if err := c.checkLinkProperty(ctx, c.cfg.entities[e]); err != nil {
 			return nil, fmt.Errorf("open hubspot %s: %w", p.System, err)
@@ -97,7 +99,7 @@ func OpenWith(ctx context.Context, p connector.OpenParams, o Options) (*Conn, er
 func (c *Conn) checkLinkProperty(ctx context.Context, o *object) error {
 	p, err := c.api.GetProperty(ctx, o.name, o.link)
 	switch {
-	case hubspothttp.StatusOf(err) == http.StatusNotFound && c.cfg.createLink:
+	case hubspothttp.StatusOf(err) == http.StatusNotFound && c.cfg.createLink && !c.readOnly:
 		_, err = c.api.CreateProperty(ctx, o.name, hubspothttp.Property{
 			Name: o.link, Label: "Concord link (" + o.link + ")", Type: "string", FieldType: "text",
 			GroupName: singular(o.name) + "information", HasUniqueValue: true,

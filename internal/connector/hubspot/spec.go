@@ -211,7 +211,13 @@ func Register(reg *connector.Registry) { reg.Register(Spec()) }
 // Validate checks settings without side effects and returns every problem as a
 // *connector.SettingError with a dotted path.
 func Validate(settings map[string]any) []error {
-	_, errs := decode(settings)
+	cfg, errs := decode(settings)
+	if cfg != nil && len(cfg.entities) == 0 && !slices.ContainsFunc(errs, func(err error) bool {
+		var se *connector.SettingError
+		return errors.As(err, &se) && strings.HasPrefix(se.Path, SettingEntities+".")
+	}) {
+		errs = append(errs, settingErr(SettingEntities, "map at least one entity"))
+	}
 	return errs
 }
 
@@ -267,10 +273,11 @@ var errDecode = errors.New("invalid settings")
 
 func decode(settings map[string]any) (*config, []error) {
 	var s Settings
-	if err := connector.DecodeSettings(settings, &s); err != nil {
-		return nil, []error{err}
-	}
 	var errs []error
+	if err := connector.DecodeSettings(settings, &s); err != nil {
+		// Unknown keys and wrong types; what is left is checked too.
+		errs = append(errs, err)
+	}
 	cfg := &config{baseURL: s.BaseURL, token: s.Token, webhookSecret: s.WebhookSecret, webhookURL: s.WebhookURL,
 		rateLimit: s.RateLimit, rateInterval: DefaultRateInterval, searchRateLimit: s.SearchRateLimit,
 		overlap: DefaultOverlap, currency: strings.ToUpper(s.Currency), createLink: s.CreateLinkProperty,
@@ -343,9 +350,8 @@ func decode(settings map[string]any) (*config, []error) {
 			cfg.stageToHS[canon], cfg.stageFromHS[hs] = hs, canon
 		}
 	}
-	if len(s.Entities) == 0 {
-		errs = append(errs, settingErr(SettingEntities, "map at least one entity"))
-	}
+	// No entities is valid for Open (`concord init` inspects the portal
+	// before anything is mapped); Validate refuses it in a config.
 	for _, n := range sortedKeys(s.Entities) {
 		o, oerrs := decodeEntity(SettingEntities+"."+n, model.Entity(n), s.Entities[n], cfg.currency)
 		errs = append(errs, oerrs...)

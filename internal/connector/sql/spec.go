@@ -220,10 +220,11 @@ func checkIdent(path, name string, required bool) []error {
 // settings that map no entity (a config's system must map one, Inspect need not).
 func decode(settings map[string]any, needEntities bool) (*config, []error) {
 	var s Settings
-	if err := connector.DecodeSettings(settings, &s); err != nil {
-		return nil, []error{err}
-	}
 	var errs []error
+	if err := connector.DecodeSettings(settings, &s); err != nil {
+		// Unknown keys and wrong types; what is left is checked too.
+		errs = append(errs, err)
+	}
 	cfg := &config{driver: s.Driver, dsn: s.DSN, password: s.Password, overlap: DefaultOverlap, entities: map[model.Entity]*table{}}
 	switch s.Driver {
 	case DriverSQLite:

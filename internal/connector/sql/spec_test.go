@@ -113,7 +113,7 @@ func TestValidate(t *testing.T) {
 		{"ErrLines", map[string]any{"driver": "sqlite", "dsn": "x.db", "entities": map[string]any{"order": map[string]any{
 			"table": "orders", "id": "id", "updated_at": "u", "link": "l", "fields": map[string]any{"lines": "lines"},
 		}}}, []string{"entities.order.fields.lines"}},
-		{"ErrUnknownSetting", settingsWith(validAccount(), "colour", "blue"), []string{""}},
+		{"ErrUnknownSetting", settingsWith(validAccount(), "colour", "blue"), []string{"colour"}},
 		{"OKLines", withOrder(validOrder()), nil},
 		{"OKLinesUUIDWithPosition", withOrder(orderWithLines(clone(validLines(), "id_kind", "uuid"))), nil},
 		{"OKCustomRef", settingsWith(clone(validAccount(), "fields", map[string]any{

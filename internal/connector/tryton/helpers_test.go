@@ -35,4 +35,4 @@ func (w tWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func TestMain(m *testing.M) { trytontest.Main(m, 45) }
+func TestMain(m *testing.M) { trytontest.Main(m, 47) }

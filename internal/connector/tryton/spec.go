@@ -98,10 +98,11 @@ func Register(reg *connector.Registry) { reg.Register(Spec()) }
 
 func decode(settings map[string]any) (Settings, []error) {
 	var s Settings
-	if err := connector.DecodeSettings(settings, &s); err != nil {
-		return s, []error{err}
-	}
 	var errs []error
+	if err := connector.DecodeSettings(settings, &s); err != nil {
+		// Unknown keys and wrong types; what is left is checked too.
+		errs = append(errs, err)
+	}
 	req := func(name, v string) {
 		if strings.TrimSpace(v) == "" {
 			errs = append(errs, &connector.SettingError{Path: name, Msg: "is required"})
@@ -134,6 +135,8 @@ func decode(settings map[string]any) (Settings, []error) {
 type Conn struct {
 	rpc       *trytonrpc.Client
 	log       *slog.Logger
+	database  string // for messages
+	username  string // for messages
 	overlap   time.Duration
 	batch     int
 	linkType  string
@@ -169,7 +172,7 @@ func Open(ctx context.Context, s Settings, log *slog.Logger) (*Conn, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c := &Conn{log: log, overlap: DefaultOverlap, batch: s.BatchSize, linkType: s.LinkIdentifierType}
+	c := &Conn{log: log, overlap: DefaultOverlap, batch: s.BatchSize, linkType: s.LinkIdentifierType, database: s.Database, username: s.Username}
 	if s.Overlap != "" {
 		d, err := time.ParseDuration(s.Overlap)
 		if err != nil {

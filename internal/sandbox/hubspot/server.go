@@ -156,6 +156,7 @@ type Server struct {
 	unique  map[string]map[string]map[string]int64
 	assocs  map[assocKey]map[int64][]int // -> to id -> association type ids
 	hooks   *dispatcher
+	scopes  []string // nil: DefaultScopes
 }
 
 // New returns a Server for cfg (zero fields take DefaultConfig values). It
@@ -220,6 +221,9 @@ func (s *Server) routes() {
 	api("GET /crm/v3/properties/{type}", s.handleListProperties, false)
 	api("POST /crm/v3/properties/{type}", s.handleCreateProperty, false)
 	api("GET /crm/v3/properties/{type}/{name}", s.handleGetProperty, false)
+
+	api("GET /crm/v3/schemas", s.handleListSchemas, false)
+	m.HandleFunc("POST /oauth/v2/private-apps/get/access-token-info", s.handleTokenInfo)
 
 	api("GET /crm/v3/pipelines/{type}", s.handleListPipelines, false)
 	api("GET /crm/v3/pipelines/{type}/{pipelineId}", s.handleGetPipeline, false)

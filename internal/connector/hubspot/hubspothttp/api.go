@@ -230,6 +230,77 @@ type Property struct {
 	GroupName      string `json:"groupName"`
 	Description    string `json:"description,omitempty"`
 	HasUniqueValue bool   `json:"hasUniqueValue"`
+	// Calculated and ModificationMetadata are only read: HubSpot computes a
+	// calculated property, and one whose readOnlyValue is set refuses writes.
+	Calculated           bool                  `json:"calculated,omitempty"`
+	ModificationMetadata *ModificationMetadata `json:"modificationMetadata,omitempty"`
+}
+
+// ModificationMetadata says what may change on a property.
+type ModificationMetadata struct {
+	ReadOnlyValue bool `json:"readOnlyValue"`
+}
+
+// ReadOnly reports whether HubSpot refuses writes of the property's value.
+func (p *Property) ReadOnly() bool {
+	return p.Calculated || (p.ModificationMetadata != nil && p.ModificationMetadata.ReadOnlyValue)
+}
+
+// ListProperties reads every property definition of objectType (GET
+// /crm/v3/properties/{objectType}); an unknown object type is an *Error with
+// status 404 (or 400, as HubSpot answers some).
+func (c *Client) ListProperties(ctx context.Context, objectType string) ([]Property, error) {
+	var out struct {
+		Results []Property `json:"results"`
+	}
+	if _, err := c.Do(ctx, Request{Method: http.MethodGet, Path: "/crm/v3/properties/" + url.PathEscape(objectType), Idempotent: true}, &out); err != nil {
+		return nil, err
+	}
+	return out.Results, nil
+}
+
+// Schema is a custom object type's definition (GET /crm/v3/schemas).
+type Schema struct {
+	// Name is the object type's name; FullyQualifiedName (p123_cars) and
+	// ObjectTypeID (2-123456) are accepted wherever an object type is.
+	Name               string `json:"name"`
+	FullyQualifiedName string `json:"fullyQualifiedName"`
+	ObjectTypeID       string `json:"objectTypeId"`
+	Labels             struct {
+		Singular string `json:"singular"`
+		Plural   string `json:"plural"`
+	} `json:"labels"`
+}
+
+// ListSchemas lists the portal's custom object types.
+func (c *Client) ListSchemas(ctx context.Context) ([]Schema, error) {
+	var out struct {
+		Results []Schema `json:"results"`
+	}
+	if _, err := c.Do(ctx, Request{Method: http.MethodGet, Path: "/crm/v3/schemas", Idempotent: true}, &out); err != nil {
+		return nil, err
+	}
+	return out.Results, nil
+}
+
+// TokenInfo is what HubSpot says about a private-app access token.
+type TokenInfo struct {
+	UserID int64    `json:"userId"`
+	HubID  int64    `json:"hubId"`
+	AppID  int64    `json:"appId"`
+	Scopes []string `json:"scopes"`
+}
+
+// TokenInfo asks HubSpot which scopes the client's private-app token has (POST
+// /oauth/v2/private-apps/get/access-token-info). Tokens of other kinds are
+// refused with an *Error.
+func (c *Client) TokenInfo(ctx context.Context) (*TokenInfo, error) {
+	var out TokenInfo
+	body := map[string]string{"tokenKey": c.token}
+	if _, err := c.Do(ctx, Request{Method: http.MethodPost, Path: "/oauth/v2/private-apps/get/access-token-info", Body: body, Idempotent: true}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
 }
 
 // GetProperty reads one property definition; a missing property is an *Error
