@@ -96,11 +96,11 @@ func TestCLI_Doctor(t *testing.T) {
 		for _, want := range []string{
 			"system crm (sql, " + path + ":6)",
 			path + ":15:11: problem: nothing maintains customers.updated_at (account)",
-			"CREATE TRIGGER \"customers_updated_at_touch\" AFTER UPDATE ON \"customers\"",
+			"CREATE TRIGGER `customers_updated_at_touch` AFTER UPDATE ON `customers`",
 			path + ":15:11: warning: column customers.updated_at (account) has no index",
-			"fix: CREATE INDEX \"customers_updated_at_idx\" ON \"customers\" (\"updated_at\", \"id\");",
+			"fix: CREATE INDEX `customers_updated_at_idx` ON `customers` (`updated_at`, `id`);",
 			path + ":19:13: problem: column customers.phone (account) does not exist",
-			"fix: ALTER TABLE \"customers\" ADD COLUMN \"phone\" TEXT;",
+			"fix: ALTER TABLE `customers` ADD COLUMN `phone` TEXT;",
 			"system erp (sql, " + path + ":20)\n  ok\n",
 			"2 problem(s), 1 warning(s)",
 			"doctor: 2 problem(s) in " + path,
@@ -116,7 +116,7 @@ func TestCLI_Doctor(t *testing.T) {
 		require.Equal(t, 1, rep.Warnings)
 		require.Len(t, rep.Systems, 2)
 		require.Equal(t, doctorProblem{Severity: "problem", File: path, Line: 19, Col: 13, Setting: "entities.account.fields.phone",
-			Entity: "account", Message: "column customers.phone (account) does not exist", Fix: `ALTER TABLE "customers" ADD COLUMN "phone" TEXT;`},
+			Entity: "account", Message: "column customers.phone (account) does not exist", Fix: "ALTER TABLE `customers` ADD COLUMN `phone` TEXT;"},
 			rep.Systems[0].Problems[2])
 	})
 

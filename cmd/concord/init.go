@@ -293,7 +293,7 @@ func inspectSystem(ctx context.Context, reg *connector.Registry, s *initcfg.Syst
 		}
 		settings[st.Key] = v
 	}
-	c, err := spec.Open(ctx, connector.OpenParams{System: s.Name, Settings: settings, Logger: log.With("system", s.Name), Dir: dir})
+	c, err := spec.Open(ctx, connector.OpenParams{System: s.Name, Settings: settings, Logger: log.With("system", s.Name), Dir: dir, ReadOnly: true})
 	if err != nil && s.Connector != initcfg.ConnSQL {
 		// A connector that cannot open without a mapping yet: its settings
 		// are written, its entities are mapped by hand.

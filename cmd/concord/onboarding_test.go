@@ -152,6 +152,12 @@ func TestOnboarding_FirstDay(t *testing.T) {
 	_, err = my.ExecContext(t.Context(), string(crmDDL))
 	require.NoError(t, err)
 
+	// doctor checks the config against the live systems: with the DDL applied,
+	// nothing is missing.
+	out, code = run(t, "doctor", "--config", cfg)
+	require.Equal(t, exitOK, code, out)
+	require.Contains(t, out, "0 problem(s)")
+
 	erpCount := func() int {
 		var n int
 		require.NoError(t, pg.QueryRowContext(t.Context(), "SELECT count(*) FROM customers").Scan(&n))

@@ -50,10 +50,10 @@ func Setup(ctx context.Context, dir string, reset bool) error {
 	if err != nil {
 		return fmt.Errorf("quickstart: load northwind: %w", err)
 	}
-	if err := build(ctx, filepath.Join(dir, "erp.db"), erpSchema, func(tx *sql.Tx) error { return fillERP(ctx, tx, nw) }); err != nil {
+	if err := build(ctx, filepath.Join(dir, "erp.db"), erpSchema+changeDetection("customers", "customer_id")+changeDetection("products", "product_id"), func(tx *sql.Tx) error { return fillERP(ctx, tx, nw) }); err != nil {
 		return err
 	}
-	return build(ctx, filepath.Join(dir, "crm.db"), crmSchema, func(tx *sql.Tx) error { return fillCRM(ctx, tx, nw) })
+	return build(ctx, filepath.Join(dir, "crm.db"), crmSchema+changeDetection("companies", "id")+changeDetection("products", "id"), func(tx *sql.Tx) error { return fillCRM(ctx, tx, nw) })
 }
 
 const erpSchema = `
@@ -107,6 +107,18 @@ CREATE TABLE products (
   erp_product_id TEXT UNIQUE,
   updated_at     TEXT NOT NULL
 );`
+
+// changeDetection is what Concord needs of a table it reads changes from (see
+// concord doctor): an index on updated_at, and a trigger that sets updated_at
+// when a program other than Concord changes a row without setting it (so an
+// edit made with the sqlite3 shell moves too).
+func changeDetection(table, id string) string {
+	return fmt.Sprintf(`
+CREATE INDEX %[1]s_updated_at_idx ON %[1]s (updated_at, %[2]s);
+CREATE TRIGGER %[1]s_updated_at_touch AFTER UPDATE ON %[1]s FOR EACH ROW WHEN NEW.updated_at IS OLD.updated_at BEGIN
+  UPDATE %[1]s SET updated_at = strftime('%%Y-%%m-%%d %%H:%%M:%%f000', 'now') WHERE %[2]s = NEW.%[2]s;
+END;`, table, id)
+}
 
 // build creates the database at path with schema and fill, unless it exists.
 func build(ctx context.Context, path, schema string, fill func(*sql.Tx) error) error {
