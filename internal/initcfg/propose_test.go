@@ -150,7 +150,7 @@ func TestPropose_ChoosesFromCandidates(t *testing.T) {
 	require.Contains(t, text, "# zip: zip? (zip is INTEGER, zip is text)")
 	require.Contains(t, text, "name: company_name")
 	ddl := initcfg.DDL(p, "crm")
-	require.Contains(t, ddl, `ALTER TABLE "companies" ADD COLUMN "updated_at" TEXT;`)
-	require.Contains(t, ddl, `AFTER UPDATE ON "companies" FOR EACH ROW WHEN NEW."updated_at" IS OLD."updated_at"`)
-	require.Contains(t, ddl, `ALTER TABLE "companies" ADD COLUMN "erp_id" TEXT;`)
+	require.Contains(t, ddl, "ALTER TABLE `companies` ADD COLUMN `updated_at` TEXT;")
+	require.Contains(t, ddl, "AFTER UPDATE ON `companies` FOR EACH ROW WHEN NEW.`updated_at` IS OLD.`updated_at`")
+	require.Contains(t, ddl, "ALTER TABLE `companies` ADD COLUMN `erp_id` TEXT;")
 }

@@ -89,7 +89,7 @@ func (c *Conn) tableProblems(ctx context.Context, e model.Entity, path string, t
 	if t.link != "" && has(t.link) && !catalogColumn(o, t.link).Unique && !(len(o.Key) == 1 && o.Key[0] == t.link) {
 		probs = append(probs, connector.Problem{Setting: path + ".link", Entity: e, Writes: true,
 			Msg: fmt.Sprintf("link column %s.%s (%s) has no unique index: a retried create could make a duplicate", o.Name, t.link, e),
-			Fix: fmt.Sprintf("CREATE UNIQUE INDEX %s ON %s (%s);", c.d.ident(o.Name+"_"+t.link+"_key"), tbl, c.d.ident(t.link))})
+			Fix: statements(LinkDDL(c.cfg.driver, t.name, t.link, false))})
 	}
 	if t.archived != "" && !has(t.archived) {
 		missing(path+".archived", t.archived, model.TypeBool)
@@ -114,13 +114,13 @@ func (c *Conn) tableProblems(ctx context.Context, e model.Entity, path string, t
 	if !has(t.updatedAt) {
 		probs = append(probs, connector.Problem{Setting: upath, Entity: e,
 			Msg: fmt.Sprintf("column %s.%s (%s), which change detection reads, does not exist", o.Name, t.updatedAt, e),
-			Fix: strings.Join(c.updatedAtDDL(t, o.Name, true, true), "\n")})
+			Fix: statements(c.changeDetectionDDL(t, o, true, true, true))})
 		return probs
 	}
 	if !indexedFirst(o, t.updatedAt) {
 		probs = append(probs, connector.Problem{Setting: upath, Entity: e, Warning: true,
 			Msg: fmt.Sprintf("column %s.%s (%s) has no index: every poll reads the whole table", o.Name, t.updatedAt, e),
-			Fix: fmt.Sprintf("CREATE INDEX %s ON %s (%s, %s);", c.d.ident(o.Name+"_"+t.updatedAt+"_idx"), tbl, c.d.ident(t.updatedAt), c.d.ident(t.id))})
+			Fix: statements(c.changeDetectionDDL(t, o, false, true, false))})
 	}
 	ok, err := c.maintained(ctx, t, o)
 	switch {
@@ -130,7 +130,7 @@ func (c *Conn) tableProblems(ctx context.Context, e model.Entity, path string, t
 	case !ok:
 		probs = append(probs, connector.Problem{Setting: upath, Entity: e,
 			Msg: fmt.Sprintf("nothing maintains %s.%s (%s): no trigger on UPDATE sets it, so a change another program makes without setting it is never synced", o.Name, t.updatedAt, e),
-			Fix: strings.Join(c.updatedAtDDL(t, o.Name, false, false), "\n")})
+			Fix: statements(c.changeDetectionDDL(t, o, false, false, true))})
 	}
 	return probs
 }
@@ -215,46 +215,18 @@ func (c *Conn) columnType(typ model.FieldType) string {
 	return "TEXT"
 }
 
-// sqliteNow is the SQLite expression for now in the text format the
-// connector writes.
-const sqliteNow = `strftime('%Y-%m-%d %H:%M:%f000', 'now')`
+// changeDetectionDDL is ChangeDetectionDDL for t.
+func (c *Conn) changeDetectionDDL(t *table, o *connector.Object, column, index, trigger bool) []string {
+	cd := ChangeDetection{Driver: c.cfg.driver, Table: t.name, ID: t.id, UpdatedAt: t.updatedAt, AddColumn: column, AddIndex: index, AddTrigger: trigger}
+	if col := catalogColumn(o, t.updatedAt); col != nil {
+		cd.UpdatedAtType = col.Type
+	}
+	return ChangeDetectionDDL(cd)
+}
 
-// updatedAtDDL returns the statements that add (addColumn, addIndex) and
-// maintain t's updated_at column. The triggers leave a value the writer set
-// alone: the connector sets updated_at itself.
-func (c *Conn) updatedAtDDL(t *table, base string, addColumn, addIndex bool) []string {
-	tbl, uc, id := c.d.ident(t.name...), c.d.ident(t.updatedAt), c.d.ident(t.id)
-	var out []string
-	add := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)+";") }
-	if addColumn {
-		switch c.cfg.driver {
-		case DriverPostgres:
-			add("ALTER TABLE %s ADD COLUMN %s timestamptz NOT NULL DEFAULT now()", tbl, uc)
-		case DriverMySQL:
-			add("ALTER TABLE %s ADD COLUMN %s DATETIME(6) NULL", tbl, uc)
-			add("UPDATE %s SET %s = UTC_TIMESTAMP(6)", tbl, uc)
-		default:
-			add("ALTER TABLE %s ADD COLUMN %s TEXT", tbl, uc)
-			add("UPDATE %s SET %s = %s", tbl, uc, sqliteNow)
-		}
-	}
-	if addIndex {
-		add("CREATE INDEX %s ON %s (%s, %s)", c.d.ident(base+"_"+t.updatedAt+"_idx"), tbl, uc, id)
-	}
-	trig := c.d.ident(base + "_" + t.updatedAt + "_touch")
-	switch c.cfg.driver {
-	case DriverPostgres:
-		add("CREATE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n  IF NEW.%s IS NOT DISTINCT FROM OLD.%s THEN NEW.%s := clock_timestamp(); END IF;\n  RETURN NEW;\nEND $$",
-			trig, uc, uc, uc)
-		add("CREATE TRIGGER %s BEFORE UPDATE ON %s FOR EACH ROW EXECUTE FUNCTION %s()", trig, tbl, trig)
-	case DriverMySQL:
-		add("CREATE TRIGGER %s BEFORE UPDATE ON %s FOR EACH ROW SET NEW.%s = IF(NEW.%s <=> OLD.%s, UTC_TIMESTAMP(6), NEW.%s)",
-			trig, tbl, uc, uc, uc, uc)
-	default:
-		add("CREATE TRIGGER %s AFTER UPDATE ON %s FOR EACH ROW WHEN NEW.%s IS OLD.%s BEGIN\n  UPDATE %s SET %s = %s WHERE %s = NEW.%s;\nEND",
-			trig, tbl, uc, uc, tbl, uc, sqliteNow, id, id)
-	}
-	return out
+// statements joins DDL statements, one per line, each ending in ;.
+func statements(ddl []string) string {
+	return strings.Join(ddl, ";\n") + ";"
 }
 
 // maintained reports whether t's updated_at column is set when a row is
