@@ -353,6 +353,7 @@ func (e *Engine) record(ctx context.Context, bp *BatchPlan, answers []response, 
 		}
 		// A sweep's unchanged records get no event, only counts (sweep.go).
 		evs, idx, sweep := sweepEvents(bp, outs, events, evIdx, now)
+		evs, idx, resync := resyncEvents(bp, outs, evs, idx, now)
 		ids, err := tx.InsertEvents(ctx, evs)
 		if err != nil {
 			return fmt.Errorf("insert events: %w", err)
@@ -363,6 +364,11 @@ func (e *Engine) record(ctx context.Context, bp *BatchPlan, answers []response, 
 		if sweep != nil {
 			if err := tx.AddSweepCounts(ctx, sweep); err != nil {
 				return fmt.Errorf("sweep counts: %w", err)
+			}
+		}
+		if resync != nil {
+			if err := tx.AddResyncCounts(ctx, resync); err != nil {
+				return fmt.Errorf("resync counts: %w", err)
 			}
 		}
 		if err := tx.PutFingerprints(ctx, fps); err != nil {

@@ -65,6 +65,11 @@ type Leg struct {
 	// AllowReturns lets order lines with a negative quantity through (returns);
 	// without it such a record is quarantined before the write.
 	AllowReturns bool
+	// Mapping describes what outside the leg decides the values it writes:
+	// the source's and target's settings for the entities (column names,
+	// properties, currencies), one entry per system. The engine only compares
+	// it (the leg's mapping fingerprint, resync.go).
+	Mapping map[string]string
 
 	// shared is set by New when another leg pairs records of the same entities
 	// between the same two systems, so links may race (see settleLinks).
