@@ -186,7 +186,7 @@ func mappingDiff(was, now map[string]string) []string {
 			out = append(out, "fields: "+was[k]+" -> "+now[k])
 			continue
 		}
-		out = append(out, k)
+		out = append(out, k+" changed")
 	}
 	return out
 }
