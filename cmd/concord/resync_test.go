@@ -288,4 +288,3 @@ func TestKill9_Resync(t *testing.T) {
 	require.NoError(t, err, "%s", out)
 	require.NotContains(t, string(out), "mapping changed", "the resync remembered the mapping")
 }
-

@@ -48,6 +48,16 @@ or quarantined, an invoice whose order is not linked to a deal) is not a failure
 waits, counted in WAITING and listed by concord waits, and is applied by a later
 run as soon as that record is linked.
 
+--resync FLOW (a flow, or one leg FLOW:reverse) also brings every record of the
+flow already linked in the target in line with the current mapping, after a field was
+added to the flow or a column mapped or renamed (concord plan shows what it would
+write). The linked records are queued in pages through the normal queue, compared
+with the target and written where they differ, never created; the progress shows the
+total and an ETA (a bar on a terminal, a line every 5 seconds otherwise). It is
+resumable: stopped or killed, the next sync --once (with or without --resync) goes on
+with the rest and writes no record twice. When it is done the flow's mapping is
+remembered and plan no longer reports it.
+
 Exit codes: 0 ok (changes may still be waiting), 1 when any change failed or a
 system could not be reached, 2 invalid config or usage, 130 interrupted (SIGTERM
 or Ctrl-C).`,
