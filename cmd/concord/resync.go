@@ -159,7 +159,7 @@ func (a *app) showResyncs(ctx context.Context, legs []string, mode progressMode,
 				}
 				return
 			case <-t.C:
-				total, compared, changed := p.counts(ctx)
+				total, compared, changed := p.counts(context.WithoutCancel(ctx))
 				if bar != nil {
 					if int64(total) > bar.GetMax64() {
 						bar.ChangeMax64(int64(total))
