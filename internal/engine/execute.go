@@ -94,7 +94,10 @@ func (e *Engine) Process(ctx context.Context, b Batch, opt ProcessOptions) ([]Ou
 			return outs, err
 		}
 		var cp func(context.Context, store.Tx) error
-		if opt.Checkpoint != nil && len(rest.Records) > 0 {
+		// A resync's last piece checkpoints the empty rest too: its counts are
+		// recorded with it, so a job run again after a crash (before the queue
+		// recorded it done) must find nothing left to count twice.
+		if opt.Checkpoint != nil && (len(rest.Records) > 0 || b.Resync) {
 			cp = func(ctx context.Context, tx store.Tx) error { return opt.Checkpoint(ctx, tx, rest) }
 		}
 		o, err := e.execute(ctx, bp, cp)

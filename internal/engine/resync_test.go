@@ -215,6 +215,36 @@ func TestEngine_Resync(t *testing.T) {
 		require.Equal(t, [4]int{70, 70, 70, 70}, [4]int{r.Total, r.Queued, r.Compared, r.Changed})
 	})
 
+	// A job whose last piece was recorded is run again when the process died
+	// before the queue recorded it done: the checkpoint of its last piece
+	// leaves nothing to compare, or count, twice.
+	t.Run("RerunAfterLastPiece", func(t *testing.T) {
+		t.Parallel()
+		b := setupResync(t, 10)
+		b.reconfigure(t, phoneLeg())
+		_, err := b.eng.StartResync(b.ctx, "customers")
+		require.NoError(t, err)
+		all, err := b.eng.QueueResync(b.ctx, "customers")
+		require.NoError(t, err)
+		require.True(t, all)
+		batches := b.queue.take()
+		require.Len(t, batches, 1)
+		var last *engine.Batch
+		cp := engine.ProcessOptions{Checkpoint: func(_ context.Context, _ store.Tx, r engine.Batch) error { last = &r; return nil }}
+		outs, err := b.eng.Process(b.ctx, batches[0], cp)
+		require.NoError(t, err)
+		require.Len(t, outs, 10)
+		require.NotNil(t, last, "the last piece checkpoints")
+		require.Empty(t, last.Records)
+		require.Empty(t, last.Fetch)
+		outs, err = b.eng.Process(b.ctx, *last, cp)
+		require.NoError(t, err)
+		require.Empty(t, outs)
+		r, err := b.eng.Resync(b.ctx, "customers")
+		require.NoError(t, err)
+		require.Equal(t, [2]int{10, 10}, [2]int{r.Compared, r.Changed})
+	})
+
 	// A resync started under one mapping and changed again before it ended
 	// starts over.
 	t.Run("MappingChangedAgain", func(t *testing.T) {
