@@ -19,7 +19,7 @@ import (
 
 func newSyncCmd(g *globals) *cobra.Command {
 	var once bool
-	var flow string
+	var flow, resync string
 	var progress string
 	run := defaultRunOptions()
 	cmd := &cobra.Command{
@@ -48,6 +48,16 @@ or quarantined, an invoice whose order is not linked to a deal) is not a failure
 waits, counted in WAITING and listed by concord waits, and is applied by a later
 run as soon as that record is linked.
 
+--resync FLOW (a flow, or one leg FLOW:reverse) also brings every record of the
+flow already linked in the target in line with the current mapping, after a field was
+added to the flow or a column mapped or renamed (concord plan shows what it would
+write). The linked records are queued in pages through the normal queue, compared
+with the target and written where they differ, never created; the progress shows the
+total and an ETA (a bar on a terminal, a line every 5 seconds otherwise). It is
+resumable: stopped or killed, the next sync --once (with or without --resync) goes on
+with the rest and writes no record twice. When it is done the flow's mapping is
+remembered and plan no longer reports it.
+
 Exit codes: 0 ok (changes may still be waiting), 1 when any change failed or a
 system could not be reached, 2 invalid config or usage, 130 interrupted (SIGTERM
 or Ctrl-C).`,
@@ -69,17 +79,31 @@ or Ctrl-C).`,
 			if err != nil {
 				return err
 			}
-			show := progress == "on" || (progress == "auto" && term.IsTerminal(int(os.Stderr.Fd())))
-			err = a.syncOnce(ctx, legs, show, cmd.ErrOrStderr())
+			var asked []string
+			if resync != "" {
+				if asked, err = a.selectLegs(resync); err != nil {
+					return err
+				}
+			}
+			mode := progressNone
+			switch {
+			case progress == "on" || (progress == "auto" && term.IsTerminal(int(os.Stderr.Fd()))):
+				mode = progressBar
+			case progress == "auto":
+				mode = progressLines
+			}
+			resynced, err := a.syncRun(ctx, legs, asked, mode, cmd.ErrOrStderr())
 			stats := a.eng.Stats()
 			if ctx.Err() != nil {
 				printSummary(cmd.OutOrStdout(), stats)
+				a.printResyncs(context.WithoutCancel(ctx), cmd.OutOrStdout(), resynced)
 				return interrupted("the running batches were given the grace period to finish; the next concord sync --once goes on where this one stopped")
 			}
 			if err != nil {
 				return err
 			}
 			printSummary(cmd.OutOrStdout(), stats)
+			a.printResyncs(ctx, cmd.OutOrStdout(), resynced)
 			for _, s := range stats {
 				if s.Failed > 0 {
 					return &exitError{code: exitRuntime, err: fmt.Errorf("%d changes failed; see concord events --status failed and concord deadletter list", totalFailed(stats))}
@@ -90,7 +114,8 @@ or Ctrl-C).`,
 	}
 	cmd.Flags().BoolVar(&once, "once", false, "run one pass and exit")
 	cmd.Flags().StringVar(&flow, "flow", "", "only this flow")
-	cmd.Flags().StringVar(&progress, "progress", "auto", "progress bar: auto (on a terminal), on, off")
+	cmd.Flags().StringVar(&resync, "resync", "", "also bring every linked record of this flow (or one leg, FLOW:reverse) in line with the current mapping; resumable")
+	cmd.Flags().StringVar(&progress, "progress", "auto", "progress: auto (a bar on a terminal, else a resync's periodic line), on, off")
 	retryFlag(cmd, &run)
 	graceFlag(cmd, &run)
 	return cmd
@@ -101,14 +126,34 @@ or Ctrl-C).`,
 // (SIGTERM, Ctrl-C) polling stops at once and the running batches get the grace
 // period to finish; the error is then ctx's, which the caller reports.
 func (a *app) syncOnce(ctx context.Context, legs []string, show bool, out io.Writer) error {
+	mode := progressNone
+	if show {
+		mode = progressBar
+	}
+	_, err := a.syncRun(ctx, legs, nil, mode, out)
+	return err
+}
+
+// syncRun is syncOnce that also resyncs the legs asked (resync.go) and goes on
+// with the resyncs a stopped run left unfinished among legs; it returns the
+// legs it resynced. mode says how progress shows on out.
+func (a *app) syncRun(ctx context.Context, legs, asked []string, mode progressMode, out io.Writer) ([]string, error) {
 	if err := a.queue.Start(ctx, a.eng); err != nil {
-		return err
+		return nil, err
 	}
 	if n, err := a.queue.Orphans(ctx); err == nil && n > 0 {
 		a.log.WarnContext(ctx, "queued work of flows no longer in the config is left waiting", "jobs", n)
 	}
+	resync, err := a.startResyncs(ctx, legs, asked)
+	if err != nil {
+		if serr := a.stopQueue(ctx); serr != nil {
+			err = errors.Join(err, serr)
+		}
+		return nil, err
+	}
+	shown := a.showResyncs(ctx, resync, mode, out)
 	var bar *progressbar.ProgressBar
-	if show {
+	if mode == progressBar && len(resync) == 0 {
 		bar = progressbar.NewOptions64(-1, progressbar.OptionSetWriter(out), progressbar.OptionSetDescription("syncing"),
 			progressbar.OptionShowCount(), progressbar.OptionSetItsString("changes"), progressbar.OptionShowIts(),
 			progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionClearOnFinish())
@@ -128,21 +173,29 @@ func (a *app) syncOnce(ctx context.Context, legs []string, show bool, out io.Wri
 			}
 		}()
 	}
-	err := a.pass(ctx, legs)
+	err = a.passWith(ctx, legs, resync)
 	close(done)
 	if bar != nil {
 		_ = bar.Finish()
 	}
+	shown.Stop()
 	if serr := a.stopQueue(ctx); serr != nil && err == nil {
 		err = serr
 	}
-	return err
+	return resync, err
 }
 
 // pass polls legs until their sources are drained (a schedule leg starts a new
 // sweep) and waits until the running queue is empty, retries included. It stops
 // at once when ctx is cancelled.
 func (a *app) pass(ctx context.Context, legs []string) error {
+	return a.passWith(ctx, legs, nil)
+}
+
+// passWith is pass that also queues every linked record of the resync legs
+// not queued yet, and, once the queue drained, finishes their resyncs and
+// remembers the mappings the legs' records are in line with.
+func (a *app) passWith(ctx context.Context, legs, resync []string) error {
 	// First the periodic work: wake what waits for a record linked since,
 	// and see whether waits or dead letters exist at all.
 	if _, err := a.eng.Tick(ctx); err != nil {
@@ -162,6 +215,9 @@ func (a *app) pass(ctx context.Context, legs []string) error {
 			}
 		}
 	}
+	if err := a.queueResyncs(ctx, resync); err != nil {
+		return err
+	}
 	// Drain the queue; then wake what waited for a record linked meanwhile
 	// without being woken (another process linked it) and retry dead letters
 	// whose backoff is over, until nothing more is queued.
@@ -174,7 +230,10 @@ func (a *app) pass(ctx context.Context, legs []string) error {
 			return err
 		}
 		if res.Woken+res.Retried == 0 {
-			return nil
+			if err := a.finishResyncs(ctx, resync); err != nil {
+				return err
+			}
+			return a.rememberMappings(ctx, legs, resync)
 		}
 	}
 }

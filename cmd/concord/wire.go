@@ -302,6 +302,11 @@ func leg(cfg *config.Config, f config.Flow, name, source, target string) engine.
 		}
 	}
 	slices.Sort(l.Fields)
+	te := f.Entity
+	if l.TargetEntity != "" {
+		te = l.TargetEntity
+	}
+	l.Mapping = legMapping(cfg, source, f.Entity, target, te)
 	return l
 }
 

@@ -55,6 +55,9 @@ func (b Batch) MarshalJSON() ([]byte, error) {
 	if b.Wake {
 		out = append(out, `,"wake":true`...)
 	}
+	if b.Resync {
+		out = append(out, `,"resync":true`...)
+	}
 	if len(b.Set) > 0 {
 		// Rare (a corrected dead letter): encoding/json does it.
 		set, err := json.Marshal(b.Set)

@@ -43,6 +43,10 @@ type Batch struct {
 	// Set overrides source field values per record id, applied after the
 	// records are read (a dead letter retried with a corrected value).
 	Set map[string]model.Fields `json:"set,omitempty"`
+	// Resync marks a batch of a resync (resync.go): linked records compared
+	// with the target after a mapping change. It never creates; the records
+	// it finds unchanged get no event, only counts in the leg's resync.
+	Resync bool `json:"resync,omitempty"`
 }
 
 // passesTrigger reports whether the batch's records were selected before

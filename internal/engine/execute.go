@@ -94,7 +94,10 @@ func (e *Engine) Process(ctx context.Context, b Batch, opt ProcessOptions) ([]Ou
 			return outs, err
 		}
 		var cp func(context.Context, store.Tx) error
-		if opt.Checkpoint != nil && len(rest.Records) > 0 {
+		// A resync's last piece checkpoints the empty rest too: its counts are
+		// recorded with it, so a job run again after a crash (before the queue
+		// recorded it done) must find nothing left to count twice.
+		if opt.Checkpoint != nil && (len(rest.Records) > 0 || b.Resync) {
 			cp = func(ctx context.Context, tx store.Tx) error { return opt.Checkpoint(ctx, tx, rest) }
 		}
 		o, err := e.execute(ctx, bp, cp)
@@ -368,6 +371,7 @@ func (e *Engine) record(ctx context.Context, bp *BatchPlan, answers []response, 
 		}
 		// A sweep's unchanged records get no event, only counts (sweep.go).
 		evs, idx, sweep := sweepEvents(bp, outs, events, evIdx, now)
+		evs, idx, resync := resyncEvents(bp, outs, evs, idx, now)
 		ids, err := tx.InsertEvents(ctx, evs)
 		if err != nil {
 			return fmt.Errorf("insert events: %w", err)
@@ -378,6 +382,11 @@ func (e *Engine) record(ctx context.Context, bp *BatchPlan, answers []response, 
 		if sweep != nil {
 			if err := tx.AddSweepCounts(ctx, sweep); err != nil {
 				return fmt.Errorf("sweep counts: %w", err)
+			}
+		}
+		if resync != nil {
+			if err := tx.AddResyncCounts(ctx, resync); err != nil {
+				return fmt.Errorf("resync counts: %w", err)
 			}
 		}
 		if err := tx.PutFingerprints(ctx, fps); err != nil {

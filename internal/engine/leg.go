@@ -83,6 +83,11 @@ type Leg struct {
 	Unlinked string
 	// Match are the rules UnlinkedMatch compares records with.
 	Match match.Rules
+	// Mapping describes what outside the leg decides the values it writes:
+	// the source's and target's settings for the entities (column names,
+	// properties, currencies), one entry per system. The engine only compares
+	// it (the leg's mapping fingerprint, resync.go).
+	Mapping map[string]string
 
 	// shared is set by New when another leg pairs records of the same entities
 	// between the same two systems, so links may race (see settleLinks).

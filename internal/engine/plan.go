@@ -190,6 +190,7 @@ func (e *Engine) planRecords(ctx context.Context, l *Leg, b Batch) (*BatchPlan, 
 	if err := e.planLinks(ctx, bp); err != nil {
 		return nil, err
 	}
+	keepLinked(bp) // a resync never creates
 	if err := e.translateRefs(ctx, bp); err != nil {
 		return nil, err
 	}

@@ -37,7 +37,7 @@ func TestPlanJSON(t *testing.T) {
 // TestBatch_MarshalJSON round-trips a batch through the hand-written encoder.
 func TestBatch_MarshalJSON(t *testing.T) {
 	t.Parallel()
-	in := Batch{Leg: "orders:reverse", Attempt: 3, Force: true, ReplayOf: 42, Live: true, Pull: true, Fetch: []string{"a", "b\"c"},
+	in := Batch{Leg: "orders:reverse", Attempt: 3, Force: true, ReplayOf: 42, Live: true, Pull: true, Resync: true, Fetch: []string{"a", "b\"c"},
 		Records: []model.Record{{Entity: model.Deal, ID: "d1", LinkKey: "E9", Fields: model.Fields{"name": model.Text("x"), "amount": model.Money(decimal.RequireFromString("1.5"), "USD")}}}}
 	b, err := json.Marshal(in)
 	require.NoError(t, err)
@@ -46,7 +46,7 @@ func TestBatch_MarshalJSON(t *testing.T) {
 	require.Equal(t, in.Leg, out.Leg)
 	require.Equal(t, in.Attempt, out.Attempt)
 	require.Equal(t, in.Fetch, out.Fetch)
-	require.True(t, out.Force && out.Live && out.Pull)
+	require.True(t, out.Force && out.Live && out.Pull && out.Resync)
 	require.Equal(t, in.ReplayOf, out.ReplayOf)
 	require.Len(t, out.Records, 1)
 	require.True(t, in.Records[0].Fields.Equal(out.Records[0].Fields))

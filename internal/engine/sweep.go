@@ -36,9 +36,9 @@ func (e *Engine) StartSweep(ctx context.Context, legName string) error {
 
 // sweeping reports whether b is part of a pass of a schedule leg's sweep (read
 // by Poll after StartSweep, or a retry of such records), not a replay, a
-// dead-letter retry, a pull, a wake or a webhook's batch.
+// dead-letter retry, a pull, a wake, a resync or a webhook's batch.
 func (l *Leg) sweeping(b *Batch) bool {
-	return l.Trigger == TriggerSchedule && b.Force && !b.Live && b.ReplayOf == 0 && !b.Pull && !b.Wake && len(b.Set) == 0
+	return l.Trigger == TriggerSchedule && b.Force && !b.Live && b.ReplayOf == 0 && !b.Pull && !b.Wake && len(b.Set) == 0 && !b.Resync
 }
 
 // sweepEvents is the hook of record for sweeps: for a piece of a sweep it

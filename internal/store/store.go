@@ -200,6 +200,111 @@ type Ops interface {
 	// CountReviews returns the number of pending reviews, of one flow when flow
 	// is not "".
 	CountReviews(ctx context.Context, flow string) (int, error)
+
+	// ListLinked returns the external ids of p.System's p.Entity records that
+	// are linked to a p.TargetEntity record in p.TargetSystem (they share a
+	// concord id), in ascending order after p.After, at most p.Limit of them
+	// (0 means 1000): the records a resync of a leg goes through, page by page.
+	ListLinked(ctx context.Context, p *ListLinkedParams) ([]string, error)
+
+	// CountLinked counts the records ListLinked pages through (After and Limit
+	// are ignored).
+	CountLinked(ctx context.Context, p *ListLinkedParams) (int, error)
+
+	// GetLegMapping returns the mapping a leg's linked records were last brought
+	// in line with, or ErrNotFound when none was remembered.
+	GetLegMapping(ctx context.Context, leg string) (LegMapping, error)
+
+	// PutLegMapping remembers a leg's mapping, replacing the previous one.
+	PutLegMapping(ctx context.Context, m *LegMapping) error
+
+	// StartResync begins a resync of r.Leg, replacing the leg's previous one
+	// (finished or not): Leg, Mapping, Total and StartedAt are taken from r,
+	// the progress starts at nothing queued and nothing compared.
+	StartResync(ctx context.Context, r *Resync) error
+
+	// GetResync returns the leg's latest resync, finished or not, or
+	// ErrNotFound.
+	GetResync(ctx context.Context, leg string) (Resync, error)
+
+	// AdvanceResync records that the leg's resync queued more of its records:
+	// After becomes the last id queued, Queued grows by p.Queued, and QueuedAll
+	// is set when p.QueuedAll. Called in the transaction that queues them.
+	AdvanceResync(ctx context.Context, p *AdvanceResyncParams) error
+
+	// AddResyncCounts adds one recorded piece's counts to the leg's resync
+	// while it is not finished; without one it does nothing.
+	AddResyncCounts(ctx context.Context, c *ResyncCounts) error
+
+	// FinishResync marks the leg's resync finished at at; a finished or
+	// missing one is left as it is.
+	FinishResync(ctx context.Context, leg string, at time.Time) error
+}
+
+// ListLinkedParams are the arguments of ListLinked and CountLinked.
+type ListLinkedParams struct {
+	System       string
+	Entity       model.Entity
+	TargetSystem string
+	TargetEntity model.Entity
+	// After pages: only ids greater than it.
+	After string
+	Limit int // 0 means 1000
+}
+
+// LegMapping is what decides the values a leg writes (its fields, their types,
+// clean rules and renames, the systems' settings for the entities), as the
+// leg's linked records were last brought in line with it.
+type LegMapping struct {
+	Leg string
+	// Fingerprint is a hash of Description.
+	Fingerprint string
+	// Description is the mapping as JSON (an object of strings), kept to say
+	// what changed.
+	Description string
+	UpdatedAt   time.Time
+}
+
+// Resync is the progress of one resync of a leg: its linked records queued as
+// forced batches, page by page, and compared with the target by them.
+type Resync struct {
+	Leg string
+	// Mapping is the fingerprint of the mapping the resync applies.
+	Mapping   string
+	StartedAt time.Time
+	UpdatedAt time.Time
+	// Total is the number of linked records when it started.
+	Total int
+	// After is the last source id queued; the next page starts after it.
+	After  string
+	Queued int
+	// QueuedAll is set once every linked record is queued.
+	QueuedAll bool
+	// Compared and Changed count the records its batches compared with the
+	// target and the ones they wrote.
+	Compared   int
+	Changed    int
+	FinishedAt time.Time // zero while running
+}
+
+// Finished reports whether the resync ended.
+func (r Resync) Finished() bool { return !r.FinishedAt.IsZero() }
+
+// AdvanceResyncParams are the arguments of AdvanceResync.
+type AdvanceResyncParams struct {
+	Leg       string
+	After     string
+	Queued    int
+	QueuedAll bool
+	At        time.Time
+}
+
+// ResyncCounts are one recorded piece's counts, added to its leg's resync.
+type ResyncCounts struct {
+	Leg      string
+	Compared int
+	Changed  int
+	At       time.Time
 }
 
 // WebhookEvent is one change a system announced by webhook, as received.

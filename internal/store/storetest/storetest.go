@@ -63,6 +63,7 @@ func Exercise(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Reviews", func(t *testing.T) { t.Parallel(); exerciseReviews(t, setup) })
 	t.Run("InTx", func(t *testing.T) { t.Parallel(); exerciseTx(t, setup) })
 	t.Run("EmptyCalls", func(t *testing.T) { t.Parallel(); exerciseEmpty(t, setup) })
+	t.Run("Resync", func(t *testing.T) { t.Parallel(); exerciseResync(t, setup) })
 }
 
 type setupFunc func(t *testing.T) (store.Store, context.Context)
