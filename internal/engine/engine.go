@@ -113,6 +113,9 @@ type Params struct {
 	// LetterRetry paces the automatic retries of dead letters of passing causes
 	// (a system that was down); zero fields take DefaultLetterRetry's.
 	LetterRetry RetryPolicy
+	// Observer is told of every poll, recorded piece and failed batch (health,
+	// metrics, logs); nil tells no one.
+	Observer Observer
 }
 
 // DefaultWaitLimit is how long a record waits for another by default.
@@ -137,6 +140,7 @@ type Engine struct {
 	retry   RetryPolicy
 	batch   int
 	log     *slog.Logger
+	obs     Observer
 	now     func() time.Time
 
 	waitLimit   time.Duration
@@ -162,7 +166,7 @@ func New(p Params) (*Engine, error) {
 	}
 	e := &Engine{
 		store: p.Store, conns: p.Connectors, legs: map[string]*Leg{}, version: p.ConfigVersion,
-		queue: p.Queue, retry: p.Retry, batch: p.BatchSize, log: p.Logger, now: p.Now,
+		queue: p.Queue, retry: p.Retry, batch: p.BatchSize, log: p.Logger, now: p.Now, obs: p.Observer,
 		stats: map[string]*Stats{}, rnd: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7)),
 		waitLimit: p.WaitLimit, letterRetry: p.LetterRetry, pieces: map[string]int{},
 	}
@@ -329,6 +333,16 @@ func (e *Engine) Poll(ctx context.Context, legName string) (PollResult, error) {
 	if err != nil {
 		return PollResult{}, fmt.Errorf("poll %s: get cursor: %w", l.Name, err)
 	}
+	began := e.now()
+	out, err := e.poll(ctx, l, key, cursor)
+	if e.obs != nil {
+		e.obs.Polled(PollReport{Leg: l.Name, Flow: l.Flow, Source: l.Source, At: e.now(), Took: e.now().Sub(began), Read: out.Read, Queued: out.Queued, Err: err})
+	}
+	return out, err
+}
+
+// poll is Poll after the cursor is read.
+func (e *Engine) poll(ctx context.Context, l *Leg, key store.CursorKey, cursor string) (PollResult, error) {
 	res, err := e.conns[l.Source].Read(ctx, connector.ReadRequest{Entity: l.Entity, Cursor: cursor, Limit: e.batch})
 	if err != nil {
 		return PollResult{}, fmt.Errorf("poll %s: read %s: %w", l.Name, l.Source, err)

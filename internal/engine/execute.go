@@ -41,6 +41,9 @@ type ProcessOptions struct {
 	// ErrStopped after the piece it is writing is recorded (and the rest
 	// checkpointed).
 	Stop func() bool
+	// QueuedAt is when the batch became due in the queue (for the queue-wait
+	// the Observer is told); zero when unknown.
+	QueuedAt time.Time
 }
 
 // ErrStopped is returned by Process when it stopped between two pieces of a
@@ -67,7 +70,7 @@ func (e *Engine) Process(ctx context.Context, b Batch, opt ProcessOptions) ([]Ou
 	}
 	b, gone, err := e.materialize(ctx, l, b)
 	if err != nil {
-		return nil, err
+		return nil, e.failed(l, len(b.Records)+len(b.Fetch), err)
 	}
 	if len(gone) > 0 {
 		// Records the source no longer has: nothing waits for them, and their
@@ -91,7 +94,7 @@ func (e *Engine) Process(ctx context.Context, b Batch, opt ProcessOptions) ([]Ou
 		began := time.Now()
 		bp, err := e.planRecords(ctx, l, piece)
 		if err != nil {
-			return outs, err
+			return outs, e.failed(l, len(b.Records)-start, err)
 		}
 		var cp func(context.Context, store.Tx) error
 		// A resync's last piece checkpoints the empty rest too: its counts are
@@ -103,7 +106,14 @@ func (e *Engine) Process(ctx context.Context, b Batch, opt ProcessOptions) ([]Ou
 		o, err := e.execute(ctx, bp, cp)
 		outs = append(outs, o...)
 		if err != nil {
-			return outs, err
+			return outs, e.failed(l, len(b.Records)-start, err)
+		}
+		if e.obs != nil {
+			wait := time.Duration(0)
+			if start == 0 && !opt.QueuedAt.IsZero() {
+				wait = max(began.Sub(opt.QueuedAt), 0)
+			}
+			e.obs.Recorded(pieceReport(l, bp, o, e.now(), time.Since(began), wait))
 		}
 		e.adaptPiece(l.Name, end-start, time.Since(began))
 		start = end
@@ -181,7 +191,9 @@ func (e *Engine) execute(ctx context.Context, bp *BatchPlan, checkpoint func(con
 		pos[p] = i
 	}
 	if len(ops) > 0 {
+		wrote := e.now()
 		results, err := e.conns[l.Target].Write(ctx, l.targetEntity(), ops)
+		bp.writeTook = e.now().Sub(wrote)
 		if err == nil && len(results) != len(ops) {
 			err = fmt.Errorf("connector returned %d results for %d records", len(results), len(ops))
 		}
@@ -707,4 +719,35 @@ func responseJSON(r response) []byte {
 		return nil
 	}
 	return mustJSON(r)
+}
+
+// failed tells the Observer of a batch that failed as a whole, unless it
+// failed because the process is stopping; it returns err.
+func (e *Engine) failed(l *Leg, records int, err error) error {
+	if e.obs != nil && !errors.Is(err, context.Canceled) {
+		e.obs.BatchFailed(BatchFailure{Leg: l.Name, Flow: l.Flow, Source: l.Source, Target: l.Target, At: e.now(), Records: records, Err: err})
+	}
+	return err
+}
+
+// pieceReport is what the Observer is told of a recorded piece.
+func pieceReport(l *Leg, bp *BatchPlan, outs []Outcome, at time.Time, took, wait time.Duration) PieceReport {
+	r := PieceReport{Leg: l.Name, Flow: l.Flow, Source: l.Source, Target: l.Target, At: at, Took: took, Write: bp.writeTook,
+		QueueWait: wait, Outcomes: map[store.Outcome]int{}}
+	applied := map[string]bool{}
+	for _, o := range outs {
+		r.Outcomes[o.Outcome]++
+		switch o.Outcome {
+		case store.OutcomeCreated, store.OutcomeUpdated, store.OutcomeUnchanged:
+			applied[o.SourceID] = true
+		case store.OutcomeFailed, store.OutcomeQuarantined, store.OutcomeRetrying, store.OutcomeReview:
+			r.Failures = append(r.Failures, o)
+		}
+	}
+	for _, p := range bp.Records {
+		if applied[p.Source.ID] && !p.Source.UpdatedAt.IsZero() && (r.Oldest.IsZero() || p.Source.UpdatedAt.Before(r.Oldest)) {
+			r.Oldest = p.Source.UpdatedAt
+		}
+	}
+	return r
 }

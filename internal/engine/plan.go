@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -95,6 +96,8 @@ type BatchPlan struct {
 	// Pulls are referenced records to bring across first, per leg: queued with
 	// the batch's outcome, while the records that reference them wait.
 	Pulls map[string][]string
+	// writeTook is how long the target's write call took (for the Observer).
+	writeTook time.Duration
 }
 
 // await is what a waiting record needs: the record ID of Entity in System,

@@ -518,7 +518,8 @@ func (w *applyWorker) Work(ctx context.Context, job *river.Job[applyArgs]) error
 		Checkpoint: func(ctx context.Context, tx store.Tx, rest engine.Batch) error {
 			return w.q.checkpoint(ctx, tx, job.Args.Payload, rest)
 		},
-		Stop: w.q.stopping.Load,
+		Stop:     w.q.stopping.Load,
+		QueuedAt: job.ScheduledAt,
 	}
 	_, err = w.proc.Process(ctx, b, opt)
 	if err == nil {
