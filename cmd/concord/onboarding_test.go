@@ -17,6 +17,7 @@ import (
 	"golang.org/x/text/transform"
 	"golang.org/x/text/unicode/norm"
 
+	"github.com/concord-sync/concord/examples/quickstart"
 	"github.com/concord-sync/concord/internal/northwind"
 )
 
@@ -253,4 +254,29 @@ func TestOnboarding_FirstDay(t *testing.T) {
 	out, code = run(t, "match", "--config", cfg, "--json")
 	require.Equal(t, exitOK, code, out)
 	require.JSONEq(t, "[]", out, "no review left")
+}
+
+// TestPlan_ErrNamesFlowLine: a database error while planning names the flow's
+// config line and points at concord doctor, which names the setting and the
+// fix.
+func TestPlan_ErrNamesFlowLine(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	require.NoError(t, quickstart.Setup(context.Background(), dir, false))
+	cfg := filepath.Join(dir, "concord.yaml")
+	out, code := run(t, "sync", "--once", "--config", cfg, "--progress", "off")
+	require.Equal(t, exitOK, code, out)
+	erp := openSQLite(t, filepath.Join(dir, "erp.db"))
+	_, err := erp.Exec(`ALTER TABLE customers RENAME COLUMN contact_title TO title`)
+	require.NoError(t, err)
+	crm := openSQLite(t, filepath.Join(dir, "crm.db"))
+	_, err = crm.Exec(`UPDATE companies SET name = name || ' x' WHERE id = 1`)
+	require.NoError(t, err)
+
+	out, code = run(t, "plan", "--config", cfg)
+	require.Equal(t, exitRuntime, code, out)
+	require.Regexp(t, `concord\.yaml:\d+: flow customers: .*no such column: contact_title.*concord doctor`, out)
+	out, code = run(t, "doctor", "--config", cfg)
+	require.Equal(t, exitRuntime, code, out)
+	require.Regexp(t, `concord\.yaml:\d+:\d+: problem: column customers\.contact_title \(account\) does not exist`, out)
 }

@@ -60,7 +60,7 @@ by hand). The counts cover every linked record; the details stop at --limit.`,
 					return err
 				})
 				if err != nil {
-					return err
+					return a.flowErr(ctx, leg.Flow, err)
 				}
 				plans = append(plans, p...)
 			}
@@ -241,4 +241,17 @@ func printLinked(w io.Writer, lp linkedPlan) {
 	if lp.kind == "resync" && lp.Change > 0 {
 		fmt.Fprintf(w, "apply: concord sync --once --resync %s (nothing written yet)\n", lp.Leg)
 	}
+}
+
+// flowErr names the flow's config line in a failure of one of its legs, and
+// points at concord doctor, which checks the config against the systems.
+func (a *app) flowErr(ctx context.Context, flow string, err error) error {
+	if ctx.Err() != nil {
+		return err
+	}
+	line := 0
+	if f, ok := a.cfg.Flow(flow); ok {
+		line = f.Line
+	}
+	return fmt.Errorf("%s: flow %s: %w (concord doctor checks the config against the systems)", configAt(a.cfg, line), flow, err)
 }

@@ -81,6 +81,11 @@ func (c *Conn) tableProblems(ctx context.Context, e model.Entity, path string, t
 	if !has(t.id) {
 		missing(path+".id", t.id, model.TypeText)
 	}
+	if key := catalogColumn(o, t.id); key != nil && t.idKind == IDAuto && !AutoIncrement(*key) {
+		probs = append(probs, connector.Problem{Setting: path + ".id_kind", Entity: e, Writes: true,
+			Msg: fmt.Sprintf("id_kind is auto (the default), but the database does not fill %s.%s (%s %s): every create would fail", o.Name, t.id, e, key.Type),
+			Fix: idKindFix(key.Type)})
+	}
 	if t.link != "" && t.link != t.id {
 		if !has(t.link) {
 			missing(path+".link", t.link, model.TypeText)
@@ -424,4 +429,19 @@ func (g grants) allows(schema, table, priv string) bool {
 
 func sortedEntities(m map[model.Entity]*table) []model.Entity {
 	return slices.Sorted(maps.Keys(m))
+}
+
+// idKindFix is the id_kind to use for a key the database does not fill: uuid
+// when a UUID fits the column, else link (new rows take the other system's id).
+func idKindFix(typ string) string {
+	t := strings.ToLower(typ)
+	n := 0
+	if i := strings.IndexByte(t, '('); i >= 0 {
+		_, _ = fmt.Sscanf(t[i+1:], "%d", &n)
+	}
+	textual := strings.Contains(t, "char") || strings.Contains(t, "text") || t == "uuid" || t == ""
+	if textual && (n == 0 || n >= 36) {
+		return "set id_kind: uuid (Concord generates the key) or link (new rows take the other system's id)"
+	}
+	return "set id_kind: link: new rows take the other system's id as key"
 }

@@ -233,3 +233,42 @@ func TestConn_Diagnose_Rights(t *testing.T) {
 		}
 	})
 }
+
+// TestConn_Diagnose_IDKind: a text key the database does not fill, with
+// id_kind left at its default (auto), is a problem on id_kind naming the fix,
+// instead of a raw NOT NULL error on the first create.
+func TestConn_Diagnose_IDKind(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		dsn, admin := doctorDatabase(t, b)
+		for _, stmt := range []string{
+			`CREATE TABLE parts (code VARCHAR(5) PRIMARY KEY, name VARCHAR(50), crm_id VARCHAR(64) UNIQUE, updated_at VARCHAR(40))`,
+			`CREATE TABLE notes (ref VARCHAR(64) PRIMARY KEY, name VARCHAR(50), crm_id VARCHAR(64) UNIQUE, updated_at VARCHAR(40))`,
+		} {
+			_, err := admin.ExecContext(ctx, stmt)
+			require.NoError(t, err, stmt)
+		}
+		settings := map[string]any{"driver": b.driver, "dsn": dsn, "entities": map[string]any{
+			"product": map[string]any{"table": "parts", "id": "code", "updated_at": "updated_at", "link": "crm_id",
+				"fields": map[string]any{"name": "name"}},
+			"contact": map[string]any{"table": "notes", "id": "ref", "updated_at": "updated_at", "link": "crm_id",
+				"fields": map[string]any{"last_name": "name"}},
+			"order": map[string]any{"table": "orders", "id": "id", "updated_at": "updated_at", "link": "crm_id",
+				"fields": map[string]any{"number": "reference"}},
+		}}
+		c, err := sqlconn.Open(ctx, connector.OpenParams{System: "erp", Settings: settings})
+		require.NoError(t, err)
+		defer c.Close(ctx)
+		probs, err := c.Diagnose(ctx)
+		require.NoError(t, err)
+		byPath := map[string]connector.Problem{}
+		for _, p := range probs {
+			byPath[p.Setting] = p
+		}
+		require.Contains(t, byPath["entities.product.id_kind"].Msg, "does not fill parts.code")
+		require.Contains(t, byPath["entities.product.id_kind"].Fix, "id_kind: link", "a UUID does not fit varchar(5)")
+		require.Contains(t, byPath["entities.contact.id_kind"].Fix, "id_kind: uuid")
+		require.NotContains(t, byPath, "entities.order.id_kind", "orders.id is filled by the database")
+	})
+}

@@ -256,6 +256,9 @@ func (c *Conn) create(ctx context.Context, tx *sql.Tx, t *table, op connector.Op
 			}
 		}
 	}
+	if err != nil && t.idKind == IDAuto && keyNotFilled(err, t.id) {
+		return connector.Result{Err: connector.Permanent("", fmt.Errorf("insert %s: the database does not fill the key column %s, and id_kind is auto (the default): set id_kind: uuid or link for %s (concord doctor checks this): %w", t.entity, t.id, t.entity, err))}
+	}
 	if err != nil {
 		if isUnique(err) && op.LinkKey != "" && t.link != "" {
 			// A concurrent create stored the same link key first: roll back and
@@ -376,4 +379,13 @@ func (c *Conn) Archive(ctx context.Context, entity model.Entity, ids []string) (
 		}
 		return connector.Result{ID: ids[i], UpdatedAt: now, Version: now.Format(time.RFC3339Nano)}
 	})
+}
+
+// keyNotFilled reports whether an insert failed because the key column got no
+// value: the database does not generate it (a text key). SQLite even stores a
+// NULL text key, which then reads back as NULL.
+func keyNotFilled(err error, id string) bool {
+	msg := strings.ToLower(err.Error())
+	return strings.Contains(msg, "converting null") ||
+		strings.Contains(msg, strings.ToLower(id)) && (strings.Contains(msg, "null") || strings.Contains(msg, "default value"))
 }

@@ -302,3 +302,29 @@ func TestConn_MissingColumn(t *testing.T) {
 		require.Contains(t, err.Error(), "renamed_company_name")
 	})
 }
+
+// TestConn_TextKeyAuto: a text key with id_kind left at its default (auto)
+// fails the create with a permanent error that says what to set, on every
+// database, and leaves no row behind (SQLite would store a NULL key).
+func TestConn_TextKeyAuto(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	forEachBackend(t, func(t *testing.T, b backend) {
+		f := newFixture(t, b)
+		table := randName("cc_k_")
+		_, err := f.admin.ExecContext(ctx, "CREATE TABLE "+f.quote(table)+" (code VARCHAR(5) PRIMARY KEY, name VARCHAR(50), crm_id VARCHAR(64) UNIQUE, updated_at VARCHAR(40))")
+		require.NoError(t, err)
+		if b.driver != sqlconn.DriverSQLite {
+			t.Cleanup(func() { _, _ = f.admin.ExecContext(context.Background(), "DROP TABLE "+f.quote(table)) })
+		}
+		f.settings = clone(f.settings, "entities", map[string]any{"product": map[string]any{
+			"table": table, "id": "code", "updated_at": "updated_at", "link": "crm_id", "fields": map[string]any{"name": "name"}}})
+		c := f.open(t)
+		res, err := c.Write(ctx, model.Product, []connector.Op{{Kind: connector.OpCreate, LinkKey: "c1", Fields: model.Fields{"name": model.Text("Chai")}}})
+		require.NoError(t, err)
+		require.Error(t, res[0].Err)
+		require.True(t, connector.IsPermanent(res[0].Err), "%v", res[0].Err)
+		require.Contains(t, res[0].Err.Error(), "set id_kind: uuid or link")
+		require.Equal(t, 0, f.count(t, table))
+	})
+}
