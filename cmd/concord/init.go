@@ -164,7 +164,7 @@ func runInit(ctx context.Context, o *initOptions, in io.Reader, out io.Writer, l
 	}
 	reg := all.Registry(all.Deps{})
 	for _, s := range []*initcfg.System{&crm, &erp} {
-		if err := inspectSystem(ctx, reg, s, filepath.Dir(o.path), log); err != nil {
+		if err := inspectSystem(ctx, reg, s, filepath.Dir(o.path), strings.ToUpper(o.currency), log); err != nil {
 			return err
 		}
 	}
@@ -280,7 +280,7 @@ func inlinePassword(driver, dsn string) bool {
 // inspectSystem opens s with its settings (secret references resolved) and
 // reads its catalog. A connector that cannot describe itself is noted in s; a
 // system that cannot be opened or read is an error (exit 1).
-func inspectSystem(ctx context.Context, reg *connector.Registry, s *initcfg.System, dir string, log *slog.Logger) error {
+func inspectSystem(ctx context.Context, reg *connector.Registry, s *initcfg.System, dir, currency string, log *slog.Logger) error {
 	spec, ok := reg.Lookup(s.Connector)
 	if !ok {
 		return usageErr(fmt.Errorf("--%s: unknown connector %q (known: %s)", s.Name, s.Connector, strings.Join(reg.Names(), ", ")))
@@ -292,6 +292,13 @@ func inspectSystem(ctx context.Context, reg *connector.Registry, s *initcfg.Syst
 			return usageErr(fmt.Errorf("--%s-setting %s: %w", s.Name, st.Key, err))
 		}
 		settings[st.Key] = v
+	}
+	// A connector that needs the currency of its money values (HubSpot) gets
+	// --currency, as the written config will.
+	for _, f := range spec.Fields {
+		if _, set := settings[f.Name]; f.Name == "currency" && f.Required && !set {
+			settings[f.Name] = currency
+		}
 	}
 	c, err := spec.Open(ctx, connector.OpenParams{System: s.Name, Settings: settings, Logger: log.With("system", s.Name), Dir: dir, ReadOnly: true})
 	if err != nil && s.Connector != initcfg.ConnSQL {

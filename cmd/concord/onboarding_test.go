@@ -5,10 +5,12 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 	"unicode"
 
 	"github.com/go-sql-driver/mysql"
@@ -19,6 +21,7 @@ import (
 
 	"github.com/concord-sync/concord/examples/quickstart"
 	"github.com/concord-sync/concord/internal/northwind"
+	"github.com/concord-sync/concord/internal/sandbox/hubspot"
 )
 
 // onboardingCRM is a MariaDB CRM that a sales team typed by hand over the
@@ -279,4 +282,52 @@ func TestPlan_ErrNamesFlowLine(t *testing.T) {
 	out, code = run(t, "doctor", "--config", cfg)
 	require.Equal(t, exitRuntime, code, out)
 	require.Regexp(t, `concord\.yaml:\d+:\d+: problem: column customers\.contact_title \(account\) does not exist`, out)
+}
+
+// TestInit_HubSpot: init against the HubSpot-compatible sandbox (seeded from
+// Northwind) and a SQLite ERP lists HubSpot's object types and properties,
+// proposes the mapping, and the config validates, passes doctor (the quickstart
+// ERP already has what change detection needs) and syncs.
+func TestInit_HubSpot(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfg := hubspot.DefaultConfig()
+	cfg.Token = "pat-init"
+	cfg.SearchDelay = 10 * time.Millisecond
+	crm := hubspot.New(cfg)
+	t.Cleanup(func() { _ = crm.Close() })
+	hs := httptest.NewServer(crm.Handler())
+	t.Cleanup(hs.Close)
+	for _, c := range []map[string]string{
+		{"name": "Wilman Kala", "city": "Helsinki", "phone": "+358 90 224 8858", "country": "Finland"},
+		{"name": "Blue Fjord AS", "city": "Oslo", "phone": "+47 22 12 34 56", "country": "Norway"},
+	} {
+		_, err := crm.Put("companies", c)
+		require.NoError(t, err)
+	}
+	require.NoError(t, quickstart.Setup(context.Background(), filepath.Join(dir, "qs"), false))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "hubspot_token"), []byte("pat-init\n"), 0o600))
+	path := filepath.Join(dir, "concord.yaml")
+
+	out, code := run(t, "init", "--config", path, "--crm", "hubspot", "--crm-setting", "token=file:hubspot_token", "--crm-setting", "base_url="+hs.URL,
+		"--erp", "sql:sqlite:"+filepath.Join(dir, "qs", "erp.db"), "--owner", "jane.doe@example.com")
+	require.Equal(t, exitOK, code, out)
+	written, err := os.ReadFile(path)
+	require.NoError(t, err)
+	text := string(written)
+	t.Log(text)
+	require.Contains(t, text, "connector: hubspot")
+	require.Contains(t, text, `token: "file:hubspot_token"`, "the secret stays a reference")
+	require.Regexp(t, `(?m)^\s+name: name$`, text, "HubSpot's company name property is mapped")
+
+	out, code = run(t, "validate", "--config", path)
+	require.Equal(t, exitOK, code, out)
+	out, code = run(t, "doctor", "--config", path)
+	require.Equal(t, exitOK, code, out)
+	out, code = run(t, "sync", "--once", "--config", path, "--progress", "off")
+	require.Equal(t, exitOK, code, out)
+	erp := openSQLite(t, filepath.Join(dir, "qs", "erp.db"))
+	var n int
+	require.NoError(t, erp.QueryRow(`SELECT count(*) FROM customers WHERE company_name IN ('Wilman Kala', 'Blue Fjord AS')`).Scan(&n))
+	require.Equal(t, 2, n, "the HubSpot companies reached the ERP")
 }
