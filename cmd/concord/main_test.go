@@ -16,7 +16,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	code := trytontest.Run(m, 2) // Tryton clones for the demo test and the transient-error test; plain m.Run without TRYTON_URL
+	code := trytontest.Run(m, 3) // Tryton clones for the demo test, the transient-error test and init; plain m.Run without TRYTON_URL
 	if binPath != "" {
 		_ = os.RemoveAll(filepath.Dir(binPath))
 	}

@@ -20,6 +20,8 @@ import (
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/concord-sync/concord/examples/quickstart"
+	"github.com/concord-sync/concord/internal/connector/tryton/trytonrpc"
+	"github.com/concord-sync/concord/internal/connector/tryton/trytontest"
 	"github.com/concord-sync/concord/internal/northwind"
 	"github.com/concord-sync/concord/internal/sandbox/hubspot"
 )
@@ -330,4 +332,43 @@ func TestInit_HubSpot(t *testing.T) {
 	var n int
 	require.NoError(t, erp.QueryRow(`SELECT count(*) FROM customers WHERE company_name IN ('Wilman Kala', 'Blue Fjord AS')`).Scan(&n))
 	require.Equal(t, 2, n, "the HubSpot companies reached the ERP")
+}
+
+// TestIntegrationInit_Tryton: init against the real Tryton (its models and
+// fields read over JSON-RPC) and the quickstart's SQLite CRM proposes a config
+// that validates, passes doctor and syncs Tryton's products into the CRM.
+func TestIntegrationInit_Tryton(t *testing.T) {
+	t.Parallel()
+	env := trytontest.Clone(t)
+	dir := t.TempDir()
+	require.NoError(t, quickstart.Setup(context.Background(), filepath.Join(dir, "qs"), false))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "tryton.password"), []byte(env.Password+"\n"), 0o600))
+	path := filepath.Join(dir, "concord.yaml")
+	out, code := run(t, "init", "--config", path, "--crm", "sql:sqlite:"+filepath.Join(dir, "qs", "crm.db"),
+		"--erp", "tryton", "--erp-setting", "url="+env.URL, "--erp-setting", "database="+env.Database,
+		"--erp-setting", "username="+env.User, "--erp-setting", "password=file:tryton.password", "--owner", "jane.doe@example.com")
+	require.Equal(t, exitOK, code, out)
+	written, err := os.ReadFile(path)
+	require.NoError(t, err)
+	text := string(written)
+	require.Contains(t, text, "connector: tryton")
+	require.Contains(t, text, `password: "file:tryton.password"`, "the secret stays a reference")
+	require.Contains(t, text, "- name: products", "a products flow ERP -> CRM is proposed")
+
+	out, code = run(t, "validate", "--config", path)
+	require.Equal(t, exitOK, code, "%s\n%s", out, text)
+	out, code = run(t, "doctor", "--config", path)
+	require.Equal(t, exitOK, code, "%s\n%s", out, text)
+	out, code = run(t, "sync", "--once", "--config", path, "--progress", "off", "--flow", "products")
+	require.Equal(t, exitOK, code, out)
+
+	rpc, err := trytonrpc.New(trytonrpc.Config{URL: env.URL, Database: env.Database, Username: env.User, Password: env.Password})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = rpc.Close(context.Background()) })
+	ids, err := rpc.Search(context.Background(), "product.product", nil, trytonrpc.SearchOptions{})
+	require.NoError(t, err)
+	crm := openSQLite(t, filepath.Join(dir, "qs", "crm.db"))
+	var n int
+	require.NoError(t, crm.QueryRow(`SELECT count(*) FROM products WHERE erp_product_id IS NOT NULL`).Scan(&n))
+	require.GreaterOrEqual(t, n, len(ids), "Tryton's products reached the CRM (matched or created)")
 }
