@@ -40,6 +40,9 @@ failure while polling is logged with the flow's line and polled again next time.
 SIGTERM or SIGINT stops the pollers at once, gives the running batches
 --grace-period to finish their write and recording (then cancels them: the next
 start redoes them), and exits 0.
+At the default log level (info) serve logs each system opened, where it listens, each
+poll that read changes, each batch piece applied with its counts by outcome, and each
+record not synced with its id and the reason (docs/operations.md lists every line).
 Events older than retention.events (default 90d) are pruned at start and hourly.
 The HTTP server closes connections that send nothing or trickle (5 s for headers,
 30 s per request and per response, 60 s idle), refuses headers over 64 KiB, and
