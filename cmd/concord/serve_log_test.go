@@ -174,6 +174,14 @@ func TestServe_Log(t *testing.T) {
 	updated := waitFor("applied update", func(l map[string]any) bool { return is(l, "applied", "flow", "customers", "updated", 1.0) })
 	require.Contains(t, updated, "lag", "an applied change says how far behind the target was")
 
+	// The source table renamed under serve: each poll of the flow fails, with
+	// the flow's config line and the database's reason.
+	_, err = crm.Exec(`ALTER TABLE companies RENAME TO companies_old`)
+	require.NoError(t, err)
+	pollFailed := waitFor("poll failed", func(l map[string]any) bool { return is(l, "poll failed", "flow", "customers") })
+	require.Equal(t, "ERROR", pollFailed["level"])
+	require.Regexp(t, `concord\.yaml:\d+: flow customers: .*companies`, pollFailed["err"])
+
 	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
 	select {
 	case err := <-exited:
