@@ -48,7 +48,7 @@ func (a *app) startResyncs(ctx context.Context, legs, asked []string) ([]string,
 			return nil, err
 		}
 		if !slices.Contains(asked, l) {
-			a.log.InfoContext(ctx, "going on with a resync a previous run left unfinished", "flow", l, "queued", r.Queued, "total", r.Total)
+			a.log.InfoContext(ctx, "going on with a resync a previous run left unfinished", engine.FlowAttr(l), "queued", r.Queued, "total", r.Total)
 		}
 	}
 	return all, nil
@@ -104,7 +104,7 @@ func (a *app) rememberMappings(ctx context.Context, legs, resynced []string) err
 		}
 		if st.Changed {
 			a.log.WarnContext(ctx, "the mapping changed since the records already synced were written; they keep their old values until a resync (concord plan shows the difference)",
-				"flow", name, "changed", st.What, "resync", "concord sync --once --resync "+name)
+				engine.FlowAttr(name), "changed", st.What, "resync", "concord sync --once --resync "+name)
 		}
 	}
 	return nil

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
 	"os"
@@ -14,6 +15,10 @@ type globals struct {
 	config    string
 	logLevel  string
 	logFormat string
+	// defaultLevel is the command's log level when neither --log-level nor
+	// CONCORD_LOG_LEVEL sets one: info for serve, warn (the empty default) for
+	// the other commands.
+	defaultLevel string
 }
 
 func newRootCmd() *cobra.Command {
@@ -41,7 +46,7 @@ Values from systems are printed with control characters escaped (\x1b, \x00).`,
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringVarP(&g.config, "config", "c", envOr("CONCORD_CONFIG", "concord.yaml"), "config file (env CONCORD_CONFIG)")
-	root.PersistentFlags().StringVar(&g.logLevel, "log-level", envOr("CONCORD_LOG_LEVEL", "warn"), "log level: debug, info, warn, error")
+	root.PersistentFlags().StringVar(&g.logLevel, "log-level", envOr("CONCORD_LOG_LEVEL", ""), "log level: debug, info, warn, error (env CONCORD_LOG_LEVEL; default info for serve, warn for the other commands)")
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr(err) })
 	root.AddCommand(
@@ -62,8 +67,9 @@ func envOr(key, def string) string {
 
 // logger builds the process logger from the flags; logs go to stderr.
 func (g *globals) logger() (*slog.Logger, error) {
+	level := cmp.Or(g.logLevel, g.defaultLevel, "warn")
 	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(strings.ToUpper(g.logLevel))); err != nil {
+	if err := lvl.UnmarshalText([]byte(strings.ToUpper(level))); err != nil {
 		return nil, usageErr(fmt.Errorf("--log-level %q: want debug, info, warn or error", g.logLevel))
 	}
 	opts := &slog.HandlerOptions{Level: lvl}

@@ -40,6 +40,9 @@ failure while polling is logged with the flow's line and polled again next time.
 SIGTERM or SIGINT stops the pollers at once, gives the running batches
 --grace-period to finish their write and recording (then cancels them: the next
 start redoes them), and exits 0.
+At the default log level (info) serve logs each system opened, where it listens, each
+poll that read changes, each batch piece applied with its counts by outcome, and each
+record not synced with its id and the reason (docs/operations.md lists every line).
 Events older than retention.events (default 90d) are pruned at start and hourly.
 The HTTP server closes connections that send nothing or trickle (5 s for headers,
 30 s per request and per response, 60 s idle), refuses headers over 64 KiB, and
@@ -47,6 +50,7 @@ accepts at most 512 connections at once (see docs/cli.md).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
+			g.defaultLevel = "info" // serve says what it does (docs/operations.md)
 			a, err := openAppWith(ctx, g, run)
 			if err != nil {
 				if ctx.Err() != nil {
@@ -74,9 +78,10 @@ func (a *app) serve(ctx context.Context, addr string) error {
 		if err != nil {
 			return err
 		}
-		mux := http.NewServeMux()
+		mux := newRouteMux()
 		recv := server.NewReceiver(a.store, server.Verifiers(a.conns), a.eng, a.log.With("component", "webhooks"))
-		recv.Register(mux)
+		recv.Register(mux.ServeMux)
+		mux.note("POST /webhooks/{system}")
 		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 		mux.HandleFunc("GET /stats", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
@@ -97,7 +102,7 @@ func (a *app) serve(ctx context.Context, addr string) error {
 				a.log.ErrorContext(ctx, "http server", "err", err)
 			}
 		}()
-		a.log.InfoContext(ctx, "serving", "addr", ln.Addr().String())
+		a.log.InfoContext(ctx, "listening", "addr", ln.Addr().String(), "endpoints", mux.endpoints())
 	}
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -116,6 +121,7 @@ func (a *app) serve(ctx context.Context, addr string) error {
 		if f, ok := a.cfg.Flow(l.Flow); ok && f.Every > 0 {
 			every = f.Every
 		}
+		a.log.InfoContext(ctx, "polling", engine.FlowAttr(name), "source", l.Source, "target", l.Target, "every", every)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -123,14 +129,16 @@ func (a *app) serve(ctx context.Context, addr string) error {
 		}()
 	}
 	<-ctx.Done()
-	a.log.Info("shutting down")
+	a.log.Info("shutting down", "grace_period", a.run.grace)
 	wg.Wait()
 	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.run.grace)
 	defer cancel()
 	if srv != nil {
 		_ = srv.Shutdown(stopCtx)
 	}
-	return a.queue.Stop(stopCtx)
+	err := a.queue.Stop(stopCtx)
+	a.log.Info("stopped")
+	return err
 }
 
 // tickEvery is how often serve wakes missed waits, expires old ones and
@@ -161,13 +169,13 @@ func (a *app) pollLoop(ctx context.Context, leg string, every time.Duration) {
 	defer t.Stop()
 	for {
 		if err := a.eng.StartSweep(ctx, leg); err != nil && ctx.Err() == nil {
-			a.log.ErrorContext(ctx, "sweep failed", "leg", leg, "err", err)
+			a.log.ErrorContext(ctx, "sweep failed", engine.FlowAttr(leg), "err", err)
 		}
 		for ctx.Err() == nil {
 			res, err := a.poll(ctx, leg)
 			if err != nil {
 				if ctx.Err() == nil {
-					a.log.ErrorContext(ctx, "poll failed", "leg", leg, "err", err)
+					a.log.ErrorContext(ctx, "poll failed", engine.FlowAttr(leg), "err", err)
 				}
 				break
 			}

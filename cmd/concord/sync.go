@@ -142,7 +142,7 @@ func (a *app) syncRun(ctx context.Context, legs, asked []string, mode progressMo
 		return nil, err
 	}
 	if n, err := a.queue.Orphans(ctx); err == nil && n > 0 {
-		a.log.WarnContext(ctx, "queued work of flows no longer in the config is left waiting", "jobs", n)
+		a.log.WarnContext(ctx, "queued work of flows no longer in the config is left waiting", "batches", n)
 	}
 	resync, err := a.startResyncs(ctx, legs, asked)
 	if err != nil {

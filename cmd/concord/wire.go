@@ -14,6 +14,7 @@ import (
 	"github.com/concord-sync/concord/internal/connector"
 	"github.com/concord-sync/concord/internal/connector/all"
 	"github.com/concord-sync/concord/internal/engine"
+	"github.com/concord-sync/concord/internal/logwatch"
 	"github.com/concord-sync/concord/internal/model"
 	"github.com/concord-sync/concord/internal/queue"
 	"github.com/concord-sync/concord/internal/retry"
@@ -157,6 +158,7 @@ func wire(ctx context.Context, cfg *config.Config, reg *connector.Registry, log 
 		Store: a.store, Connectors: a.conns, Legs: legs, ConfigVersion: cfg.Version, Queue: a.queue,
 		Retry:     engine.RetryPolicy{MaxAttempts: cfg.Sync.Retry.MaxAttempts, Backoff: cfg.Sync.Retry.Backoff, MaxBackoff: cfg.Sync.Retry.MaxBackoff},
 		BatchSize: cfg.Sync.BatchSize, Logger: log, WaitLimit: cfg.Sync.WaitLimit,
+		Observer: engine.Observers{logwatch.New(log)},
 	})
 	if err != nil {
 		return nil, usageErr(err)
@@ -180,6 +182,7 @@ func (a *app) openSystems(ctx context.Context, reg *connector.Registry) error {
 			return fmt.Errorf("%s: open system %s (%s): %w", configAt(a.cfg, sys.Line), sys.Name, sys.Connector, err)
 		}
 		a.conns[sys.Name] = c
+		a.log.InfoContext(ctx, "system opened", "system", sys.Name, "connector", sys.Connector)
 	}
 	return nil
 }

@@ -373,7 +373,6 @@ func (e *Engine) poll(ctx context.Context, l *Leg, key store.CursorKey, cursor s
 		return PollResult{}, fmt.Errorf("poll %s: %w", l.Name, err)
 	}
 	e.count(l.Name, func(s *Stats) { s.Read += len(res.Records) })
-	e.log.DebugContext(ctx, "polled", "leg", l.Name, "read", len(res.Records), "queued", len(recs), "done", out.Done)
 	return out, nil
 }
 

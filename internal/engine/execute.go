@@ -491,7 +491,7 @@ func (e *Engine) record(ctx context.Context, bp *BatchPlan, answers []response, 
 	e.noteCreated(l, created)
 	e.writeStatus(ctx, bp, outs)
 	if st.Failed+st.Retrying+st.Quarantined+st.Waiting > 0 {
-		e.log.InfoContext(ctx, "batch had records not synced", "leg", l.Name, "attempt", b.Attempt, "failed", st.Failed, "retrying", st.Retrying, "waiting", st.Waiting, "quarantined", st.Quarantined)
+		e.log.DebugContext(ctx, "batch had records not synced", FlowAttr(l.Name), "attempt", b.Attempt, "failed", st.Failed, "retrying", st.Retrying, "waiting", st.Waiting, "quarantined", st.Quarantined)
 	}
 	return outs, nil
 }
@@ -561,7 +561,7 @@ func (e *Engine) writeStatus(ctx context.Context, bp *BatchPlan, outs []Outcome)
 	if len(echoes) > 0 {
 		// Before the write: a crash between the two leaves at most one extra try.
 		if err := e.store.PutFingerprints(ctx, echoes); err != nil {
-			e.log.WarnContext(ctx, "remember status writes", "leg", l.Name, "err", err)
+			e.log.WarnContext(ctx, "remember status writes", FlowAttr(l.Name), "err", err)
 			return
 		}
 	}
@@ -575,7 +575,7 @@ func (e *Engine) writeStatus(ctx context.Context, bp *BatchPlan, outs []Outcome)
 		}
 	}
 	if err != nil {
-		e.log.WarnContext(ctx, "write status field", "leg", l.Name, "system", l.Source, "field", l.StatusField, "err", err)
+		e.log.WarnContext(ctx, "write status field", FlowAttr(l.Name), "system", l.Source, "field", l.StatusField, "err", err)
 	}
 }
 
@@ -655,7 +655,7 @@ func (e *Engine) settleLinks(ctx context.Context, tx store.Tx, l *Leg, pairs []l
 		case s != "" && t != "" && s != t:
 			ev := &events[p.event]
 			ev.Error = strings.TrimPrefix(ev.Error+"; ", "; ") + fmt.Sprintf("not linked: %s %s is paired with concord id %s and %s %s with %s", l.Source, p.source, s, l.Target, p.target, t)
-			e.log.WarnContext(ctx, "records already paired differently", "leg", l.Name, "source", p.source, "target", p.target)
+			e.log.WarnContext(ctx, "records already paired differently", FlowAttr(l.Name), "record", p.source, "target_record", p.target)
 			continue
 		case s != "":
 			cid = s
@@ -740,7 +740,7 @@ func pieceReport(l *Leg, bp *BatchPlan, outs []Outcome, at time.Time, took, wait
 		switch o.Outcome {
 		case store.OutcomeCreated, store.OutcomeUpdated, store.OutcomeUnchanged:
 			applied[o.SourceID] = true
-		case store.OutcomeFailed, store.OutcomeQuarantined, store.OutcomeRetrying, store.OutcomeReview:
+		case store.OutcomeFailed, store.OutcomeDead, store.OutcomeQuarantined, store.OutcomeRetrying, store.OutcomeReview:
 			r.Failures = append(r.Failures, o)
 		}
 	}

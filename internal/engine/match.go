@@ -64,7 +64,7 @@ func (e *Engine) refresh(ctx context.Context, l *Leg, m *matcher) error {
 		}
 	}
 	if !m.built {
-		e.log.InfoContext(ctx, "match index built", "leg", l.Name, "system", l.Target, "entity", l.targetEntity(), "records", m.ix.Len())
+		e.log.InfoContext(ctx, "match index built", FlowAttr(l.Name), "system", l.Target, "entity", l.targetEntity(), "records", m.ix.Len())
 	}
 	m.built = true
 	return nil

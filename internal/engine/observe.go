@@ -50,7 +50,8 @@ type PieceReport struct {
 	// updated or unchanged) in the piece: At - Oldest is how far behind the
 	// target was. Zero when none was applied.
 	Oldest time.Time
-	// Failures are the records that failed, were quarantined or went to
+	// Failures are the records that failed (for good, dead-lettered after
+	// their last attempt, or to be retried), were quarantined or went to
 	// review, with the reason.
 	Failures []Outcome
 }

@@ -222,7 +222,7 @@ func (e *Engine) expireWaits(ctx context.Context) (int, error) {
 	e.writeExpiredStatus(ctx, mine, now)
 	for _, w := range mine {
 		// The owner's alarm: a record gave up waiting.
-		e.log.ErrorContext(ctx, "record waited too long; dead-lettered", "leg", w.Flow, "record", w.ExternalID,
+		e.log.ErrorContext(ctx, "record waited too long; dead-lettered", FlowAttr(w.Flow), "record", w.ExternalID,
 			"awaited", string(w.AwaitEntity)+" "+w.AwaitID, "since", w.Since, "limit", e.waitLimit)
 		e.count(w.Flow, func(s *Stats) { s.Failed++ })
 	}
@@ -247,7 +247,7 @@ func (e *Engine) writeExpiredStatus(ctx context.Context, expired []store.Wait, n
 			ops[i] = connector.Op{Kind: connector.OpUpdate, ID: w.ExternalID, Fields: model.Fields{l.StatusField: model.Text(statusText(l, o, now))}}
 		}
 		if _, err := e.conns[l.Source].Write(ctx, l.Entity, ops); err != nil {
-			e.log.WarnContext(ctx, "write status field", "leg", l.Name, "system", l.Source, "field", l.StatusField, "err", err)
+			e.log.WarnContext(ctx, "write status field", FlowAttr(l.Name), "system", l.Source, "field", l.StatusField, "err", err)
 		}
 	}
 }

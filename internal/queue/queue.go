@@ -261,7 +261,7 @@ func (q *Queue) Start(ctx context.Context, proc Processor) error {
 			return fmt.Errorf("queue: rescue jobs of a crashed run: %w", err)
 		}
 		if n, _ := res.RowsAffected(); n > 0 {
-			q.log.InfoContext(ctx, "rescued jobs of a crashed run", "jobs", n)
+			q.log.InfoContext(ctx, "resumed batches of a crashed run", "batches", n)
 		}
 	}
 	// The workers outlive ctx: a cancelled ctx (SIGTERM) must not cut running
@@ -509,7 +509,7 @@ func (w *applyWorker) Work(ctx context.Context, job *river.Job[applyArgs]) error
 		return err
 	}
 	if !ok {
-		w.log.InfoContext(ctx, "batch already applied", "leg", job.Args.Leg, "payload", job.Args.Payload)
+		w.log.DebugContext(ctx, "batch already applied", engine.FlowAttr(job.Args.Leg))
 		return nil
 	}
 	opt := engine.ProcessOptions{
@@ -528,11 +528,11 @@ func (w *applyWorker) Work(ctx context.Context, job *river.Job[applyArgs]) error
 	if errors.Is(err, engine.ErrStopped) {
 		// Shutting down between two pieces: the rest is the payload now; the
 		// next start runs it. Snoozing spends no attempt.
-		w.log.InfoContext(ctx, "batch paused for shutdown", "leg", b.Leg)
+		w.log.InfoContext(ctx, "batch paused for shutdown", engine.FlowAttr(b.Leg), "records", len(b.Records))
 		return river.JobSnooze(time.Second)
 	}
 	if job.Attempt < job.MaxAttempts {
-		w.log.WarnContext(ctx, "batch failed; river retries it", "leg", b.Leg, "records", len(b.Records), "attempt", job.Attempt, "err", err)
+		w.log.WarnContext(ctx, "batch failed, retrying", engine.FlowAttr(b.Leg), "records", len(b.Records), "attempt", job.Attempt, "max_attempts", job.MaxAttempts, "err", err)
 		return err
 	}
 	// Pieces recorded before the failure checkpointed the rest: bury only that.
@@ -542,10 +542,10 @@ func (w *applyWorker) Work(ctx context.Context, job *river.Job[applyArgs]) error
 	if berr := w.proc.Bury(context.WithoutCancel(ctx), b, fmt.Sprintf("batch failed %d times: %v", job.Attempt, err), job.Attempt); berr != nil {
 		// Never let River discard a batch that is not dead-lettered: try again
 		// later without spending an attempt.
-		w.log.ErrorContext(ctx, "dead-letter batch failed; retrying later", "leg", b.Leg, "err", errors.Join(err, berr))
+		w.log.ErrorContext(ctx, "dead-letter batch failed; retrying later", engine.FlowAttr(b.Leg), "records", len(b.Records), "err", errors.Join(err, berr))
 		return river.JobSnooze(w.q.cfg.Backoff)
 	}
-	w.log.ErrorContext(ctx, "batch dead-lettered", "leg", b.Leg, "records", len(b.Records), "err", err)
+	w.log.ErrorContext(ctx, "batch dead-lettered", engine.FlowAttr(b.Leg), "records", len(b.Records), "attempts", job.Attempt, "err", err)
 	return w.q.forget(ctx, job.Args.Payload)
 }
 
