@@ -373,3 +373,16 @@ func roundDur(d time.Duration) time.Duration {
 	}
 	return d.Round(time.Hour)
 }
+
+// Notifiers returns the channels cfg configures: e-mail, then webhook; none
+// when neither is set.
+func Notifiers(cfg config.Alerts) []Notifier {
+	var out []Notifier
+	if cfg.Email != nil {
+		out = append(out, NewEmail(*cfg.Email))
+	}
+	if cfg.Webhook != nil {
+		out = append(out, NewWebhook(*cfg.Webhook, nil))
+	}
+	return out
+}
