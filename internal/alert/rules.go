@@ -40,8 +40,10 @@ type legHistory struct {
 	lastRead time.Time
 	gaps     []time.Duration
 	// polled is true once a poll was reported; pollOK is whether the last one
-	// succeeded.
+	// succeeded, lastOK when one last did, lastErr the last failure's reason.
 	polled, pollOK bool
+	lastOK         time.Time
+	lastErr        string
 	// records are the outcomes of recent pieces, oldest first.
 	records []tally
 }
@@ -67,6 +69,11 @@ func (e *Evaluator) Polled(r engine.PollReport) {
 	defer e.mu.Unlock()
 	h := e.leg(r.Leg, r.Flow)
 	h.polled, h.pollOK = true, r.Err == nil
+	if r.Err != nil {
+		h.lastErr = r.Err.Error()
+	} else if r.At.After(h.lastOK) {
+		h.lastOK = r.At
+	}
 	if r.Err != nil || r.Read == 0 {
 		return
 	}
@@ -178,15 +185,19 @@ func (e *Evaluator) conditions(snap health.Snapshot, now time.Time) map[key]cond
 		}
 		if c.StalePoll.Enabled {
 			limit := max(c.StalePoll.After, 3*e.intervals[f.Leg])
-			// Serve gets limit from its start to poll successfully.
-			last := f.LastPollOK
-			if last.Before(e.start) {
-				last = e.start
+			// Serve gets limit from its start to poll successfully; the
+			// polls observed count too.
+			last, lastErr := latest(f.LastPollOK, e.start), f.LastError
+			if h, ok := e.legs[f.Leg]; ok {
+				last = latest(last, h.lastOK)
+				if lastErr == "" && !h.pollOK {
+					lastErr = h.lastErr
+				}
 			}
 			if d := now.Sub(last); d > limit {
 				msg := fmt.Sprintf("%s has had no successful poll of %s for %s", s, f.Source, roundDur(d))
-				if f.LastError != "" {
-					msg += "; last error: " + clip(f.LastError)
+				if lastErr != "" {
+					msg += "; last error: " + clip(lastErr)
 				}
 				add(RuleStalePoll, s, "%s", msg)
 			}
@@ -282,6 +293,13 @@ func (s *series) observe(now time.Time, value int64, window time.Duration) (low,
 		low = min(low, x.value)
 	}
 	return low, value - low
+}
+
+func latest(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 func median(ds []time.Duration) time.Duration {

@@ -429,3 +429,26 @@ func TestEvaluator_DeliveryRetried(t *testing.T) {
 	require.Contains(t, b.logs.String(), `msg="alert delivered after retries"`)
 	require.Empty(t, b.e.Active())
 }
+
+func TestEvaluator_StalePollObserved(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	// A producer that knows no poll times: the polls the evaluator observed count.
+	bare := func() health.Snapshot {
+		s := healthy(b.now)
+		s.Flows = s.Flows[:1]
+		s.Flows[0].LastPoll, s.Flows[0].LastPollOK = time.Time{}, time.Time{}
+		return s
+	}
+	require.Empty(t, b.eval(t, bare()), "serve starts")
+	b.advance(10 * time.Minute)
+	b.e.Polled(engine.PollReport{Leg: "customers", Flow: "customers", At: b.now, Read: 0})
+	b.advance(10 * time.Minute)
+	b.e.Polled(engine.PollReport{Leg: "customers", Flow: "customers", At: b.now, Err: errors.New("no such table: customers")})
+	require.Empty(t, b.eval(t, bare()), "the last success was 10m ago")
+	b.advance(6 * time.Minute)
+	n := one(t, b.eval(t, bare()), "stale_poll", "flow customers", alert.Firing)
+	require.Equal(t, "flow customers has had no successful poll of crm for 16m0s; last error: no such table: customers", n.Summary)
+	b.e.Polled(engine.PollReport{Leg: "customers", Flow: "customers", At: b.now, Read: 1})
+	one(t, b.eval(t, bare()), "stale_poll", "flow customers", alert.Resolved)
+}
