@@ -14,8 +14,8 @@ import (
 
 // actions say what to do when a rule fires; docs/alerts.md says more.
 var actions = map[string]string{
-	RuleLag:             "look for a failing or slow target and for retrying records (concord status, the serve log); changes are applied once the cause is gone.",
-	RuleStalePoll:       "read the poll error in the serve log or concord status: a renamed table, refused credentials or a system that is down; fix it and the next poll catches up.",
+	RuleLag:             "look for a failing or slow target and for retrying records (/stats, the serve log, concord waits); changes are applied once the cause is gone.",
+	RuleStalePoll:       "read the poll error in the serve log or /stats: a renamed table, refused credentials or a system that is down; fix it and the next poll catches up.",
 	RuleSilence:         "check that the source still records changes where the flow reads them (table, entity, webhook subscription) and that nothing upstream stopped.",
 	RuleErrorRate:       "list the failures with concord deadletter list and concord events; fix the cause (a rule in the target, a mapping) and retry them with concord deadletter retry.",
 	RuleDeadLetters:     "list them with concord deadletter list, fix the cause and retry them with concord deadletter retry.",
