@@ -161,7 +161,9 @@ func (e *Evaluator) conditions(snap health.Snapshot, now time.Time) map[key]cond
 			add(rule, s, "%s %s: %d, up %d from %d within %s", s, what, value, grew, low, roundDur(g.Window))
 		}
 	}
-	// downFor tracks since when a condition has been seen.
+	// downFor returns how long a subject has been bad: since its last good
+	// moment when known, else since the evaluator first saw it bad; -1 when
+	// it is fine.
 	downFor := func(k key, bad bool, since time.Time) time.Duration {
 		if !bad {
 			return -1
@@ -172,7 +174,7 @@ func (e *Evaluator) conditions(snap health.Snapshot, now time.Time) map[key]cond
 			first = now
 			e.bad[k] = now
 		}
-		if since.IsZero() || since.After(first) {
+		if since.IsZero() { // never answered since start: since first seen down
 			since = first
 		}
 		return now.Sub(since)
