@@ -44,6 +44,10 @@ At the default log level (info) serve logs each system opened, where it listens,
 poll that read changes, each batch piece applied with its counts by outcome, and each
 record not synced with its id and the reason (docs/operations.md lists every line).
 Events older than retention.events (default 90d) are pruned at start and hourly.
+Every alerts.every (default 15s) the alert rules are evaluated: an alert that
+fires is logged (WARN "alert fired") and sent to alerts.email and
+alerts.webhook, again every alerts.repeat while it lasts, and once more when it
+is resolved (INFO "alert resolved"); see docs/alerts.md.
 The HTTP server closes connections that send nothing or trickle (5 s for headers,
 30 s per request and per response, 60 s idle), refuses headers over 64 KiB, and
 accepts at most 512 connections at once (see docs/cli.md).`,
@@ -115,6 +119,7 @@ func (a *app) serve(ctx context.Context, addr string) error {
 		defer wg.Done()
 		a.pruneLoop(ctx, pruneEvery) // retention.events
 	}()
+	wg.Go(func() { a.runAlerts(ctx) }) // alerts: every alerts.every
 	for _, name := range a.eng.Legs() {
 		l, _ := a.eng.Leg(name)
 		every := a.cfg.Sync.PollInterval

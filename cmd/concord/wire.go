@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/concord-sync/concord/internal/alert"
 	"github.com/concord-sync/concord/internal/config"
 	"github.com/concord-sync/concord/internal/connector"
 	"github.com/concord-sync/concord/internal/connector/all"
@@ -32,6 +33,8 @@ type app struct {
 	queue *queue.Queue
 	eng   *engine.Engine
 	run   runOptions
+	// alerts evaluates the owner's alert rules; serve runs it.
+	alerts *alert.Evaluator
 }
 
 // runOptions are how a command waits for systems and for running batches.
@@ -154,11 +157,12 @@ func wire(ctx context.Context, cfg *config.Config, reg *connector.Registry, log 
 	if err != nil {
 		return nil, err
 	}
+	a.alerts = a.newAlerts()
 	a.eng, err = engine.New(engine.Params{
 		Store: a.store, Connectors: a.conns, Legs: legs, ConfigVersion: cfg.Version, Queue: a.queue,
 		Retry:     engine.RetryPolicy{MaxAttempts: cfg.Sync.Retry.MaxAttempts, Backoff: cfg.Sync.Retry.Backoff, MaxBackoff: cfg.Sync.Retry.MaxBackoff},
 		BatchSize: cfg.Sync.BatchSize, Logger: log, WaitLimit: cfg.Sync.WaitLimit,
-		Observer: engine.Observers{logwatch.New(log)},
+		Observer: engine.Observers{logwatch.New(log), a.alerts},
 	})
 	if err != nil {
 		return nil, usageErr(err)

@@ -86,6 +86,8 @@ type Config struct {
 	Flows []Flow
 	// Retention says how long the store keeps events.
 	Retention Retention
+	// Alerts says when serve tells the owner that something is wrong, and how.
+	Alerts Alerts
 }
 
 // Store configures the store.
@@ -253,6 +255,7 @@ func DefaultConfig() *Config {
 		},
 		Entities:  map[model.Entity]*Entity{},
 		Retention: Retention{Events: DefaultEventRetention},
+		Alerts:    DefaultAlerts(),
 	}
 }
 

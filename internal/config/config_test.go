@@ -28,6 +28,8 @@ var testEnv = map[string]string{
 	"CONCORD_DATABASE_URL": "postgres://concord:db-pw-from-env@db/concord",
 	"HUBSPOT_TOKEN":        "token-from-env",
 	"TRYTON_PASSWORD":      "tryton-from-env",
+	"SMTP_PASSWORD":        "smtp-pw-from-env",
+	"ALERT_WEBHOOK_URL":    "https://hooks.example.com/services/T0/B0/token-from-env",
 }
 
 func lookupEnv(name string) (string, bool) {
