@@ -3,14 +3,15 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/concord-sync/concord/internal/engine"
+	"github.com/concord-sync/concord/internal/health"
 	"github.com/concord-sync/concord/internal/server"
 )
 
@@ -47,15 +48,24 @@ accepts at most 512 connections at once (see docs/cli.md).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
+			// /healthz and /readyz answer at once, while the store and the
+			// systems are still being opened.
+			run.tracker = health.NewTracker()
+			h := health.NewCollector(run.tracker, health.Config{}, nil)
+			front, err := listenFront(addr, h)
+			if err != nil {
+				return err
+			}
 			a, err := openAppWith(ctx, g, run)
 			if err != nil {
+				front.close(ctx)
 				if ctx.Err() != nil {
 					return nil // stopped while waiting for a system: nothing ran
 				}
 				return err
 			}
 			defer a.Close(context.WithoutCancel(ctx))
-			return a.serve(ctx, addr)
+			return a.serve(ctx, front, h)
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8088", "HTTP listen address for /healthz and /stats (empty: none)")
@@ -63,43 +73,86 @@ accepts at most 512 connections at once (see docs/cli.md).`,
 	return cmd
 }
 
+// front is serve's HTTP server: it listens before the app is open, so that
+// /healthz and /readyz answer at once; /stats and the webhooks answer 503
+// until the app is attached.
+type front struct {
+	srv   *http.Server
+	addr  string
+	stats atomic.Pointer[http.Handler]
+	hooks atomic.Pointer[http.Handler]
+}
+
+// listenFront listens on addr and serves /healthz, /readyz, /stats and the
+// webhooks; an empty addr serves nothing (nil front).
+func listenFront(addr string, h *health.Collector) (*front, error) {
+	if addr == "" {
+		return nil, nil
+	}
+	ln, err := server.Listen(addr, server.DefaultLimits())
+	if err != nil {
+		return nil, err
+	}
+	f := &front{addr: ln.Addr().String()}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	mux.Handle("GET /readyz", health.ReadyHandler(h))
+	mux.Handle("GET /stats", f.until(&f.stats))
+	mux.Handle("POST /webhooks/{system}", f.until(&f.hooks))
+	f.srv = server.NewHTTPServer(mux, server.DefaultLimits())
+	go func() { _ = f.srv.Serve(ln) }()
+	return f, nil
+}
+
+// until serves with the handler in p once it is set, else 503.
+func (f *front) until(p *atomic.Pointer[http.Handler]) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h := p.Load(); h != nil {
+			(*h).ServeHTTP(w, r)
+			return
+		}
+		http.Error(w, "starting: see /readyz", http.StatusServiceUnavailable)
+	})
+}
+
+func (f *front) close(ctx context.Context) {
+	if f != nil {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		defer cancel()
+		_ = f.srv.Shutdown(sctx)
+	}
+}
+
 // serve runs until ctx is cancelled.
-func (a *app) serve(ctx context.Context, addr string) error {
+func (a *app) serve(ctx context.Context, f *front, h *health.Collector) error {
 	if err := a.queue.Start(ctx, a.eng); err != nil {
 		return err
 	}
-	var srv *http.Server
-	if addr != "" {
-		ln, err := server.Listen(addr, server.DefaultLimits())
-		if err != nil {
-			return err
-		}
+	var webhooks func() []server.WebhookStats
+	if f != nil {
 		mux := http.NewServeMux()
 		recv := server.NewReceiver(a.store, server.Verifiers(a.conns), a.eng, a.log.With("component", "webhooks"))
 		recv.Register(mux)
-		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-		mux.HandleFunc("GET /stats", func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Type", "application/json")
+		webhooks = recv.Stats
+		var hooks http.Handler = mux
+		f.hooks.Store(&hooks)
+		var stats http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			reviews, err := a.store.CountReviews(r.Context(), "") // pairs waiting in concord match
 			if err != nil {
 				http.Error(w, "store unavailable", http.StatusServiceUnavailable)
 				return
 			}
-			_ = json.NewEncoder(w).Encode(struct {
-				Flows          []engine.Stats        `json:"flows"`
-				Webhooks       []server.WebhookStats `json:"webhooks"`
-				PendingReviews int                   `json:"pending_reviews"`
-			}{a.eng.Stats(), recv.Stats(), reviews})
+			snap := h.Snapshot(r.Context())
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(statsBody{Flows: a.eng.Stats(), Webhooks: recv.Stats(), PendingReviews: reviews,
+				DeadLetters: snap.DeadLetters(), Quarantine: snap.Quarantined(), Health: snap})
 		})
-		srv = server.NewHTTPServer(mux, server.DefaultLimits())
-		go func() {
-			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				a.log.ErrorContext(ctx, "http server", "err", err)
-			}
-		}()
-		a.log.InfoContext(ctx, "serving", "addr", ln.Addr().String())
+		f.stats.Store(&stats)
+		a.log.InfoContext(ctx, "serving", "addr", f.addr)
 	}
+	h.Attach(healthSources(a, webhooks))
 	var wg sync.WaitGroup
+	wg.Go(func() { h.Run(ctx) })
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -127,10 +180,22 @@ func (a *app) serve(ctx context.Context, addr string) error {
 	wg.Wait()
 	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.run.grace)
 	defer cancel()
-	if srv != nil {
-		_ = srv.Shutdown(stopCtx)
+	if f != nil {
+		_ = f.srv.Shutdown(stopCtx)
 	}
 	return a.queue.Stop(stopCtx)
+}
+
+// statsBody is GET /stats: the counters since start per flow and per webhook
+// system, and the current state (dead letters, quarantine, reviews open now;
+// the health snapshot).
+type statsBody struct {
+	Flows          []engine.Stats        `json:"flows"`
+	Webhooks       []server.WebhookStats `json:"webhooks"`
+	PendingReviews int                   `json:"pending_reviews"`
+	DeadLetters    int                   `json:"dead_letters"`
+	Quarantine     int                   `json:"quarantine"`
+	Health         health.Snapshot       `json:"health"`
 }
 
 // tickEvery is how often serve wakes missed waits, expires old ones and
