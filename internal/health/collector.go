@@ -201,11 +201,16 @@ func (c *Collector) Collect(ctx context.Context) Snapshot {
 		if s.streak > 0 {
 			sys.LastError = s.lastError
 		}
-		if s.pinged && !s.pingOK {
-			sys.Reachable = false
-		} else if !(s.pinged && s.pingAt.After(s.lastErrorAt)) {
-			// Without a ping newer than the last failure, a system whose
-			// every poll fails is unreachable.
+		switch {
+		case s.pinged && !s.pingOK:
+			// The last ping failed: unreachable until a call succeeds.
+			sys.Reachable = s.lastOK.After(s.pingAt)
+		case s.pinged && now.Sub(s.pingAt) < 3*c.cfg.PingEvery:
+			// It answers pings: a poll that fails is the flow's problem (a
+			// table renamed), not the system's.
+		default:
+			// Without a recent ping, a system whose every poll fails is
+			// unreachable.
 			reading, failing := 0, 0
 			for _, li := range src.Legs {
 				if li.Source == si.Name {

@@ -99,7 +99,7 @@ func (t *Tracker) Polled(r engine.PollReport) {
 	l.lastPoll = r.At
 	if r.Err != nil {
 		l.pollErrs++
-		l.lastError, l.lastErrorAt = "poll "+r.Source+": "+r.Err.Error(), r.At
+		l.lastError, l.lastErrorAt = r.Err.Error(), r.At
 		sys.fail(r.At, r.Err)
 		return
 	}

@@ -75,7 +75,7 @@ func (o *ops) Heartbeat(ctx context.Context, node string, at time.Time) error {
 	_, err := o.q.ExecContext(ctx, o.rebind(`INSERT INTO concord_heartbeat (node, at) VALUES (?, ?)
 ON CONFLICT (node) DO UPDATE SET at = excluded.at`), node, o.timeArg(nowOr(at)))
 	if err != nil {
-		return fmt.Errorf("write heartbeat of %s: %w", node, err)
+		return fmt.Errorf("write heartbeat: %w", err)
 	}
 	return nil
 }
