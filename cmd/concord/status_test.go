@@ -291,4 +291,3 @@ func TestServe_StoreNotWritable(t *testing.T) {
 		return code == http.StatusOK
 	}, 15*time.Second, 100*time.Millisecond, "ready again: %d %s", code, body)
 }
-
