@@ -25,9 +25,14 @@ func newServeCmd(g *globals) *cobra.Command {
 		Short: "Sync continuously: pollers on an interval, workers, health and stats over HTTP",
 		Long: `serve runs every flow continuously: a poller per flow reads changes every interval
 (the flow's every:, else sync.poll_interval), the queue's workers apply them, and
-an HTTP server answers GET /healthz, GET /stats (JSON counters per flow and per
-webhook system, and the pairs waiting in concord match) and POST /webhooks/{system} for systems that push changes: the
-delivery is verified, stored and queued in one transaction and answered at once.
+an HTTP server answers at once, even while the systems are still being opened:
+GET /healthz (liveness: ok while the process serves), GET /readyz (200 ready, or
+503 not ready with the reasons: opening a system, the store not writable, a
+system unreachable, a flow failing; JSON with Accept: application/json), GET
+/stats (JSON counters per flow and per webhook system, the pairs waiting in
+concord match, the dead letters and quarantine open now, and the health snapshot
+concord status prints) and POST /webhooks/{system} for systems that push changes:
+the delivery is verified, stored and queued in one transaction and answered at once.
 
 A system that fails transiently (unreachable, timeout, connection reset, HTTP 429
 or 5xx, database locked) is retried with exponential backoff and jitter up to 30 s
@@ -68,7 +73,7 @@ accepts at most 512 connections at once (see docs/cli.md).`,
 			return a.serve(ctx, front, h)
 		},
 	}
-	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8088", "HTTP listen address for /healthz and /stats (empty: none)")
+	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8088", "HTTP listen address for /healthz, /readyz, /stats and the webhooks (empty: none)")
 	graceFlag(cmd, &run)
 	return cmd
 }

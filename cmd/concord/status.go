@@ -59,7 +59,10 @@ Exit codes: 0 ready, 1 not ready (or serve not running), 2 usage.`,
 			} else if err := printStatus(out, snap, serving, addr); err != nil {
 				return err
 			}
-			if !snap.Ready {
+			switch {
+			case !serving:
+				return &exitError{code: exitRuntime, err: errors.New("serve is not running")}
+			case !snap.Ready:
 				return &exitError{code: exitRuntime, err: errors.New("not ready")}
 			}
 			return nil

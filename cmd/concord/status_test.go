@@ -47,6 +47,19 @@ func freeAddr(t *testing.T) string {
 	return addr
 }
 
+// waitFor polls cond until it holds, failing with its last word after timeout.
+func waitFor(t *testing.T, timeout time.Duration, cond func() (bool, string), what string) {
+	t.Helper()
+	var last string
+	for end := time.Now().Add(timeout); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		var ok bool
+		if ok, last = cond(); ok {
+			return
+		}
+	}
+	t.Fatalf("%s: not after %s; last: %s", what, timeout, last)
+}
+
 // startServe runs concord serve in-process until the test ends.
 func startServe(t *testing.T, cfg, addr string) {
 	t.Helper()
@@ -206,10 +219,14 @@ func TestServe_Health(t *testing.T) {
 			var city string
 			require.NoError(t, erp.QueryRow(`SELECT city FROM customers WHERE crm_id = '1'`).Scan(&city))
 			require.Equal(t, "Leeds", city)
-			require.Eventually(t, func() bool {
-				code, _ := get(t, base+"/readyz", "")
-				return code == http.StatusOK
-			}, 15*time.Second, 100*time.Millisecond, "ready once the batch went through")
+			waitFor(t, 15*time.Second, func() (bool, string) {
+				code, body := get(t, base+"/readyz", "")
+				if code != http.StatusOK {
+					ev, _ := run(t, "events", "--config", cfg, "--flow", "customers", "--limit", "8")
+					body += "\n" + ev
+				}
+				return code == http.StatusOK, body
+			}, "ready once the batch went through")
 		})
 	}
 }
@@ -232,7 +249,7 @@ func TestStatus_NoServe(t *testing.T) {
 	out, code = run(t, "status", "--config", cfg, "--addr", addr, "--json")
 	require.Equal(t, exitRuntime, code, out)
 	var snap health.Snapshot
-	require.NoError(t, json.Unmarshal([]byte(strings.TrimSuffix(out, "not ready")), &snap))
+	require.NoError(t, json.Unmarshal([]byte(strings.TrimSuffix(out, "serve is not running")), &snap))
 	require.False(t, snap.Ready)
 	require.Contains(t, snap.Reasons[0], "serve is not running")
 	require.Equal(t, 1, snap.Flows[0].Quarantine)

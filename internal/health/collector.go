@@ -232,6 +232,12 @@ func (c *Collector) Collect(ctx context.Context) Snapshot {
 	}
 	for _, li := range src.Legs {
 		l := c.t.leg(li.Leg)
+		b, d := backlog[li.Leg], depth[li.Leg]
+		if l.batchErrs > 0 && berr == nil && derr == nil && b.DeadLetters == 0 && d.Batches == 0 {
+			// Nothing is left of the failed batches, neither queued nor
+			// dead-lettered: another node (or a deadletter retry) applied them.
+			l.batchErrs = 0
+		}
 		f := Flow{Flow: li.Flow, Leg: li.Leg, Source: li.Source, Target: li.Target,
 			LastPoll: l.lastPoll, LastPollOK: l.lastPollOK, LastApplied: l.lastApplied,
 			ErrorStreak: l.pollErrs + l.batchErrs, Read: l.read, Applied: l.applied, Failed: l.failed,
@@ -239,9 +245,7 @@ func (c *Collector) Collect(ctx context.Context) Snapshot {
 		if f.Failing {
 			f.LastError = l.lastError
 		}
-		b := backlog[li.Leg]
 		f.DeadLetters, f.Quarantine, f.Waiting, f.PendingReviews, f.OldestReview = b.DeadLetters, b.Quarantine, b.Waiting, b.PendingReviews, b.OldestReview
-		d := depth[li.Leg]
 		f.QueueDepth = d.Records
 		// Lag: the oldest change read and not applied, queued or waiting.
 		oldest := d.Oldest

@@ -135,6 +135,9 @@ func TestCollector_Snapshot(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
 		b.src.Systems[0].Conn = plain{b.crm} // pings nothing
+		b.src.Depth = func(context.Context) (map[string]queue.Depth, error) { // the failed batch waits for its retry
+			return map[string]queue.Depth{"customers:reverse": {Batches: 1, Records: 3}}, nil
+		}
 		b.c.Attach(b.src)
 		now := time.Now()
 		b.tr.Polled(engine.PollReport{Leg: "customers", Source: "crm", At: now, Err: errors.New("no such table: companies")})
@@ -159,6 +162,15 @@ func TestCollector_Snapshot(t *testing.T) {
 		// A good poll and a recorded piece end the streaks.
 		b.tr.Polled(engine.PollReport{Leg: "customers", Source: "crm", At: time.Now()})
 		b.tr.Recorded(engine.PieceReport{Leg: "customers:reverse", Source: "erp", Target: "crm", At: time.Now(), Outcomes: map[store.Outcome]int{}})
+		snap = b.c.Collect(b.ctx)
+		require.True(t, snap.Ready, "%v", snap.Reasons)
+
+		// A failed batch another node applied later (nothing queued, no dead
+		// letter) ends the streak too.
+		b.tr.BatchFailed(engine.BatchFailure{Leg: "customers:reverse", Source: "erp", Target: "crm", At: time.Now(), Records: 1, Err: errors.New("crm refused")})
+		require.Len(t, b.c.Collect(b.ctx).Reasons, 1, "still queued")
+		b.src.Depth = nil
+		b.c.Attach(b.src)
 		snap = b.c.Collect(b.ctx)
 		require.True(t, snap.Ready, "%v", snap.Reasons)
 		require.Zero(t, snap.Flows[0].ErrorStreak)
