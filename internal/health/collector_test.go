@@ -134,7 +134,7 @@ func TestCollector_Snapshot(t *testing.T) {
 	t.Run("ErrFlowFailing", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		b.src.Systems[0].Conn = plain{b.crm} // pings nothing
+		b.src.Systems[0].Conn = plain{b.crm}                                  // pings nothing
 		b.src.Depth = func(context.Context) (map[string]queue.Depth, error) { // the failed batch waits for its retry
 			return map[string]queue.Depth{"customers:reverse": {Batches: 1, Records: 3}}, nil
 		}
