@@ -286,6 +286,20 @@ func TestServe_RetriesOpen(t *testing.T) {
 	go func() { exited <- cmd.Wait() }()
 	t.Cleanup(func() { _ = cmd.Process.Kill() })
 
+	// While the CRM is still being opened, /healthz answers and /readyz says so.
+	var code int
+	var body string
+	require.Eventually(t, func() bool {
+		code, body = get(t, "http://"+addr+"/readyz", "")
+		return code == http.StatusServiceUnavailable && strings.Contains(body, "opening system crm")
+	}, 10*time.Second, 20*time.Millisecond, "readyz while opening: %d %s", code, body)
+	t.Logf("readyz: %s", body)
+	code, body = get(t, "http://"+addr+"/healthz", "")
+	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, "ok\n", body)
+	code, _ = get(t, "http://"+addr+"/stats", "")
+	require.Equal(t, http.StatusServiceUnavailable, code)
+
 	erp := openSQLite(t, filepath.Join(dir, "erp.db"))
 	require.Eventually(t, func() bool {
 		select {
@@ -298,6 +312,10 @@ func TestServe_RetriesOpen(t *testing.T) {
 	}, 90*time.Second, 50*time.Millisecond, "serve came up and synced: %s", stderr.String())
 	require.Regexp(t, `msg="system down, retrying" op=open attempt=1 .*system=crm`, stderr.String())
 	require.Contains(t, stderr.String(), `msg="system answered again" op=open`)
+	require.Eventually(t, func() bool {
+		code, body = get(t, "http://"+addr+"/readyz", "")
+		return code == http.StatusOK
+	}, 10*time.Second, 50*time.Millisecond, "ready once open: %d %s", code, body)
 
 	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
 	select {

@@ -51,7 +51,7 @@ Values from systems are printed with control characters escaped (\x1b, \x00).`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr(err) })
 	root.AddCommand(
 		newValidateCmd(g), newDoctorCmd(g), newSchemaCmd(), newConnectorsCmd(),
-		newPlanCmd(g), newSyncCmd(g), newServeCmd(g),
+		newPlanCmd(g), newSyncCmd(g), newServeCmd(g), newStatusCmd(g),
 		newEventsCmd(g), newReplayCmd(g), newDeadLetterCmd(g), newWaitsCmd(g), newLinksCmd(g), newQuarantineCmd(g), newMatchCmd(g),
 		newBenchCmd(g), newQuickstartCmd(g), newSandboxCmd(g), newDemoCmd(g), newInitCmd(g),
 	)

@@ -3,14 +3,15 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/concord-sync/concord/internal/engine"
+	"github.com/concord-sync/concord/internal/health"
 	"github.com/concord-sync/concord/internal/server"
 )
 
@@ -24,9 +25,14 @@ func newServeCmd(g *globals) *cobra.Command {
 		Short: "Sync continuously: pollers on an interval, workers, health and stats over HTTP",
 		Long: `serve runs every flow continuously: a poller per flow reads changes every interval
 (the flow's every:, else sync.poll_interval), the queue's workers apply them, and
-an HTTP server answers GET /healthz, GET /stats (JSON counters per flow and per
-webhook system, and the pairs waiting in concord match) and POST /webhooks/{system} for systems that push changes: the
-delivery is verified, stored and queued in one transaction and answered at once.
+an HTTP server answers at once, even while the systems are still being opened:
+GET /healthz (liveness: ok while the process serves), GET /readyz (200 ready, or
+503 not ready with the reasons: opening a system, the store not writable, a
+system unreachable, a flow failing; JSON with Accept: application/json), GET
+/stats (JSON counters per flow and per webhook system, the pairs waiting in
+concord match, the dead letters and quarantine open now, and the health snapshot
+concord status prints) and POST /webhooks/{system} for systems that push changes:
+the delivery is verified, stored and queued in one transaction and answered at once.
 
 A system that fails transiently (unreachable, timeout, connection reset, HTTP 429
 or 5xx, database locked) is retried with exponential backoff and jitter up to 30 s
@@ -55,60 +61,113 @@ accepts at most 512 connections at once (see docs/cli.md).`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			g.defaultLevel = "info" // serve says what it does (docs/operations.md)
+			// /healthz and /readyz answer at once, while the store and the
+			// systems are still being opened.
+			run.tracker = health.NewTracker()
+			h := health.NewCollector(run.tracker, health.Config{}, nil)
+			front, err := listenFront(addr, h)
+			if err != nil {
+				return err
+			}
 			a, err := openAppWith(ctx, g, run)
 			if err != nil {
+				front.close(ctx)
 				if ctx.Err() != nil {
 					return nil // stopped while waiting for a system: nothing ran
 				}
 				return err
 			}
 			defer a.Close(context.WithoutCancel(ctx))
-			return a.serve(ctx, addr)
+			return a.serve(ctx, front, h)
 		},
 	}
-	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8088", "HTTP listen address for /healthz and /stats (empty: none)")
+	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8088", "HTTP listen address for /healthz, /readyz, /stats and the webhooks (empty: none)")
 	graceFlag(cmd, &run)
 	return cmd
 }
 
+// front is serve's HTTP server: it listens before the app is open, so that
+// /healthz and /readyz answer at once; /stats and the webhooks answer 503
+// until the app is attached.
+type front struct {
+	srv       *http.Server
+	addr      string
+	endpoints string // for the "listening" log line
+	stats     atomic.Pointer[http.Handler]
+	hooks     atomic.Pointer[http.Handler]
+}
+
+// listenFront listens on addr and serves /healthz, /readyz, /stats and the
+// webhooks; an empty addr serves nothing (nil front).
+func listenFront(addr string, h *health.Collector) (*front, error) {
+	if addr == "" {
+		return nil, nil
+	}
+	ln, err := server.Listen(addr, server.DefaultLimits())
+	if err != nil {
+		return nil, err
+	}
+	f := &front{addr: ln.Addr().String()}
+	mux := newRouteMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	mux.Handle("GET /readyz", health.ReadyHandler(h))
+	mux.Handle("GET /stats", f.until(&f.stats))
+	mux.Handle("POST /webhooks/{system}", f.until(&f.hooks))
+	f.endpoints = mux.endpoints()
+	f.srv = server.NewHTTPServer(mux, server.DefaultLimits())
+	go func() { _ = f.srv.Serve(ln) }()
+	return f, nil
+}
+
+// until serves with the handler in p once it is set, else 503.
+func (f *front) until(p *atomic.Pointer[http.Handler]) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h := p.Load(); h != nil {
+			(*h).ServeHTTP(w, r)
+			return
+		}
+		http.Error(w, "starting: see /readyz", http.StatusServiceUnavailable)
+	})
+}
+
+func (f *front) close(ctx context.Context) {
+	if f != nil {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		defer cancel()
+		_ = f.srv.Shutdown(sctx)
+	}
+}
+
 // serve runs until ctx is cancelled.
-func (a *app) serve(ctx context.Context, addr string) error {
+func (a *app) serve(ctx context.Context, f *front, h *health.Collector) error {
 	if err := a.queue.Start(ctx, a.eng); err != nil {
 		return err
 	}
-	var srv *http.Server
-	if addr != "" {
-		ln, err := server.Listen(addr, server.DefaultLimits())
-		if err != nil {
-			return err
-		}
-		mux := newRouteMux()
+	var webhooks func() []server.WebhookStats
+	if f != nil {
+		mux := http.NewServeMux()
 		recv := server.NewReceiver(a.store, server.Verifiers(a.conns), a.eng, a.log.With("component", "webhooks"))
-		recv.Register(mux.ServeMux)
-		mux.note("POST /webhooks/{system}")
-		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-		mux.HandleFunc("GET /stats", func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Type", "application/json")
+		recv.Register(mux)
+		webhooks = recv.Stats
+		var hooks http.Handler = mux
+		f.hooks.Store(&hooks)
+		var stats http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			reviews, err := a.store.CountReviews(r.Context(), "") // pairs waiting in concord match
 			if err != nil {
 				http.Error(w, "store unavailable", http.StatusServiceUnavailable)
 				return
 			}
-			_ = json.NewEncoder(w).Encode(struct {
-				Flows          []engine.Stats        `json:"flows"`
-				Webhooks       []server.WebhookStats `json:"webhooks"`
-				PendingReviews int                   `json:"pending_reviews"`
-			}{a.eng.Stats(), recv.Stats(), reviews})
+			snap := h.Snapshot(r.Context())
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(statsBody{Flows: a.eng.Stats(), Webhooks: recv.Stats(), PendingReviews: reviews,
+				DeadLetters: snap.DeadLetters(), Quarantine: snap.Quarantined(), Health: snap})
 		})
-		srv = server.NewHTTPServer(mux, server.DefaultLimits())
-		go func() {
-			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				a.log.ErrorContext(ctx, "http server", "err", err)
-			}
-		}()
-		a.log.InfoContext(ctx, "listening", "addr", ln.Addr().String(), "endpoints", mux.endpoints())
+		f.stats.Store(&stats)
+		a.log.InfoContext(ctx, "listening", "addr", f.addr, "endpoints", f.endpoints)
 	}
+	h.Attach(healthSources(a, webhooks))
 	var wg sync.WaitGroup
+	wg.Go(func() { h.Run(ctx) })
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -119,7 +178,7 @@ func (a *app) serve(ctx context.Context, addr string) error {
 		defer wg.Done()
 		a.pruneLoop(ctx, pruneEvery) // retention.events
 	}()
-	wg.Go(func() { a.runAlerts(ctx) }) // alerts: every alerts.every
+	wg.Go(func() { a.alerts.Run(ctx, h.Snapshot) }) // alerts: every alerts.every
 	for _, name := range a.eng.Legs() {
 		l, _ := a.eng.Leg(name)
 		every := a.cfg.Sync.PollInterval
@@ -138,12 +197,24 @@ func (a *app) serve(ctx context.Context, addr string) error {
 	wg.Wait()
 	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.run.grace)
 	defer cancel()
-	if srv != nil {
-		_ = srv.Shutdown(stopCtx)
+	if f != nil {
+		_ = f.srv.Shutdown(stopCtx)
 	}
 	err := a.queue.Stop(stopCtx)
 	a.log.Info("stopped")
 	return err
+}
+
+// statsBody is GET /stats: the counters since start per flow and per webhook
+// system, and the current state (dead letters, quarantine, reviews open now;
+// the health snapshot).
+type statsBody struct {
+	Flows          []engine.Stats        `json:"flows"`
+	Webhooks       []server.WebhookStats `json:"webhooks"`
+	PendingReviews int                   `json:"pending_reviews"`
+	DeadLetters    int                   `json:"dead_letters"`
+	Quarantine     int                   `json:"quarantine"`
+	Health         health.Snapshot       `json:"health"`
 }
 
 // tickEvery is how often serve wakes missed waits, expires old ones and

@@ -15,6 +15,7 @@ import (
 	"github.com/concord-sync/concord/internal/connector"
 	"github.com/concord-sync/concord/internal/connector/all"
 	"github.com/concord-sync/concord/internal/engine"
+	"github.com/concord-sync/concord/internal/health"
 	"github.com/concord-sync/concord/internal/logwatch"
 	"github.com/concord-sync/concord/internal/model"
 	"github.com/concord-sync/concord/internal/queue"
@@ -49,6 +50,9 @@ type runOptions struct {
 	// recording after SIGTERM or Ctrl-C; then they are cancelled and retried by
 	// the next run.
 	grace time.Duration
+	// tracker, when set (serve), observes the engine for the health snapshot
+	// and is told what is being opened.
+	tracker *health.Tracker
 }
 
 // exitInterrupted is the exit code of a command stopped by SIGTERM or Ctrl-C
@@ -139,6 +143,7 @@ func wire(ctx context.Context, cfg *config.Config, reg *connector.Registry, log 
 			a.Close(ctx)
 		}
 	}()
+	a.opening("store")
 	a.store, err = openStore(ctx, cfg, log)
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
@@ -158,16 +163,27 @@ func wire(ctx context.Context, cfg *config.Config, reg *connector.Registry, log 
 		return nil, err
 	}
 	a.alerts = a.newAlerts()
+	observers := engine.Observers{logwatch.New(log), a.alerts} // logs, alerts, health, metrics
+	if run.tracker != nil {
+		observers = append(observers, run.tracker)
+	}
 	a.eng, err = engine.New(engine.Params{
 		Store: a.store, Connectors: a.conns, Legs: legs, ConfigVersion: cfg.Version, Queue: a.queue,
 		Retry:     engine.RetryPolicy{MaxAttempts: cfg.Sync.Retry.MaxAttempts, Backoff: cfg.Sync.Retry.Backoff, MaxBackoff: cfg.Sync.Retry.MaxBackoff},
-		BatchSize: cfg.Sync.BatchSize, Logger: log, WaitLimit: cfg.Sync.WaitLimit,
-		Observer: engine.Observers{logwatch.New(log), a.alerts},
+		BatchSize: cfg.Sync.BatchSize, Logger: log, WaitLimit: cfg.Sync.WaitLimit, Observer: observers,
 	})
 	if err != nil {
 		return nil, usageErr(err)
 	}
+	a.opening("")
 	return a, nil
+}
+
+// opening tells the tracker, if any, what is being opened ("" when done).
+func (a *app) opening(what string) {
+	if a.run.tracker != nil {
+		a.run.tracker.Opening(what)
+	}
 }
 
 // openSystems opens every configured system, retrying one that fails
@@ -177,9 +193,13 @@ func (a *app) openSystems(ctx context.Context, reg *connector.Registry) error {
 	for _, sys := range a.cfg.Systems {
 		spec, _ := reg.Lookup(sys.Connector)
 		var c connector.Connector
+		a.opening("system " + sys.Name)
 		err := retry.Do(ctx, a.retryPolicy(ctx, "open", slog.String("system", sys.Name)), func(ctx context.Context) error {
 			var err error
 			c, err = spec.Open(ctx, connector.OpenParams{System: sys.Name, Settings: sys.Settings, Logger: a.log.With("system", sys.Name), Dir: a.cfg.Dir})
+			if err != nil {
+				a.opening(fmt.Sprintf("system %s (retrying: %v)", sys.Name, err))
+			}
 			return err
 		})
 		if err != nil {

@@ -77,4 +77,25 @@ type Flow struct {
 	OldestReview   time.Time `json:"oldest_review,omitzero"`
 	// Failing is true when the flow's last poll or batch failed.
 	Failing bool `json:"failing"`
+	// LastEvent is the time of the flow's latest event in the store (set by
+	// concord status when serve is not running).
+	LastEvent time.Time `json:"last_event,omitzero"`
+}
+
+// DeadLetters is the number of open dead letters over every flow.
+func (s Snapshot) DeadLetters() int {
+	n := 0
+	for _, f := range s.Flows {
+		n += f.DeadLetters
+	}
+	return n
+}
+
+// Quarantined is the number of records in quarantine now over every flow.
+func (s Snapshot) Quarantined() int {
+	n := 0
+	for _, f := range s.Flows {
+		n += f.Quarantine
+	}
+	return n
 }

@@ -558,3 +558,76 @@ func (b *backoff) NextRetry(job *rivertype.JobRow) time.Time {
 }
 
 var _ Processor = (*engine.Engine)(nil)
+
+// Depth is the work a leg has queued and not finished.
+type Depth struct {
+	// Batches counts the jobs waiting, running or scheduled for a retry.
+	Batches int
+	// Records counts their records, as queued (a batch recorded in part
+	// still counts whole).
+	Records int
+	// Oldest is when the oldest of them was queued; zero without any.
+	Oldest time.Time
+}
+
+// pendingStates are the River job states of work not finished.
+const pendingStates = `('available', 'running', 'scheduled', 'retryable', 'pending')`
+
+// Depth returns, per configured leg, the work queued and not finished; legs
+// with none are absent. It only reads.
+func (q *Queue) Depth(ctx context.Context) (map[string]Depth, error) {
+	out := map[string]Depth{}
+	if len(q.queueNames) == 0 {
+		return out, nil
+	}
+	leg := map[string]string{}
+	for l, name := range q.queues {
+		leg[name] = l
+	}
+	records := `json_extract(args, '$.records')`
+	if q.st.Dialect() == "postgres" {
+		records = `(args->>'records')::bigint`
+	}
+	query := `SELECT queue, count(*), coalesce(sum(` + records + `), 0), min(id) FROM river_job WHERE state IN ` + pendingStates + ` AND queue IN (`
+	args := make([]any, len(q.queueNames))
+	for i, name := range q.queueNames {
+		if i > 0 {
+			query += ", "
+		}
+		query += fmt.Sprintf("$%d", i+1)
+		args[i] = name
+	}
+	rows, err := q.st.DB().QueryContext(ctx, q.sql(query+") GROUP BY queue"), args...)
+	if err != nil {
+		return nil, fmt.Errorf("queue: count queued work: %w", err)
+	}
+	oldest := map[string]int64{}
+	for rows.Next() {
+		var name string
+		var d Depth
+		var id int64
+		if err := rows.Scan(&name, &d.Batches, &d.Records, &id); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("queue: count queued work: %w", err)
+		}
+		out[leg[name]] = d
+		oldest[leg[name]] = id
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("queue: count queued work: %w", err)
+	}
+	for l, id := range oldest {
+		job, err := q.client.JobGet(ctx, id)
+		if errors.Is(err, river.ErrNotFound) {
+			continue // finished meanwhile
+		}
+		if err != nil {
+			return nil, fmt.Errorf("queue: oldest job of %s: %w", l, err)
+		}
+		d := out[l]
+		d.Oldest = job.CreatedAt
+		out[l] = d
+	}
+	return out, nil
+}

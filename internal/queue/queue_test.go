@@ -90,6 +90,49 @@ func exercise(t *testing.T, open func(t *testing.T) store.Store) {
 		require.Zero(t, n)
 	})
 
+	t.Run("Depth", func(t *testing.T) {
+		t.Parallel()
+		st := open(t)
+		ctx := context.Background()
+		log := storetest.Logger(t)
+		q, err := queue.New(ctx, st, queue.Config{Legs: []string{"customers", "other"}, PollInterval: 10 * time.Millisecond}, log)
+		require.NoError(t, err)
+		crm, erp := memory.New("crm", model.Account), memory.New("erp", model.Account)
+		eng, err := engine.New(engine.Params{Store: st, Connectors: map[string]connector.Connector{"crm": crm, "erp": erp},
+			Legs: []engine.Leg{leg()}, Queue: q, BatchSize: 4, Logger: log})
+		require.NoError(t, err)
+		d, err := q.Depth(ctx)
+		require.NoError(t, err)
+		require.Empty(t, d)
+
+		before := time.Now().Add(-time.Second)
+		for i := range 10 {
+			crm.Put(model.Record{Entity: model.Account, ID: fmt.Sprintf("c%d", i), Fields: model.Fields{"name": model.Text("x")}})
+		}
+		for {
+			r, err := eng.Poll(ctx, "customers")
+			require.NoError(t, err)
+			if r.Done {
+				break
+			}
+		}
+		d, err = q.Depth(ctx)
+		require.NoError(t, err)
+		require.Len(t, d, 1, "only the leg with work: %v", d)
+		require.Equal(t, 3, d["customers"].Batches)
+		require.Equal(t, 10, d["customers"].Records)
+		require.WithinRange(t, d["customers"].Oldest, before, time.Now().Add(time.Second))
+
+		require.NoError(t, q.Start(ctx, eng))
+		t.Cleanup(func() { require.NoError(t, q.Stop(context.Background())) })
+		dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		require.NoError(t, q.Drain(dctx, 5*time.Millisecond))
+		d, err = q.Depth(ctx)
+		require.NoError(t, err)
+		require.Empty(t, d, "the depth goes down once the work is done")
+	})
+
 	t.Run("WholeBatchFailsThenDeadLetter", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, open(t), 2)

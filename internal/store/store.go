@@ -239,6 +239,36 @@ type Ops interface {
 	// FinishResync marks the leg's resync finished at at; a finished or
 	// missing one is left as it is.
 	FinishResync(ctx context.Context, leg string, at time.Time) error
+
+	// Backlog returns, per leg (the flow column of the store's tables), what
+	// is open now: dead letters, quarantine entries, waits and pending
+	// reviews, with the oldest wait and review; with p.LastEvent, also the
+	// time of the leg's latest event. Legs with nothing open (and, with
+	// LastEvent, no event) are absent. It only reads.
+	Backlog(ctx context.Context, p *BacklogParams) (map[string]LegBacklog, error)
+
+	// Heartbeat records that node is alive at at, replacing its previous
+	// heartbeat: a real write, so that an error means the store is not
+	// writable (a full disk, a read-only file, a revoked grant).
+	Heartbeat(ctx context.Context, node string, at time.Time) error
+}
+
+// BacklogParams are the arguments of Backlog.
+type BacklogParams struct {
+	// LastEvent adds each leg's latest event time (a scan of the event log's
+	// index: for concord status without serve, not for every few seconds).
+	LastEvent bool
+}
+
+// LegBacklog is what is open on one leg now.
+type LegBacklog struct {
+	DeadLetters    int
+	Quarantine     int
+	Waiting        int
+	OldestWait     time.Time // zero without waits
+	PendingReviews int
+	OldestReview   time.Time // zero without pending reviews
+	LastEvent      time.Time // zero unless asked for, or without events
 }
 
 // ListLinkedParams are the arguments of ListLinked and CountLinked.

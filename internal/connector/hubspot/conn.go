@@ -95,6 +95,10 @@ func OpenWith(ctx context.Context, p connector.OpenParams, o Options) (*Conn, er
 	return c, nil
 }
 
+// RateLimitUse returns the share of the portal's rate-limit budget this
+// process is using now, in [0,1], for the owner's watch (internal/health).
+func (c *Conn) RateLimitUse() float64 { return c.api.RateLimitUse() }
+
 // checkLinkProperty makes sure o's link property exists and is unique.
 func (c *Conn) checkLinkProperty(ctx context.Context, o *object) error {
 	p, err := c.api.GetProperty(ctx, o.name, o.link)

@@ -64,6 +64,7 @@ func Exercise(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("InTx", func(t *testing.T) { t.Parallel(); exerciseTx(t, setup) })
 	t.Run("EmptyCalls", func(t *testing.T) { t.Parallel(); exerciseEmpty(t, setup) })
 	t.Run("Resync", func(t *testing.T) { t.Parallel(); exerciseResync(t, setup) })
+	t.Run("Health", func(t *testing.T) { t.Parallel(); exerciseHealth(t, setup) })
 }
 
 type setupFunc func(t *testing.T) (store.Store, context.Context)

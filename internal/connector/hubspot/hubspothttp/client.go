@@ -71,6 +71,10 @@ type Client struct {
 	requests, limited, retries, failed atomic.Int64
 }
 
+// RateLimitUse returns the share of the portal's rate-limit budget in use
+// (Limiter.Use of the main limiter).
+func (c *Client) RateLimitUse() float64 { return c.lim.Use() }
+
 // New returns a Client for cfg; it sends nothing.
 func New(cfg Config) (*Client, error) {
 	if cfg.BaseURL == "" {

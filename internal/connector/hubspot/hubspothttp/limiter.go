@@ -75,6 +75,16 @@ func (l *Limiter) Budget() int {
 	return l.effectiveLocked()
 }
 
+// Use returns the share of the budget in use now: the requests in flight and
+// those released within the last interval, over the budget in force, in
+// [0,1]. It only reads.
+func (l *Limiter) Use() float64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.pruneLocked(l.now())
+	return min(1, float64(l.inflight+len(l.done))/float64(l.effectiveLocked()))
+}
+
 // Interval returns the rolling window length.
 func (l *Limiter) Interval() time.Duration { return l.interval }
 

@@ -105,6 +105,21 @@ func TestLimiter_Acquire(t *testing.T) {
 	})
 }
 
+func TestLimiter_Use(t *testing.T) {
+	t.Parallel()
+	l := hubspothttp.NewLimiter(4, time.Hour)
+	require.Zero(t, l.Use())
+	r1, err := l.Acquire(context.Background(), hubspothttp.Live)
+	require.NoError(t, err)
+	require.InDelta(t, 0.25, l.Use(), 1e-9, "a request in flight counts")
+	r1(nil)
+	require.InDelta(t, 0.25, l.Use(), 1e-9, "and still counts within the interval after its release")
+	r2, err := l.Acquire(context.Background(), hubspothttp.Live)
+	require.NoError(t, err)
+	r2(http.Header{"X-Hubspot-Ratelimit-Max": {"2"}})
+	require.InDelta(t, 1.0, l.Use(), 1e-9, "the server's lower budget counts")
+}
+
 func TestClient_Do(t *testing.T) {
 	t.Parallel()
 
