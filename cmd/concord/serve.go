@@ -25,7 +25,9 @@ func newServeCmd(g *globals) *cobra.Command {
 		Long: `serve runs every flow continuously: a poller per flow reads changes every interval
 (the flow's every:, else sync.poll_interval), the queue's workers apply them, and
 an HTTP server answers GET /healthz, GET /stats (JSON counters per flow and per
-webhook system, and the pairs waiting in concord match) and POST /webhooks/{system} for systems that push changes: the
+webhook system, and the pairs waiting in concord match), GET /metrics (Prometheus
+metrics: throughput, outcomes, latency, lag, dead letters, webhooks, rate-limit
+waits; see docs/metrics.md) and POST /webhooks/{system} for systems that push changes: the
 delivery is verified, stored and queued in one transaction and answered at once.
 
 A system that fails transiently (unreachable, timeout, connection reset, HTTP 429
@@ -58,7 +60,7 @@ accepts at most 512 connections at once (see docs/cli.md).`,
 			return a.serve(ctx, addr)
 		},
 	}
-	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8088", "HTTP listen address for /healthz and /stats (empty: none)")
+	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8088", "HTTP listen address for /healthz, /stats, /metrics and the webhooks (empty: none)")
 	graceFlag(cmd, &run)
 	return cmd
 }
@@ -77,6 +79,7 @@ func (a *app) serve(ctx context.Context, addr string) error {
 		mux := http.NewServeMux()
 		recv := server.NewReceiver(a.store, server.Verifiers(a.conns), a.eng, a.log.With("component", "webhooks"))
 		recv.Register(mux)
+		mux.Handle("GET /metrics", a.metrics.Handler(recv))
 		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 		mux.HandleFunc("GET /stats", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")

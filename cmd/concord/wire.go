@@ -14,6 +14,7 @@ import (
 	"github.com/concord-sync/concord/internal/connector"
 	"github.com/concord-sync/concord/internal/connector/all"
 	"github.com/concord-sync/concord/internal/engine"
+	"github.com/concord-sync/concord/internal/metrics"
 	"github.com/concord-sync/concord/internal/model"
 	"github.com/concord-sync/concord/internal/queue"
 	"github.com/concord-sync/concord/internal/retry"
@@ -31,6 +32,8 @@ type app struct {
 	queue *queue.Queue
 	eng   *engine.Engine
 	run   runOptions
+	// metrics are served at /metrics by serve; the engine reports to them.
+	metrics *metrics.Metrics
 }
 
 // runOptions are how a command waits for systems and for running batches.
@@ -153,10 +156,12 @@ func wire(ctx context.Context, cfg *config.Config, reg *connector.Registry, log 
 	if err != nil {
 		return nil, err
 	}
+	a.metrics = a.newMetrics(legs)
 	a.eng, err = engine.New(engine.Params{
 		Store: a.store, Connectors: a.conns, Legs: legs, ConfigVersion: cfg.Version, Queue: a.queue,
 		Retry:     engine.RetryPolicy{MaxAttempts: cfg.Sync.Retry.MaxAttempts, Backoff: cfg.Sync.Retry.Backoff, MaxBackoff: cfg.Sync.Retry.MaxBackoff},
 		BatchSize: cfg.Sync.BatchSize, Logger: log, WaitLimit: cfg.Sync.WaitLimit,
+		Observer: engine.Observers{a.metrics},
 	})
 	if err != nil {
 		return nil, usageErr(err)
