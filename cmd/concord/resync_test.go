@@ -41,15 +41,23 @@ func runErr(t *testing.T, args ...string) (string, string, int) {
 }
 
 // addZip is the mapping change of the tests: the CRM's companies gain a zip
-// column (filled by an import that does not touch updated_at, so no poll sees
-// it), and the customers flow now moves zip into the ERP's postal_code.
+// column (filled by a bulk import that disables the updated_at trigger, as
+// import tools do, so no poll sees it), and the customers flow now moves zip
+// into the ERP's postal_code.
 func addZip(t *testing.T, dir string) {
 	t.Helper()
 	crm := openSQLite(t, filepath.Join(dir, "crm.db"))
-	_, err := crm.Exec(`ALTER TABLE companies ADD COLUMN zip TEXT`)
-	require.NoError(t, err)
-	_, err = crm.Exec(`UPDATE companies SET zip = printf('%05d', id * 7)`)
-	require.NoError(t, err)
+	var trigger string
+	require.NoError(t, crm.QueryRow(`SELECT sql FROM sqlite_schema WHERE type = 'trigger' AND name = 'companies_updated_at_touch'`).Scan(&trigger))
+	for _, stmt := range []string{
+		`ALTER TABLE companies ADD COLUMN zip TEXT`,
+		`DROP TRIGGER companies_updated_at_touch`,
+		`UPDATE companies SET zip = printf('%05d', id * 7)`,
+		trigger,
+	} {
+		_, err := crm.Exec(stmt)
+		require.NoError(t, err, stmt)
+	}
 	path := filepath.Join(dir, "concord.yaml")
 	raw, err := os.ReadFile(path)
 	require.NoError(t, err)
