@@ -75,9 +75,9 @@ type Metrics struct {
 	webhooks WebhookCounter
 }
 
-// Outcomes are the values of the outcome label, started at zero for every
+// outcomes are the values of the outcome label, started at zero for every
 // leg.
-var Outcomes = []store.Outcome{
+var outcomes = []store.Outcome{
 	store.OutcomeCreated, store.OutcomeUpdated, store.OutcomeUnchanged, store.OutcomeStale,
 	store.OutcomeQuarantined, store.OutcomeFailed, store.OutcomeRetrying, store.OutcomeDead,
 	store.OutcomeWaiting, store.OutcomeReview, store.OutcomeNotCreated,
@@ -154,7 +154,7 @@ func New(o Options) *Metrics {
 	for _, l := range o.Legs {
 		f, d := l.Flow, Direction(l.Name)
 		m.recordsRead.WithLabelValues(f, d, l.Source)
-		for _, out := range Outcomes {
+		for _, out := range outcomes {
 			m.records.WithLabelValues(f, d, string(out))
 		}
 		m.polls.WithLabelValues(f, d, resultOK)
@@ -191,9 +191,9 @@ func New(o Options) *Metrics {
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 
 // Handler returns the /metrics handler in Prometheus's exposition formats.
-// webhooks, when not nil, is read at each scrape for the webhook counters. A
-// collector that fails is logged by the handler's error answer and the
-// others are still served.
+// webhooks, when not nil, is read at each scrape for the webhook counters;
+// the last call's webhooks are the ones read. A collector that fails leaves
+// its metrics out and the others are still served.
 func (m *Metrics) Handler(webhooks WebhookCounter) http.Handler {
 	m.mu.Lock()
 	m.webhooks = webhooks
