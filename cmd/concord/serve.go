@@ -31,7 +31,9 @@ GET /healthz (liveness: ok while the process serves), GET /readyz (200 ready, or
 system unreachable, a flow failing; JSON with Accept: application/json), GET
 /stats (JSON counters per flow and per webhook system, the pairs waiting in
 concord match, the dead letters and quarantine open now, and the health snapshot
-concord status prints) and POST /webhooks/{system} for systems that push changes:
+concord status prints), GET /metrics (Prometheus metrics: throughput, outcomes,
+latency, lag, dead letters, webhooks, rate-limit waits; see docs/metrics.md) and
+POST /webhooks/{system} for systems that push changes:
 the delivery is verified, stored and queued in one transaction and answered at once.
 
 A system that fails transiently (unreachable, timeout, connection reset, HTTP 429
@@ -65,6 +67,7 @@ accepts at most 512 connections at once (see docs/cli.md).`,
 			// systems are still being opened.
 			run.tracker = health.NewTracker()
 			h := health.NewCollector(run.tracker, health.Config{}, nil)
+			run.health = h
 			front, err := listenFront(addr, h)
 			if err != nil {
 				return err
@@ -81,7 +84,7 @@ accepts at most 512 connections at once (see docs/cli.md).`,
 			return a.serve(ctx, front, h)
 		},
 	}
-	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8088", "HTTP listen address for /healthz, /readyz, /stats and the webhooks (empty: none)")
+	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8088", "HTTP listen address for /healthz, /readyz, /stats, /metrics and the webhooks (empty: none)")
 	graceFlag(cmd, &run)
 	return cmd
 }
@@ -94,11 +97,12 @@ type front struct {
 	addr      string
 	endpoints string // for the "listening" log line
 	stats     atomic.Pointer[http.Handler]
+	metrics   atomic.Pointer[http.Handler]
 	hooks     atomic.Pointer[http.Handler]
 }
 
-// listenFront listens on addr and serves /healthz, /readyz, /stats and the
-// webhooks; an empty addr serves nothing (nil front).
+// listenFront listens on addr and serves /healthz, /readyz, /stats, /metrics
+// and the webhooks; an empty addr serves nothing (nil front).
 func listenFront(addr string, h *health.Collector) (*front, error) {
 	if addr == "" {
 		return nil, nil
@@ -112,6 +116,7 @@ func listenFront(addr string, h *health.Collector) (*front, error) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.Handle("GET /readyz", health.ReadyHandler(h))
 	mux.Handle("GET /stats", f.until(&f.stats))
+	mux.Handle("GET /metrics", f.until(&f.metrics))
 	mux.Handle("POST /webhooks/{system}", f.until(&f.hooks))
 	f.endpoints = mux.endpoints()
 	f.srv = server.NewHTTPServer(mux, server.DefaultLimits())
@@ -151,6 +156,8 @@ func (a *app) serve(ctx context.Context, f *front, h *health.Collector) error {
 		webhooks = recv.Stats
 		var hooks http.Handler = mux
 		f.hooks.Store(&hooks)
+		var m http.Handler = a.metrics.Handler(recv)
+		f.metrics.Store(&m)
 		var stats http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			reviews, err := a.store.CountReviews(r.Context(), "") // pairs waiting in concord match
 			if err != nil {

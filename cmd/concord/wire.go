@@ -17,6 +17,7 @@ import (
 	"github.com/concord-sync/concord/internal/engine"
 	"github.com/concord-sync/concord/internal/health"
 	"github.com/concord-sync/concord/internal/logwatch"
+	"github.com/concord-sync/concord/internal/metrics"
 	"github.com/concord-sync/concord/internal/model"
 	"github.com/concord-sync/concord/internal/queue"
 	"github.com/concord-sync/concord/internal/retry"
@@ -36,6 +37,8 @@ type app struct {
 	run   runOptions
 	// alerts evaluates the owner's alert rules; serve runs it.
 	alerts *alert.Evaluator
+	// metrics are served at /metrics by serve; the engine reports to them.
+	metrics *metrics.Metrics
 }
 
 // runOptions are how a command waits for systems and for running batches.
@@ -53,6 +56,9 @@ type runOptions struct {
 	// tracker, when set (serve), observes the engine for the health snapshot
 	// and is told what is being opened.
 	tracker *health.Tracker
+	// health, when set (serve), is the collector whose snapshots the metrics'
+	// state gauges read.
+	health *health.Collector
 }
 
 // exitInterrupted is the exit code of a command stopped by SIGTERM or Ctrl-C
@@ -163,7 +169,8 @@ func wire(ctx context.Context, cfg *config.Config, reg *connector.Registry, log 
 		return nil, err
 	}
 	a.alerts = a.newAlerts()
-	observers := engine.Observers{logwatch.New(log), a.alerts} // logs, alerts, health, metrics
+	a.metrics = a.newMetrics(legs)
+	observers := engine.Observers{logwatch.New(log), a.alerts, a.metrics} // logs, alerts, health, metrics
 	if run.tracker != nil {
 		observers = append(observers, run.tracker)
 	}

@@ -114,6 +114,9 @@ func (c *Client) Stats() Stats {
 // Limiter returns the client's general limiter.
 func (c *Client) Limiter() *Limiter { return c.lim }
 
+// SearchLimiter returns the client's search limiter; nil when it has none.
+func (c *Client) SearchLimiter() *Limiter { return c.search }
+
 // Request is one API call.
 type Request struct {
 	Method string

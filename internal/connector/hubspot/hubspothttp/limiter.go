@@ -26,11 +26,17 @@ type Limiter struct {
 	queues      [2][]*waiter // indexed by Priority
 	pumping     bool
 	kick        chan struct{}
+	// waits and waited count the requests the limiter held back and how long
+	// they waited (see Stats).
+	waits  int64
+	waited time.Duration
 }
 
 type waiter struct {
 	ready   chan struct{}
 	granted bool
+	since   time.Time // when it started waiting
+	delayed bool      // the limiter held it back at least once
 }
 
 // NewLimiter returns a limiter allowing budget requests in any rolling interval.
@@ -106,6 +112,7 @@ func (l *Limiter) Acquire(ctx context.Context, p Priority) (func(http.Header), e
 	}
 	w := &waiter{ready: make(chan struct{})}
 	l.mu.Lock()
+	w.since = l.now()
 	l.queues[p] = append(l.queues[p], w)
 	if !l.pumping {
 		l.pumping = true
@@ -124,6 +131,7 @@ func (l *Limiter) Acquire(ctx context.Context, p Priority) (func(http.Header), e
 		if w.granted {
 			l.inflight--
 		} else {
+			l.countWaitLocked(w, l.now())
 			q := l.queues[p]
 			for i, x := range q {
 				if x == w {
@@ -244,12 +252,18 @@ func (l *Limiter) pump() {
 		wait := l.nextLocked(now)
 		if wait <= 0 {
 			l.queues[p] = l.queues[p][1:]
+			l.countWaitLocked(w, now)
 			w.granted = true
 			l.inflight++
 			l.lastGrant = now
 			close(w.ready)
 			l.mu.Unlock()
 			continue
+		}
+		for _, q := range l.queues {
+			for _, x := range q {
+				x.delayed = true
+			}
 		}
 		l.mu.Unlock()
 		timer.Reset(wait)
