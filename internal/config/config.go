@@ -86,6 +86,8 @@ type Config struct {
 	Flows []Flow
 	// Retention says how long the store keeps events.
 	Retention Retention
+	// Tracing configures OpenTelemetry tracing (tracing.go); off by default.
+	Tracing Tracing
 }
 
 // Store configures the store.
@@ -253,6 +255,7 @@ func DefaultConfig() *Config {
 		},
 		Entities:  map[model.Entity]*Entity{},
 		Retention: Retention{Events: DefaultEventRetention},
+		Tracing:   Tracing{SampleRatio: DefaultSampleRatio, ServiceName: DefaultServiceName},
 	}
 }
 

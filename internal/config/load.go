@@ -123,6 +123,7 @@ func (l *loader) root(n *node) {
 	l.entities(m["entities"].v)
 	l.flows(m["flows"].v)
 	l.retention(m["retention"].v)
+	l.tracing(m["tracing"].v)
 }
 
 func (l *loader) store(n *node) {

@@ -176,6 +176,7 @@ var (
 				PropertyNames: &jsonSchema{Enum: strEnum(model.Entities)}, AdditionalProperties: entitySchema},
 			"flows":     {Type: "array", Items: flowSchema, Description: "The flows: which entity moves from which system to which."},
 			"retention": retentionSchema,
+			"tracing":   tracingSchema,
 		},
 		Required:             []string{"version", "owner", "systems"},
 		AdditionalProperties: false,
