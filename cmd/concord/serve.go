@@ -18,7 +18,7 @@ func newServeCmd(g *globals) *cobra.Command {
 	var addr string
 	// serve never gives up on a system: it keeps retrying the open and the
 	// polls of a system that is down, and logs it.
-	run := runOptions{forever: true, grace: defaultGrace}
+	run := runOptions{forever: true, grace: defaultGrace, trace: true}
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Sync continuously: pollers on an interval, workers, health and stats over HTTP",

@@ -22,6 +22,7 @@ func newSyncCmd(g *globals) *cobra.Command {
 	var flow, resync string
 	var progress string
 	run := defaultRunOptions()
+	run.trace = true
 	cmd := &cobra.Command{
 		Use:   "sync --once",
 		Short: "Run one pass of every flow and print a summary",

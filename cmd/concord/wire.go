@@ -20,6 +20,7 @@ import (
 	"github.com/concord-sync/concord/internal/store"
 	"github.com/concord-sync/concord/internal/store/pgstore"
 	"github.com/concord-sync/concord/internal/store/sqlitestore"
+	"github.com/concord-sync/concord/internal/tracing"
 )
 
 // app is a loaded config with its store, systems, queue and engine.
@@ -31,6 +32,9 @@ type app struct {
 	queue *queue.Queue
 	eng   *engine.Engine
 	run   runOptions
+	// tracer exports the engine's spans (sync --once, serve); never nil once
+	// wired.
+	tracer *tracing.Provider
 }
 
 // runOptions are how a command waits for systems and for running batches.
@@ -45,6 +49,8 @@ type runOptions struct {
 	// recording after SIGTERM or Ctrl-C; then they are cancelled and retried by
 	// the next run.
 	grace time.Duration
+	// trace exports spans when the config's tracing section says so.
+	trace bool
 }
 
 // exitInterrupted is the exit code of a command stopped by SIGTERM or Ctrl-C
@@ -129,7 +135,7 @@ func openAppWith(ctx context.Context, g *globals, run runOptions) (*app, error) 
 
 // wire opens the store, the systems, the queue and the engine for cfg.
 func wire(ctx context.Context, cfg *config.Config, reg *connector.Registry, log *slog.Logger, run runOptions) (_ *app, err error) {
-	a := &app{cfg: cfg, log: log, conns: map[string]connector.Connector{}, run: run}
+	a := &app{cfg: cfg, log: log, conns: map[string]connector.Connector{}, run: run, tracer: tracing.Off()}
 	defer func() {
 		if err != nil {
 			a.Close(ctx)
@@ -153,10 +159,15 @@ func wire(ctx context.Context, cfg *config.Config, reg *connector.Registry, log 
 	if err != nil {
 		return nil, err
 	}
+	if run.trace {
+		if a.tracer, err = startTracing(ctx, cfg, log); err != nil {
+			return nil, err
+		}
+	}
 	a.eng, err = engine.New(engine.Params{
 		Store: a.store, Connectors: a.conns, Legs: legs, ConfigVersion: cfg.Version, Queue: a.queue,
 		Retry:     engine.RetryPolicy{MaxAttempts: cfg.Sync.Retry.MaxAttempts, Backoff: cfg.Sync.Retry.Backoff, MaxBackoff: cfg.Sync.Retry.MaxBackoff},
-		BatchSize: cfg.Sync.BatchSize, Logger: log, WaitLimit: cfg.Sync.WaitLimit,
+		BatchSize: cfg.Sync.BatchSize, Logger: log, WaitLimit: cfg.Sync.WaitLimit, Tracer: a.tracer,
 	})
 	if err != nil {
 		return nil, usageErr(err)
@@ -248,6 +259,9 @@ func (a *app) Close(ctx context.Context) {
 		if err := c.Close(ctx); err != nil {
 			a.log.WarnContext(ctx, "close system", "system", name, "err", err)
 		}
+	}
+	if err := a.tracer.Shutdown(ctx); err != nil {
+		a.log.WarnContext(ctx, "tracing: spans not sent", "err", err)
 	}
 	if a.store != nil {
 		_ = a.store.Close()
