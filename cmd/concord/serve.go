@@ -41,6 +41,8 @@ SIGTERM or SIGINT stops the pollers at once, gives the running batches
 --grace-period to finish their write and recording (then cancels them: the next
 start redoes them), and exits 0.
 Events older than retention.events (default 90d) are pruned at start and hourly.
+With a tracing section in the config (or OTEL_EXPORTER_OTLP_ENDPOINT set), every
+poll and batch is sent as an OpenTelemetry trace over OTLP/HTTP (docs/tracing.md).
 The HTTP server closes connections that send nothing or trickle (5 s for headers,
 30 s per request and per response, 60 s idle), refuses headers over 64 KiB, and
 accepts at most 512 connections at once (see docs/cli.md).`,

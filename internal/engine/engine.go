@@ -364,7 +364,9 @@ func (e *Engine) Poll(ctx context.Context, legName string) (PollResult, error) {
 
 // poll is Poll after the cursor is read.
 func (e *Engine) poll(ctx context.Context, l *Leg, key store.CursorKey, cursor string) (PollResult, error) {
-	rctx, span := e.span(ctx, SpanRead, l, nil)
+	rctx, span := e.span(ctx, SpanRead, l, func() []attribute.KeyValue {
+		return []attribute.KeyValue{AttrSource.String(l.Source), AttrEntity.String(string(l.Entity))}
+	})
 	res, err := e.conns[l.Source].Read(rctx, connector.ReadRequest{Entity: l.Entity, Cursor: cursor, Limit: e.batch})
 	if err != nil {
 		err = fmt.Errorf("poll %s: read %s: %w", l.Name, l.Source, err)
