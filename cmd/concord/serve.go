@@ -19,7 +19,7 @@ func newServeCmd(g *globals) *cobra.Command {
 	var addr string
 	// serve never gives up on a system: it keeps retrying the open and the
 	// polls of a system that is down, and logs it.
-	run := runOptions{forever: true, grace: defaultGrace}
+	run := runOptions{forever: true, grace: defaultGrace, trace: true}
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Sync continuously: pollers on an interval, workers, health and stats over HTTP",
@@ -56,6 +56,9 @@ Every alerts.every (default 15s) the alert rules are evaluated: an alert that
 fires is logged (WARN "alert fired") and sent to alerts.email and
 alerts.webhook, again every alerts.repeat while it lasts, and once more when it
 is resolved (INFO "alert resolved"); see docs/alerts.md.
+
+With a tracing section in the config (or OTEL_EXPORTER_OTLP_ENDPOINT set), every
+poll and batch is sent as an OpenTelemetry trace over OTLP/HTTP (docs/tracing.md).
 The HTTP server closes connections that send nothing or trickle (5 s for headers,
 30 s per request and per response, 60 s idle), refuses headers over 64 KiB, and
 accepts at most 512 connections at once (see docs/cli.md).`,

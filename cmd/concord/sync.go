@@ -22,6 +22,7 @@ func newSyncCmd(g *globals) *cobra.Command {
 	var flow, resync string
 	var progress string
 	run := defaultRunOptions()
+	run.trace = true
 	cmd := &cobra.Command{
 		Use:   "sync --once",
 		Short: "Run one pass of every flow and print a summary",
@@ -57,6 +58,10 @@ total and an ETA (a bar on a terminal, a line every 5 seconds otherwise). It is
 resumable: stopped or killed, the next sync --once (with or without --resync) goes on
 with the rest and writes no record twice. When it is done the flow's mapping is
 remembered and plan no longer reports it.
+
+With a tracing section in the config (or OTEL_EXPORTER_OTLP_ENDPOINT set), every
+poll and batch is sent as an OpenTelemetry trace over OTLP/HTTP, flushed before exit
+(at most 5 s); see docs/tracing.md.
 
 Exit codes: 0 ok (changes may still be waiting), 1 when any change failed or a
 system could not be reached, 2 invalid config or usage, 130 interrupted (SIGTERM

@@ -24,6 +24,7 @@ import (
 	"github.com/concord-sync/concord/internal/store"
 	"github.com/concord-sync/concord/internal/store/pgstore"
 	"github.com/concord-sync/concord/internal/store/sqlitestore"
+	"github.com/concord-sync/concord/internal/tracing"
 )
 
 // app is a loaded config with its store, systems, queue and engine.
@@ -39,6 +40,9 @@ type app struct {
 	alerts *alert.Evaluator
 	// metrics are served at /metrics by serve; the engine reports to them.
 	metrics *metrics.Metrics
+	// tracer exports the engine's spans (sync --once, serve); never nil once
+	// wired.
+	tracer *tracing.Provider
 }
 
 // runOptions are how a command waits for systems and for running batches.
@@ -59,6 +63,8 @@ type runOptions struct {
 	// health, when set (serve), is the collector whose snapshots the metrics'
 	// state gauges read.
 	health *health.Collector
+	// trace exports spans when the config's tracing section says so.
+	trace bool
 }
 
 // exitInterrupted is the exit code of a command stopped by SIGTERM or Ctrl-C
@@ -143,7 +149,7 @@ func openAppWith(ctx context.Context, g *globals, run runOptions) (*app, error) 
 
 // wire opens the store, the systems, the queue and the engine for cfg.
 func wire(ctx context.Context, cfg *config.Config, reg *connector.Registry, log *slog.Logger, run runOptions) (_ *app, err error) {
-	a := &app{cfg: cfg, log: log, conns: map[string]connector.Connector{}, run: run}
+	a := &app{cfg: cfg, log: log, conns: map[string]connector.Connector{}, run: run, tracer: tracing.Off()}
 	defer func() {
 		if err != nil {
 			a.Close(ctx)
@@ -168,6 +174,11 @@ func wire(ctx context.Context, cfg *config.Config, reg *connector.Registry, log 
 	if err != nil {
 		return nil, err
 	}
+	if run.trace {
+		if a.tracer, err = startTracing(ctx, cfg, log); err != nil {
+			return nil, err
+		}
+	}
 	a.alerts = a.newAlerts()
 	a.metrics = a.newMetrics(legs)
 	observers := engine.Observers{logwatch.New(log), a.alerts, a.metrics} // logs, alerts, health, metrics
@@ -177,7 +188,7 @@ func wire(ctx context.Context, cfg *config.Config, reg *connector.Registry, log 
 	a.eng, err = engine.New(engine.Params{
 		Store: a.store, Connectors: a.conns, Legs: legs, ConfigVersion: cfg.Version, Queue: a.queue,
 		Retry:     engine.RetryPolicy{MaxAttempts: cfg.Sync.Retry.MaxAttempts, Backoff: cfg.Sync.Retry.Backoff, MaxBackoff: cfg.Sync.Retry.MaxBackoff},
-		BatchSize: cfg.Sync.BatchSize, Logger: log, WaitLimit: cfg.Sync.WaitLimit, Observer: observers,
+		BatchSize: cfg.Sync.BatchSize, Logger: log, WaitLimit: cfg.Sync.WaitLimit, Observer: observers, Tracer: a.tracer,
 	})
 	if err != nil {
 		return nil, usageErr(err)
@@ -282,6 +293,9 @@ func (a *app) Close(ctx context.Context) {
 		if err := c.Close(ctx); err != nil {
 			a.log.WarnContext(ctx, "close system", "system", name, "err", err)
 		}
+	}
+	if err := a.tracer.Shutdown(ctx); err != nil {
+		a.log.WarnContext(ctx, "tracing: spans not sent", "err", err)
 	}
 	if a.store != nil {
 		_ = a.store.Close()

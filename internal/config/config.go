@@ -88,6 +88,8 @@ type Config struct {
 	Retention Retention
 	// Alerts says when serve tells the owner that something is wrong, and how.
 	Alerts Alerts
+	// Tracing configures OpenTelemetry tracing (tracing.go); off by default.
+	Tracing Tracing
 }
 
 // Store configures the store.
@@ -256,6 +258,7 @@ func DefaultConfig() *Config {
 		Entities:  map[model.Entity]*Entity{},
 		Retention: Retention{Events: DefaultEventRetention},
 		Alerts:    DefaultAlerts(),
+		Tracing:   Tracing{SampleRatio: DefaultSampleRatio, ServiceName: DefaultServiceName},
 	}
 }
 

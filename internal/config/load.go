@@ -124,6 +124,7 @@ func (l *loader) root(n *node) {
 	l.flows(m["flows"].v)
 	l.retention(m["retention"].v)
 	l.alerts(m["alerts"].v)
+	l.tracing(m["tracing"].v)
 }
 
 func (l *loader) store(n *node) {

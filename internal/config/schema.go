@@ -177,6 +177,7 @@ var (
 			"flows":     {Type: "array", Items: flowSchema, Description: "The flows: which entity moves from which system to which."},
 			"retention": retentionSchema,
 			"alerts":    alertsSchema,
+			"tracing":   tracingSchema,
 		},
 		Required:             []string{"version", "owner", "systems"},
 		AdditionalProperties: false,

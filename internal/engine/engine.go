@@ -11,6 +11,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/concord-sync/concord/internal/connector"
 	"github.com/concord-sync/concord/internal/model"
 	"github.com/concord-sync/concord/internal/store"
@@ -116,6 +120,9 @@ type Params struct {
 	// Observer is told of every poll, recorded piece and failed batch (health,
 	// metrics, logs); nil tells no one.
 	Observer Observer
+	// Tracer provides the spans of polls and batches (trace.go); nil traces
+	// nothing.
+	Tracer trace.TracerProvider
 }
 
 // DefaultWaitLimit is how long a record waits for another by default.
@@ -141,6 +148,7 @@ type Engine struct {
 	batch   int
 	log     *slog.Logger
 	obs     Observer
+	tracer  trace.Tracer
 	now     func() time.Time
 
 	waitLimit   time.Duration
@@ -193,6 +201,10 @@ func New(p Params) (*Engine, error) {
 	if e.now == nil {
 		e.now = time.Now
 	}
+	if p.Tracer == nil {
+		p.Tracer = noop.NewTracerProvider()
+	}
+	e.tracer = p.Tracer.Tracer(TracerName)
 	var errs []error
 	for i := range p.Legs {
 		l := p.Legs[i]
@@ -328,13 +340,22 @@ func (e *Engine) Poll(ctx context.Context, legName string) (PollResult, error) {
 	if !ok {
 		return PollResult{}, fmt.Errorf("poll: unknown leg %q", legName)
 	}
+	ctx, span := e.span(ctx, SpanPoll, l, func() []attribute.KeyValue {
+		return []attribute.KeyValue{AttrSource.String(l.Source), AttrEntity.String(string(l.Entity))}
+	})
 	key := store.CursorKey{Flow: l.Name, System: l.Source, Entity: l.Entity}
 	cursor, err := e.store.GetCursor(ctx, &key)
 	if err != nil {
-		return PollResult{}, fmt.Errorf("poll %s: get cursor: %w", l.Name, err)
+		err = fmt.Errorf("poll %s: get cursor: %w", l.Name, err)
+		endSpan(span, err)
+		return PollResult{}, err
 	}
 	began := e.now()
 	out, err := e.poll(ctx, l, key, cursor)
+	if span.IsRecording() {
+		span.SetAttributes(AttrRecords.Int(out.Read), AttrQueued.Int(out.Queued))
+	}
+	endSpan(span, err)
 	if e.obs != nil {
 		e.obs.Polled(PollReport{Leg: l.Name, Flow: l.Flow, Source: l.Source, At: e.now(), Took: e.now().Sub(began), Read: out.Read, Queued: out.Queued, Err: err})
 	}
@@ -343,10 +364,19 @@ func (e *Engine) Poll(ctx context.Context, legName string) (PollResult, error) {
 
 // poll is Poll after the cursor is read.
 func (e *Engine) poll(ctx context.Context, l *Leg, key store.CursorKey, cursor string) (PollResult, error) {
-	res, err := e.conns[l.Source].Read(ctx, connector.ReadRequest{Entity: l.Entity, Cursor: cursor, Limit: e.batch})
+	rctx, span := e.span(ctx, SpanRead, l, func() []attribute.KeyValue {
+		return []attribute.KeyValue{AttrSource.String(l.Source), AttrEntity.String(string(l.Entity))}
+	})
+	res, err := e.conns[l.Source].Read(rctx, connector.ReadRequest{Entity: l.Entity, Cursor: cursor, Limit: e.batch})
 	if err != nil {
-		return PollResult{}, fmt.Errorf("poll %s: read %s: %w", l.Name, l.Source, err)
+		err = fmt.Errorf("poll %s: read %s: %w", l.Name, l.Source, err)
+		endSpan(span, err)
+		return PollResult{}, err
 	}
+	if span.IsRecording() {
+		span.SetAttributes(AttrRecords.Int(len(res.Records)))
+	}
+	endSpan(span, nil)
 	recs, err := e.selectTriggered(ctx, l, res.Records)
 	if err != nil {
 		return PollResult{}, fmt.Errorf("poll %s: %w", l.Name, err)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+
 	"github.com/concord-sync/concord/internal/connector"
 	"github.com/concord-sync/concord/internal/model"
 	"github.com/concord-sync/concord/internal/store"
@@ -63,11 +65,23 @@ const (
 // Process plans and executes a batch, piece by piece; it is what a queue worker
 // calls. The outcomes of the pieces recorded before an error are returned with
 // it.
-func (e *Engine) Process(ctx context.Context, b Batch, opt ProcessOptions) ([]Outcome, error) {
+func (e *Engine) Process(ctx context.Context, b Batch, opt ProcessOptions) (outs []Outcome, err error) {
 	l, ok := e.legs[b.Leg]
 	if !ok {
 		return nil, fmt.Errorf("process: unknown leg %q", b.Leg)
 	}
+	ctx, span := e.span(ctx, SpanBatch, l, func() []attribute.KeyValue {
+		return []attribute.KeyValue{AttrRecords.Int(len(b.Records) + len(b.Fetch)), AttrAttempt.Int(b.Attempt), AttrKind.String(batchKind(b)),
+			AttrSource.String(l.Source), AttrTarget.String(l.Target), AttrEntity.String(string(l.targetEntity()))}
+	})
+	pieces := 0
+	defer func() {
+		if span.IsRecording() {
+			span.SetAttributes(AttrPieces.Int(pieces))
+			span.SetAttributes(outcomeAttrs(outs)...)
+		}
+		endSpan(span, err)
+	}()
 	b, gone, err := e.materialize(ctx, l, b)
 	if err != nil {
 		return nil, e.failed(l, len(b.Records)+len(b.Fetch), err)
@@ -85,14 +99,19 @@ func (e *Engine) Process(ctx context.Context, b Batch, opt ProcessOptions) ([]Ou
 			return nil, fmt.Errorf("process %s: records gone from %s: %w", l.Name, l.Source, err)
 		}
 	}
-	var outs []Outcome
 	for start := 0; start < len(b.Records); {
 		size := e.pieceSize(l.Name)
 		end := min(start+size, len(b.Records))
 		piece, rest := b, b
 		piece.Records, rest.Records = b.Records[start:end], b.Records[end:]
 		began := time.Now()
-		bp, err := e.planRecords(ctx, l, piece)
+		pieces++
+		pctx, pspan := e.span(ctx, SpanPlan, l, func() []attribute.KeyValue { return []attribute.KeyValue{AttrRecords.Int(len(piece.Records))} })
+		bp, err := e.planRecords(pctx, l, piece)
+		if err == nil && pspan.IsRecording() {
+			pspan.SetAttributes(actionAttrs(bp)...)
+		}
+		endSpan(pspan, err)
 		if err != nil {
 			return outs, e.failed(l, len(b.Records)-start, err)
 		}
@@ -191,12 +210,25 @@ func (e *Engine) execute(ctx context.Context, bp *BatchPlan, checkpoint func(con
 		pos[p] = i
 	}
 	if len(ops) > 0 {
+		wctx, span := e.span(ctx, SpanWrite, l, func() []attribute.KeyValue {
+			return []attribute.KeyValue{AttrTarget.String(l.Target), AttrEntity.String(string(l.targetEntity())), AttrRecords.Int(len(ops))}
+		})
 		wrote := e.now()
-		results, err := e.conns[l.Target].Write(ctx, l.targetEntity(), ops)
+		results, err := e.conns[l.Target].Write(wctx, l.targetEntity(), ops)
 		bp.writeTook = e.now().Sub(wrote)
 		if err == nil && len(results) != len(ops) {
 			err = fmt.Errorf("connector returned %d results for %d records", len(results), len(ops))
 		}
+		if err == nil && span.IsRecording() {
+			refused := 0
+			for _, r := range results {
+				if r.Err != nil {
+					refused++
+				}
+			}
+			span.SetAttributes(AttrRefused.Int(refused))
+		}
+		endSpan(span, err)
 		for i, p := range writing {
 			if err != nil {
 				p.Action, p.Reason, p.Retryable = ActionFail, fmt.Sprintf("write to %s: %v", l.Target, err), !connector.IsPermanent(err)
@@ -224,7 +256,13 @@ func (e *Engine) execute(ctx context.Context, bp *BatchPlan, checkpoint func(con
 	// The writes are made: record them even when ctx is cancelled now.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
-	return e.record(rctx, bp, answers, started, took, checkpoint)
+	rctx, span := e.span(rctx, SpanRecord, l, func() []attribute.KeyValue { return []attribute.KeyValue{AttrRecords.Int(len(bp.Records))} })
+	outs, err := e.record(rctx, bp, answers, started, took, checkpoint)
+	if err == nil && span.IsRecording() {
+		span.SetAttributes(outcomeAttrs(outs)...)
+	}
+	endSpan(span, err)
+	return outs, err
 }
 
 // guard re-checks the ownership promise at write time, whatever the plan says.

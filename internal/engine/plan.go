@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/concord-sync/concord/internal/clean"
 	"github.com/concord-sync/concord/internal/match"
@@ -136,10 +137,16 @@ func (e *Engine) materialize(ctx context.Context, l *Leg, b Batch) (Batch, []str
 		if err := e.startAnnounced(ctx, l.Name, b.Fetch); err != nil {
 			return b, nil, fmt.Errorf("plan %s: %w", l.Name, err)
 		}
-		fetched, err := e.conns[l.Source].Get(ctx, l.Entity, b.Fetch)
+		rctx, span := e.span(ctx, SpanRead, l, func() []attribute.KeyValue {
+			return []attribute.KeyValue{AttrSource.String(l.Source), AttrEntity.String(string(l.Entity)), AttrRecords.Int(len(b.Fetch))}
+		})
+		fetched, err := e.conns[l.Source].Get(rctx, l.Entity, b.Fetch)
 		if err != nil {
-			return b, nil, fmt.Errorf("plan %s: get %d records from %s: %w", l.Name, len(b.Fetch), l.Source, err)
+			err = fmt.Errorf("plan %s: get %d records from %s: %w", l.Name, len(b.Fetch), l.Source, err)
+			endSpan(span, err)
+			return b, nil, err
 		}
+		endSpan(span, nil)
 		extra := make([]model.Record, 0, len(fetched))
 		for _, id := range b.Fetch {
 			if r, ok := fetched[id]; ok {

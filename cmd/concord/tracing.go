@@ -1,0 +1,39 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"runtime/debug"
+
+	"github.com/concord-sync/concord/internal/config"
+	"github.com/concord-sync/concord/internal/tracing"
+)
+
+// startTracing returns the tracer provider of the config's tracing section:
+// an OTLP/HTTP exporter when an endpoint is configured (tracing.otlp_endpoint,
+// else OTEL_EXPORTER_OTLP_ENDPOINT), else a no-op. It does no network I/O.
+func startTracing(ctx context.Context, cfg *config.Config, log *slog.Logger) (*tracing.Provider, error) {
+	t := cfg.Tracing
+	if !t.Enabled() {
+		return tracing.Off(), nil
+	}
+	p, err := tracing.New(ctx, tracing.Config{
+		Endpoint: t.Endpoint, Headers: t.Headers, SampleRatio: t.SampleRatio,
+		ServiceName: t.ServiceName, ServiceVersion: buildVersion(),
+	}, log.With("component", "tracing"))
+	if err != nil {
+		return nil, err
+	}
+	log.InfoContext(ctx, "tracing on", "endpoint", p.Endpoint(), "from", t.EndpointFrom, "sample_ratio", t.SampleRatio, "service", t.ServiceName)
+	return p, nil
+}
+
+// buildVersion is the module version concord was built as, "" for a
+// development build.
+func buildVersion() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok || bi.Main.Version == "(devel)" {
+		return ""
+	}
+	return bi.Main.Version
+}
