@@ -5,8 +5,11 @@ import (
 	"cmp"
 	"encoding/binary"
 	"hash/maphash"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
+	"unsafe"
 
 	"github.com/concord-sync/concord/internal/clean"
 	"github.com/concord-sync/concord/internal/engine"
@@ -73,6 +76,9 @@ type Comparer struct {
 	ents  [2][]entry
 	arena [2][]byte
 	loose [2]map[string]*loose
+	// phone is set when a field has the phone rule, which reads local
+	// numbers in the record's country.
+	phone bool
 }
 
 // pair is one link: a concord id and the record ids on both sides.
@@ -89,6 +95,8 @@ type entry struct {
 	off, n  uint32
 	hash    uint64
 	updated int64
+	// country is the record's country for the phone rule, zero when none.
+	country [2]byte
 }
 
 // loose is an unlinked record as kept.
@@ -103,6 +111,9 @@ func NewComparer(spec Spec) *Comparer {
 	for s := range 2 {
 		c.byID[s] = map[string]int32{}
 		c.loose[s] = map[string]*loose{}
+	}
+	for _, f := range spec.Fields {
+		c.phone = c.phone || slices.Contains(f.Clean, "phone")
 	}
 	return c
 }
@@ -147,23 +158,17 @@ func (c *Comparer) Add(side Side, recs []model.Record, refs map[model.Entity]map
 	}
 }
 
-// addLinked packs a linked record's normalised values into the side's arena.
-// Per field: a kind byte, the compared text and the displayed text (empty
-// when it is the compared one), each after its length as a uvarint.
+// addLinked packs a linked record's values into the side's arena, as read:
+// the clean rules run only when the two sides differ (Result). Per field: a
+// kind byte, the compared text and the displayed text (empty when it is the
+// compared one), each after its length as a uvarint.
 func (c *Comparer) addLinked(side Side, p *pair, r *model.Record, refs map[model.Entity]map[string]string) {
-	opt := clean.Options{Country: c.spec.DefaultCountry[side]}
-	if v := r.Fields["country"]; v.Kind == model.KindText && v.Str != "" {
-		if code, err := clean.Country(v.Str); err == nil {
-			opt.Country = code
-		}
-	}
 	arena := c.arena[side]
 	off := len(arena)
 	var h maphash.Hash
 	h.SetSeed(c.seed)
 	for _, f := range c.spec.Fields {
-		v := r.Fields[f.Names[side]]
-		kind, cmpText, disp := normalise(v, f.Clean, opt, refs)
+		kind, cmpText, disp := pack(r.Fields[f.Names[side]], refs)
 		arena = append(arena, kind)
 		arena = binary.AppendUvarint(arena, uint64(len(cmpText)))
 		arena = append(arena, cmpText...)
@@ -175,6 +180,9 @@ func (c *Comparer) addLinked(side Side, p *pair, r *model.Record, refs map[model
 	}
 	c.arena[side] = arena
 	e := entry{off: uint32(off), n: uint32(len(arena) - off), hash: h.Sum64(), updated: r.UpdatedAt.UnixNano()}
+	if c.phone {
+		e.country = c.countryOf(side, r)
+	}
 	if p.ent[side] > 0 {
 		c.ents[side][p.ent[side]-1] = e
 		return
@@ -183,24 +191,30 @@ func (c *Comparer) addLinked(side Side, p *pair, r *model.Record, refs map[model
 	p.ent[side] = int32(len(c.ents[side]))
 }
 
-// normalise returns what a value compares as: its kind, its text after the
-// clean rules (decimals without trailing zeros, money with its currency,
+// countryOf is the country a record's local phone numbers are read in: its
+// own country, else the side's default (as the engine's clean step does).
+func (c *Comparer) countryOf(side Side, r *model.Record) [2]byte {
+	code := c.spec.DefaultCountry[side]
+	if v := r.Fields["country"]; v.Kind == model.KindText && v.Str != "" {
+		if cc, err := clean.Country(v.Str); err == nil {
+			code = cc
+		}
+	}
+	var out [2]byte
+	copy(out[:], code)
+	return out
+}
+
+// pack returns what a value compares as before the clean rules: its kind,
+// its text (decimals without trailing zeros, money with its currency,
 // references as the concord id they are linked to), and the text to show
 // when that differs (a reference's own id).
-func normalise(v model.Value, rules []string, opt clean.Options, refs map[model.Entity]map[string]string) (kind byte, cmpText, disp string) {
+func pack(v model.Value, refs map[model.Entity]map[string]string) (kind byte, cmpText, disp string) {
 	if v.IsNull() || v.Kind == model.KindLines {
 		return byte(model.KindNull), "", ""
 	}
 	switch v.Kind {
 	case model.KindText:
-		if len(rules) > 0 {
-			if cv, err := clean.ApplyWith(rules, v, opt); err == nil {
-				v = cv
-			}
-		}
-		if v.IsNull() {
-			return byte(model.KindNull), "", ""
-		}
 		return byte(model.KindText), v.Str, ""
 	case model.KindRef:
 		if cid, ok := refs[v.Entity][v.Str]; ok {
@@ -210,6 +224,26 @@ func normalise(v model.Value, rules []string, opt clean.Options, refs map[model.
 		return byte(model.KindRef), string(v.Entity) + ":?" + v.Str, v.String()
 	}
 	return byte(v.Kind), v.String(), ""
+}
+
+// cleaned applies a field's clean rules to a packed text value; a value the
+// rules refuse stays as it is (the engine would quarantine it).
+func cleaned(v fieldValue, rules []string, country [2]byte) fieldValue {
+	if len(rules) == 0 || v.kind != byte(model.KindText) {
+		return v
+	}
+	opt := clean.Options{}
+	if country[0] != 0 {
+		opt.Country = string(country[:])
+	}
+	cv, err := clean.ApplyWith(rules, model.Text(v.cmp), opt)
+	if err != nil {
+		return v
+	}
+	if cv.IsNull() {
+		return fieldValue{kind: byte(model.KindNull)}
+	}
+	return fieldValue{kind: v.kind, cmp: cv.Str}
 }
 
 // addLoose keeps what an unlinked record is reported with.
@@ -253,17 +287,31 @@ func displayName(r *model.Record) string {
 // compared. Drift is in concord id and field order, unlinked records in side
 // and id order.
 func (c *Comparer) Result() (drift []Drift, unlinked []Unlinked, compared int) {
-	for i := range c.pairs {
-		p := &c.pairs[i]
-		if p.ent[SideA] == 0 || p.ent[SideB] == 0 {
-			continue
-		}
-		compared++
-		ea, eb := c.ents[SideA][p.ent[SideA]-1], c.ents[SideB][p.ent[SideB]-1]
-		if ea.hash == eb.hash && bytes.Equal(c.arena[SideA][ea.off:ea.off+ea.n], c.arena[SideB][eb.off:eb.off+eb.n]) {
-			continue
-		}
-		drift = c.diff(p, [2]entry{ea, eb}, drift)
+	workers := max(1, min(runtime.GOMAXPROCS(0), len(c.pairs)/4096))
+	parts := make([][]Drift, workers)
+	counts := make([]int, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		lo, hi := w*len(c.pairs)/workers, (w+1)*len(c.pairs)/workers
+		wg.Go(func() {
+			for i := lo; i < hi; i++ {
+				p := &c.pairs[i]
+				if p.ent[SideA] == 0 || p.ent[SideB] == 0 {
+					continue
+				}
+				counts[w]++
+				ea, eb := c.ents[SideA][p.ent[SideA]-1], c.ents[SideB][p.ent[SideB]-1]
+				if ea.hash == eb.hash && bytes.Equal(c.arena[SideA][ea.off:ea.off+ea.n], c.arena[SideB][eb.off:eb.off+eb.n]) {
+					continue
+				}
+				parts[w] = c.diff(p, [2]entry{ea, eb}, parts[w])
+			}
+		})
+	}
+	wg.Wait()
+	for w := range workers {
+		compared += counts[w]
+		drift = append(drift, parts[w]...)
 	}
 	slices.SortFunc(drift, func(x, y Drift) int {
 		return cmp.Or(cmp.Compare(x.ConcordID, y.ConcordID), cmp.Compare(x.Field, y.Field))
@@ -316,13 +364,30 @@ const maxCandidates = 3
 
 // diff compares a pair whose values differ field by field.
 func (c *Comparer) diff(p *pair, e [2]entry, out []Drift) []Drift {
+	var buf [2][16]fieldValue
 	var vals [2][]fieldValue
 	for s := range Side(2) {
-		vals[s] = decode(c.arena[s][e[s].off:e[s].off+e[s].n], len(c.spec.Fields))
+		vals[s] = buf[s][:0]
+		if n := len(c.spec.Fields); n > len(buf[s]) {
+			vals[s] = make([]fieldValue, n)
+		} else {
+			vals[s] = buf[s][:n]
+		}
+		decode(c.arena[s][e[s].off:e[s].off+e[s].n], vals[s])
 	}
 	for i, f := range c.spec.Fields {
 		own, oth := vals[f.Owner][i], vals[f.Owner.other()][i]
-		if own.kind == oth.kind && own.cmp == oth.cmp {
+		if own.same(oth) {
+			continue
+		}
+		// The clean rules run now, on the owner's value first: the other
+		// side most often holds what Concord wrote, the owner's value
+		// cleaned.
+		own = cleaned(own, f.Clean, e[f.Owner].country)
+		if own.same(oth) {
+			continue
+		}
+		if oth = cleaned(oth, f.Clean, e[f.Owner.other()].country); own.same(oth) {
 			continue
 		}
 		if f.Conflict == engine.ConflictOwnerUnlessBlank && own.kind == byte(model.KindNull) {
@@ -348,20 +413,27 @@ type fieldValue struct {
 	cmp, disp string
 }
 
+// same reports whether two values compare equal.
+func (v fieldValue) same(w fieldValue) bool { return v.kind == w.kind && v.cmp == w.cmp }
+
 // show is the text a report shows.
 func (v fieldValue) show() string {
 	if v.disp != "" {
-		return v.disp
+		return strings.Clone(v.disp)
 	}
-	return v.cmp
+	return strings.Clone(v.cmp)
 }
 
-// decode unpacks n fields packed by addLinked.
-func decode(b []byte, n int) []fieldValue {
-	out := make([]fieldValue, n)
+// decode unpacks n fields packed by addLinked into out. The strings share
+// b's memory: b must not change while they are used, and what outlives the
+// comparison is cloned (show).
+func decode(b []byte, out []fieldValue) {
 	next := func() string {
 		l, k := binary.Uvarint(b)
-		s := string(b[k : k+int(l)])
+		var s string
+		if l > 0 {
+			s = unsafe.String(&b[k], int(l))
+		}
 		b = b[k+int(l):]
 		return s
 	}
@@ -371,5 +443,4 @@ func decode(b []byte, n int) []fieldValue {
 		out[i].cmp = next()
 		out[i].disp = next()
 	}
-	return out
 }
