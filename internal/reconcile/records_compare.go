@@ -7,7 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	
+
 	"github.com/concord-sync/concord/internal/clean"
 	"github.com/concord-sync/concord/internal/engine"
 	"github.com/concord-sync/concord/internal/match"
@@ -71,7 +71,13 @@ type Comparer struct {
 	spec  Spec
 	seed  maphash.Seed
 	pairs []pair
-	byID  [2]map[string]int32
+	// ids holds the pairs' concord and record ids, and byID finds a pair by
+	// the hash of a side's record id: pointer-free, so that a million pairs
+	// cost the garbage collector nothing to scan. Ids whose hash another id
+	// took are in coll.
+	ids  []byte
+	byID [2]map[uint64]int32
+	coll [2]map[string]int32
 	// ents hold the linked records seen, per side.
 	ents  [2][]entry
 	loose [2]map[string]*loose
@@ -79,10 +85,38 @@ type Comparer struct {
 
 // pair is one link: a concord id and the record ids on both sides.
 type pair struct {
-	cid string
-	id  [2]string
+	cid span
+	id  [2]span
 	// ent is 1 + the index of the side's entry, 0 until the record is seen.
 	ent [2]int32
+}
+
+// span is a string kept in the comparer's ids.
+type span struct{ off, n uint32 }
+
+// keep appends s to the ids and returns where it is.
+func (c *Comparer) keep(s string) span {
+	sp := span{off: uint32(len(c.ids)), n: uint32(len(s))}
+	c.ids = append(c.ids, s...)
+	return sp
+}
+
+// str returns a kept string (a copy).
+func (c *Comparer) str(sp span) string { return string(c.ids[sp.off : sp.off+sp.n]) }
+
+// is reports whether the kept string at sp is s.
+func (c *Comparer) is(sp span, s string) bool { return string(c.ids[sp.off:sp.off+sp.n]) == s }
+
+// find returns the pair side's record id belongs to.
+func (c *Comparer) find(side Side, id string) (int32, bool) {
+	if pi, ok := c.coll[side][id]; ok {
+		return pi, true
+	}
+	pi, ok := c.byID[side][maphash.String(c.seed, id)]
+	if ok && c.is(c.pairs[pi].id[side], id) {
+		return pi, true
+	}
+	return 0, false
 }
 
 // entry is one linked record as kept.
@@ -101,7 +135,8 @@ type loose struct {
 func NewComparer(spec Spec) *Comparer {
 	c := &Comparer{spec: spec, seed: maphash.MakeSeed()}
 	for s := range 2 {
-		c.byID[s] = map[string]int32{}
+		c.byID[s] = map[uint64]int32{}
+		c.coll[s] = map[string]int32{}
 		c.loose[s] = map[string]*loose{}
 	}
 	return c
@@ -112,7 +147,7 @@ func (c *Comparer) Grow(n int) {
 	if len(c.pairs) == 0 {
 		c.pairs = make([]pair, 0, n)
 		for s := range 2 {
-			c.byID[s] = make(map[string]int32, n)
+			c.byID[s] = make(map[uint64]int32, n)
 			c.ents[s] = make([]entry, 0, n)
 		}
 	}
@@ -122,9 +157,15 @@ func (c *Comparer) Grow(n int) {
 // Links must all be given before the first Add.
 func (c *Comparer) Link(concordID, idA, idB string) {
 	i := int32(len(c.pairs))
-	c.pairs = append(c.pairs, pair{cid: concordID, id: [2]string{idA, idB}})
-	c.byID[SideA][idA] = i
-	c.byID[SideB][idB] = i
+	c.pairs = append(c.pairs, pair{cid: c.keep(concordID), id: [2]span{c.keep(idA), c.keep(idB)}})
+	for s, id := range [2]string{idA, idB} {
+		h := maphash.String(c.seed, id)
+		if pi, taken := c.byID[s][h]; taken && !c.is(c.pairs[pi].id[s], id) {
+			c.coll[s][id] = i
+			continue
+		}
+		c.byID[s][h] = i
+	}
 }
 
 // Add takes a page of side's records. refs translates the side's ids of
@@ -141,7 +182,7 @@ func (c *Comparer) Add(side Side, recs []model.Record, refs map[model.Entity]map
 		if recs[i].Archived {
 			continue
 		}
-		if pi, ok := c.byID[side][recs[i].ID]; ok {
+		if pi, ok := c.find(side, recs[i].ID); ok {
 			linked[i] = pi
 			continue
 		}
@@ -317,7 +358,7 @@ func (c *Comparer) Result() (suspects []Suspect, unlinked []Unlinked, compared i
 		}
 		compared++
 		if c.ents[SideA][p.ent[SideA]-1].hash != c.ents[SideB][p.ent[SideB]-1].hash {
-			suspects = append(suspects, Suspect{ConcordID: p.cid, IDs: p.id})
+			suspects = append(suspects, Suspect{ConcordID: c.str(p.cid), IDs: [2]string{c.str(p.id[SideA]), c.str(p.id[SideB])}})
 		}
 	}
 	slices.SortFunc(suspects, func(x, y Suspect) int { return cmp.Compare(x.ConcordID, y.ConcordID) })
@@ -325,7 +366,7 @@ func (c *Comparer) Result() (suspects []Suspect, unlinked []Unlinked, compared i
 		for i := range c.pairs {
 			p := &c.pairs[i]
 			if p.ent[s] > 0 && p.ent[s.other()] == 0 {
-				unlinked = append(unlinked, Unlinked{System: c.spec.Systems[s], Entity: string(c.spec.Entity), ID: p.id[s], Other: c.spec.Systems[s.other()], LinkedTo: p.id[s.other()]})
+				unlinked = append(unlinked, Unlinked{System: c.spec.Systems[s], Entity: string(c.spec.Entity), ID: c.str(p.id[s]), Other: c.spec.Systems[s.other()], LinkedTo: c.str(p.id[s.other()])})
 			}
 		}
 	}
@@ -420,4 +461,3 @@ func (v fieldValue) show() string {
 	}
 	return v.cmp
 }
-
