@@ -130,6 +130,7 @@ func delayPain(in *Input, a Assumptions, r *Report) (Pain, bool) {
 		}
 	}
 	if n == 0 {
+		r.Notes = append(r.Notes, fmt.Sprintf("the cost of the delay from won to order: no won deal is in %s (%d in other currencies, never converted); set --currency", a.Currency, other))
 		return Pain{}, false
 	}
 	mean := decimal.NewFromFloat(r.Delay.MeanDays)

@@ -63,7 +63,7 @@ func WriteTable(w io.Writer, r *Report, safe Sanitize) error {
 		for _, b := range rec.Before {
 			fmt.Fprintf(w, "  clean up first: %s\n", b)
 		}
-		fmt.Fprintf(w, "\n%s\n", indent(rec.Snippet, "  "))
+		fmt.Fprintf(w, "\n%s\n\n", indent(rec.Snippet, "  "))
 	} else {
 		fmt.Fprintln(w, "No flow recommended: no measured pain is one a flow removes.")
 		fmt.Fprintln(w)
