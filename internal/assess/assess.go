@@ -150,8 +150,8 @@ type CustomerPair struct {
 	Likely  bool    `json:"likely,omitempty"`
 }
 
-// FieldDrift is one field that differs, after cleaning, between matched
-// customers.
+// FieldDrift is one field that differs, after cleaning, between customers
+// both systems hold (matched and likely pairs).
 type FieldDrift struct {
 	Field string `json:"field"`
 	// Owner is the system the config says owns the field ("" when none).

@@ -115,7 +115,7 @@ func defaultRule(field string) string {
 }
 
 // cleaned applies rules to field of r, reading phones in the record's
-// country (else def). ok is false when a rule refuses the value.
+// country (else def); the error is the rule's refusal.
 func cleaned(r model.Record, field string, rules []string, def string) (model.Value, error) {
 	v := r.Fields.Get(field)
 	return clean.ApplyWith(rules, v, clean.Options{Country: recordCountry(r, def)})
@@ -164,7 +164,8 @@ func (in *Input) driftFields() []string {
 	return out
 }
 
-// drift compares the matched customers field by field, after cleaning.
+// drift compares the customers both systems hold (matched and likely pairs)
+// field by field, after cleaning.
 func drift(in *Input, pairs []CustomerPair) []FieldDrift {
 	crm := byID(in.CRM.Records[model.Account])
 	erp := byID(in.ERP.Records[model.Account])
@@ -173,15 +174,15 @@ func drift(in *Input, pairs []CustomerPair) []FieldDrift {
 		rules := in.cleanRules(model.Account, f)
 		d := FieldDrift{Field: f, Owner: in.Owners[model.Account][f], Examples: []DriftExample{}}
 		for _, p := range pairs {
-			if p.Likely {
-				continue
-			}
 			a, b := crm[p.CRMID], erp[p.ERPID]
-			va, err := cleaned(a, f, rules, in.CRM.DefaultCountry)
+			// Both phones are read in the pair's country: either record's,
+			// else the system's default.
+			country := cmp.Or(recordCountry(a, ""), recordCountry(b, ""))
+			va, err := cleaned(a, f, rules, cmp.Or(country, in.CRM.DefaultCountry))
 			if err != nil {
 				va = a.Fields.Get(f)
 			}
-			vb, err := cleaned(b, f, rules, in.ERP.DefaultCountry)
+			vb, err := cleaned(b, f, rules, cmp.Or(country, in.ERP.DefaultCountry))
 			if err != nil {
 				vb = b.Fields.Get(f)
 			}
