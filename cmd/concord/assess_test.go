@@ -3,10 +3,14 @@ package main
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"encoding/json"
 	"encoding/xml"
 	"errors"
 	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -21,7 +25,9 @@ import (
 	"github.com/concord-sync/concord/internal/clean"
 	"github.com/concord-sync/concord/internal/config"
 	"github.com/concord-sync/concord/internal/connector/all"
+	"github.com/concord-sync/concord/internal/connector/tryton/trytontest"
 	"github.com/concord-sync/concord/internal/demo"
+	"github.com/concord-sync/concord/internal/northwind"
 	"github.com/concord-sync/concord/internal/sandbox/hubspot"
 )
 
@@ -451,4 +457,80 @@ func TestAssess_Outputs(t *testing.T) {
 	out, code = run(t, "assess", "--config", cfg, "--hourly-cost", "-3")
 	require.Equal(t, exitUsage, code, out)
 	require.Contains(t, out, "--hourly-cost -3: want 0 or more")
+}
+
+// TestIntegrationAssess_Tryton runs concord assess against the real Tryton:
+// the HubSpot sandbox and a Tryton database that the demo's flows filled
+// (customers, sales, invoices, payments), then a deal won after the sync and
+// the flows removed. The customers both hold are found, the new deal has no
+// order, every invoice has its deal, and the snippet loads.
+func TestIntegrationAssess_Tryton(t *testing.T) {
+	env := trytontest.Clone(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	nw, err := northwind.Load()
+	require.NoError(t, err)
+	rnd := rand.New(rand.NewPCG(4, 5))
+	hcfg := hubspot.DefaultConfig()
+	hcfg.Token = demo.Token
+	hcfg.SearchDelay = 10 * time.Millisecond
+	crm := hubspot.New(hcfg)
+	t.Cleanup(func() { _ = crm.Close() })
+	srv := httptest.NewServer(crm.Handler())
+	t.Cleanup(srv.Close)
+
+	tryt := &demo.Tryton{URL: env.URL, Database: env.Database, User: env.User, Password: env.Password}
+	conn, err := openTryton(ctx, tryt, (&app{log: slog.New(slog.DiscardHandler), run: defaultRunOptions()}).retryPolicy(ctx, "open"))
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	te := &demo.TrytonERP{Conn: conn, Rnd: rnd}
+	products, err := te.LoadProducts(ctx, nw)
+	require.NoError(t, err)
+	require.NoError(t, demo.SetupCRM(crm, nw, 16, rnd, func(typ, id string) string {
+		if typ == hubspot.Products {
+			return products[id]
+		}
+		return ""
+	}))
+	cfgPath, err := demo.WriteConfig(dir, srv.URL, tryt)
+	require.NoError(t, err)
+	sync := func() {
+		time.Sleep(20 * time.Millisecond)
+		out, code := run(t, "sync", "--once", "--config", cfgPath, "--progress", "off")
+		require.Equal(t, exitOK, code, out)
+	}
+	sync()
+	_, err = te.Invoice(ctx)
+	require.NoError(t, err)
+	_, err = te.Pay(ctx, 2)
+	require.NoError(t, err)
+	sync()
+	synced := demo.WonDeals(crm)
+	require.NotEmpty(t, synced)
+	sim := &demo.Simulator{CRM: crm, ERP: te, Rnd: rnd}
+	newWon, err := sim.WinDeals(1)
+	require.NoError(t, err)
+	require.Len(t, newWon, 1)
+
+	w := &o2cWorld{Dir: dir, Config: cfgPath}
+	cfg := assessConfig(t, w, false)
+	r := runAssessJSON(t, cfg)
+	require.Equal(t, "erp", r.ERP)
+	accounts := map[string]bool{}
+	for _, id := range synced {
+		for _, c := range crm.Associations(hubspot.Deals, id, hubspot.Companies) {
+			accounts[c] = true
+		}
+	}
+	require.GreaterOrEqual(t, r.Customers.Matched+r.Customers.Likely, len(accounts), "the won deals' customers are in Tryton: %+v", r.Customers)
+	for _, p := range r.Customers.Pairs {
+		require.True(t, accounts[p.CRMID], "pair %s ~ %s (%s ~ %s) is a won deal's customer", p.CRMID, p.ERPID, p.CRMName, p.ERPName)
+	}
+	require.Equal(t, len(synced)+1, r.Deals.Won)
+	require.Len(t, r.Deals.WithoutOrder, 1)
+	require.Equal(t, newWon[0], r.Deals.WithoutOrder[0].ID)
+	require.Positive(t, r.Invoices.Total)
+	require.Empty(t, r.Invoices.WithoutDeal)
+	require.NotNil(t, r.Recommend)
+	requireSnippetLoads(t, cfg, r.Recommend.Snippet)
 }
