@@ -74,7 +74,7 @@ func WriteTable(w io.Writer, r *Report, safe Sanitize) error {
 	fmt.Fprintf(w, "  customers: %d in %s, %d in %s; in both: %d matched, %d likely (a person decides); only in %s: %d, only in %s: %d\n",
 		c.CRM, safe(r.CRM), c.ERP, safe(r.ERP), c.Matched, c.Likely, safe(r.CRM), c.OnlyCRM, safe(r.ERP), c.OnlyERP)
 	for _, d := range r.Drift {
-		fmt.Fprintf(w, "  drift: %s differs on %d matched customers (owner %s)", d.Field, d.Pairs, safe(orNone(d.Owner)))
+		fmt.Fprintf(w, "  drift: %s differs on %d customers in both (owner %s)", d.Field, d.Pairs, safe(orNone(d.Owner)))
 		if len(d.Examples) > 0 {
 			e := d.Examples[0]
 			fmt.Fprintf(w, ", e.g. %s %q vs %s %q", safe(r.CRM), safe(e.CRMValue), safe(r.ERP), safe(e.ERPValue))
