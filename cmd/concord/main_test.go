@@ -16,7 +16,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	code := trytontest.Run(m, 3) // Tryton clones for the demo test, the transient-error test and init; plain m.Run without TRYTON_URL
+	code := trytontest.Run(m, 4) // Tryton clones for the demo test, the transient-error test, init and assess; plain m.Run without TRYTON_URL
 	if binPath != "" {
 		_ = os.RemoveAll(filepath.Dir(binPath))
 	}
