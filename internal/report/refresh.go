@@ -165,6 +165,7 @@ func (r *Refresher) entity(ctx context.Context, sys System, erp bool, ent model.
 		}
 		es.Pages++
 		es.Read += len(res.Records)
+		log.DebugContext(ctx, "report page", "system", sys.Name, "entity", string(ent), "cursor", cursor, "records", len(res.Records), "next", res.Next, "done", res.Done)
 		if err := begin(); err != nil {
 			return es, fmt.Errorf("report: refresh %s %s: %w", sys.Name, ent, err)
 		}
