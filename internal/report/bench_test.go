@@ -161,3 +161,5 @@ func BenchmarkReports(b *testing.B) {
 		})
 	}
 }
+
+func itoa(n int) string { return strconv.Itoa(n) }
