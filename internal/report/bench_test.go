@@ -64,8 +64,10 @@ var benchEngines = []benchEngine{
 		},
 		series: func(n int) string { return fmt.Sprintf("generate_series(1, %d) AS n(i)", n) },
 		money:  func(e string) string { return "CAST((" + e + ") AS NUMERIC)" },
-		date:   func(d string) string { return "to_char(DATE '2024-01-01' + CAST((" + d + ") AS INTEGER), 'YYYY-MM-DD')" },
-		div:    func(a, b string) string { return "((" + a + ") / (" + b + "))" },
+		date: func(d string) string {
+			return "to_char(DATE '2024-01-01' + CAST((" + d + ") AS INTEGER), 'YYYY-MM-DD')"
+		},
+		div: func(a, b string) string { return "((" + a + ") / (" + b + "))" },
 	},
 }
 
