@@ -156,13 +156,6 @@ func newAssessWorld(t *testing.T, seed uint64) *assessWorld {
 	return w
 }
 
-func prop(o hubspot.Object, name string) string {
-	if v := o.Properties[name]; v != nil {
-		return *v
-	}
-	return ""
-}
-
 func jsonID(id int64) string { return decimal.NewFromInt(id).String() }
 
 // runAssessJSON runs concord assess --format json and decodes the report.

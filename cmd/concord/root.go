@@ -55,6 +55,7 @@ Values from systems are printed with control characters escaped (\x1b, \x00).`,
 		newEventsCmd(g), newReplayCmd(g), newDeadLetterCmd(g), newWaitsCmd(g), newLinksCmd(g), newQuarantineCmd(g), newMatchCmd(g),
 		newBenchCmd(g), newQuickstartCmd(g), newSandboxCmd(g), newDemoCmd(g), newInitCmd(g),
 		newAssessCmd(g),
+		newReportCmd(g),
 	)
 	return root
 }

@@ -189,6 +189,9 @@ func (a *app) serve(ctx context.Context, f *front, h *health.Collector) error {
 		a.pruneLoop(ctx, pruneEvery) // retention.events
 	}()
 	wg.Go(func() { a.alerts.Run(ctx, h.Snapshot) }) // alerts: every alerts.every
+	if reportExists(ctx, a.cfg) {
+		wg.Go(func() { a.reportLoop(ctx) }) // the reporting database: every report.every
+	}
 	for _, name := range a.eng.Legs() {
 		l, _ := a.eng.Leg(name)
 		every := a.cfg.Sync.PollInterval

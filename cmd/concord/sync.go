@@ -109,6 +109,7 @@ or Ctrl-C).`,
 			}
 			printSummary(cmd.OutOrStdout(), stats)
 			a.printResyncs(ctx, cmd.OutOrStdout(), resynced)
+			a.refreshReport(ctx) // the reporting database, when kept (docs/reporting.md)
 			for _, s := range stats {
 				if s.Failed > 0 {
 					return &exitError{code: exitRuntime, err: fmt.Errorf("%d changes failed; see concord events --status failed and concord deadletter list", totalFailed(stats))}

@@ -96,3 +96,11 @@ func TestO2CWorld(t *testing.T) {
 	require.Positive(t, count(`SELECT count(*) FROM invoices`))
 	require.Positive(t, count(`SELECT count(*) FROM payments`))
 }
+
+// prop returns a sandbox record's property, "" when unset.
+func prop(o hubspot.Object, name string) string {
+	if v := o.Properties[name]; v != nil {
+		return *v
+	}
+	return ""
+}

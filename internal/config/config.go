@@ -90,6 +90,8 @@ type Config struct {
 	Alerts Alerts
 	// Tracing configures OpenTelemetry tracing (tracing.go); off by default.
 	Tracing Tracing
+	// Report configures the reporting database (report.go).
+	Report Report
 }
 
 // Store configures the store.
@@ -259,6 +261,7 @@ func DefaultConfig() *Config {
 		Retention: Retention{Events: DefaultEventRetention},
 		Alerts:    DefaultAlerts(),
 		Tracing:   Tracing{SampleRatio: DefaultSampleRatio, ServiceName: DefaultServiceName},
+		Report:    Report{Path: DefaultReportFile, Schema: DefaultReportSchema, Every: DefaultReportEvery},
 	}
 }
 

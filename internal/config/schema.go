@@ -178,6 +178,7 @@ var (
 			"retention": retentionSchema,
 			"alerts":    alertsSchema,
 			"tracing":   tracingSchema,
+			"report":    reportSchema,
 		},
 		Required:             []string{"version", "owner", "systems"},
 		AdditionalProperties: false,

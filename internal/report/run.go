@@ -1,0 +1,132 @@
+package report
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/shopspring/decimal"
+)
+
+// Params are a report's parameters.
+type Params struct {
+	// Since is the first date the report covers, YYYY-MM-DD; empty for all.
+	Since string
+	// Today is the date reports count days to, YYYY-MM-DD; empty for today
+	// (UTC).
+	Today string
+}
+
+// Result is a report's output: its columns and rows. A cell is nil (SQL
+// NULL), an int64 (counts, days) or a string (text, dates, and exact
+// decimals such as money).
+type Result struct {
+	Report  *Report  `json:"-"`
+	Params  Params   `json:"-"`
+	Columns []string `json:"columns"`
+	Rows    [][]any  `json:"rows"`
+}
+
+// paramRe finds :since and :today (not a PostgreSQL ::cast).
+var paramRe = regexp.MustCompile(`(^|[^:\w]):(since|today)\b`)
+
+// bind replaces the named parameters of q with positional ones ($1, $2) and
+// returns their values.
+func bind(q string, p Params) (string, []any) {
+	var args []any
+	index := map[string]int{}
+	out := paramRe.ReplaceAllStringFunc(q, func(m string) string {
+		sub := paramRe.FindStringSubmatch(m)
+		name := sub[2]
+		i, ok := index[name]
+		if !ok {
+			switch name {
+			case "since":
+				args = append(args, p.Since)
+			case "today":
+				args = append(args, p.Today)
+			}
+			i = len(args)
+			index[name] = i
+		}
+		return sub[1] + "$" + strconv.Itoa(i)
+	})
+	return out, args
+}
+
+// Run runs r on d.
+func Run(ctx context.Context, d *DB, r *Report, p Params) (*Result, error) {
+	if p.Since == "" {
+		p.Since = "0001-01-01"
+	}
+	if p.Today == "" {
+		p.Today = time.Now().UTC().Format(time.DateOnly)
+	}
+	q, args := bind(r.SQL, p)
+	rows, err := d.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("report %s (%s): %w", r.Name, r.Source, err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, fmt.Errorf("report %s: %w", r.Name, err)
+	}
+	res := &Result{Report: r, Params: p, Columns: cols, Rows: [][]any{}}
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, fmt.Errorf("report %s: %w", r.Name, err)
+		}
+		for i, v := range vals {
+			vals[i] = cell(v)
+		}
+		res.Rows = append(res.Rows, vals)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("report %s (%s): %w", r.Name, r.Source, err)
+	}
+	return res, nil
+}
+
+// decimalRe is a plain decimal number with a fraction.
+var decimalRe = regexp.MustCompile(`^-?[0-9]+\.[0-9]+$`)
+
+// cell normalises a scanned value: nil, int64 or string; decimals without
+// trailing zeros (PostgreSQL's numeric keeps them, SQLite's text does not), so
+// that both databases print the same figures.
+func cell(v any) any {
+	switch x := v.(type) {
+	case nil:
+		return nil
+	case int64:
+		return x
+	case int32:
+		return int64(x)
+	case bool:
+		if x {
+			return int64(1)
+		}
+		return int64(0)
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case []byte:
+		return cell(string(x))
+	case string:
+		if decimalRe.MatchString(x) {
+			if d, err := decimal.NewFromString(x); err == nil {
+				return d.String()
+			}
+		}
+		return x
+	case time.Time:
+		return x.UTC().Format(time.DateOnly)
+	}
+	return fmt.Sprint(v)
+}
