@@ -90,6 +90,9 @@ type Config struct {
 	Alerts Alerts
 	// Tracing configures OpenTelemetry tracing (tracing.go); off by default.
 	Tracing Tracing
+	// Reconcile says when serve reconciles the systems (reconcile.go); off
+	// by default.
+	Reconcile Reconcile
 }
 
 // Store configures the store.
@@ -259,6 +262,7 @@ func DefaultConfig() *Config {
 		Retention: Retention{Events: DefaultEventRetention},
 		Alerts:    DefaultAlerts(),
 		Tracing:   Tracing{SampleRatio: DefaultSampleRatio, ServiceName: DefaultServiceName},
+		Reconcile: Reconcile{Months: DefaultReconcileMonths},
 	}
 }
 

@@ -125,6 +125,7 @@ func (l *loader) root(n *node) {
 	l.retention(m["retention"].v)
 	l.alerts(m["alerts"].v)
 	l.tracing(m["tracing"].v)
+	l.reconcile(m["reconcile"].v)
 }
 
 func (l *loader) store(n *node) {

@@ -178,6 +178,7 @@ var (
 			"retention": retentionSchema,
 			"alerts":    alertsSchema,
 			"tracing":   tracingSchema,
+			"reconcile": reconcileSchema,
 		},
 		Required:             []string{"version", "owner", "systems"},
 		AdditionalProperties: false,
