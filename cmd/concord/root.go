@@ -54,6 +54,7 @@ Values from systems are printed with control characters escaped (\x1b, \x00).`,
 		newPlanCmd(g), newSyncCmd(g), newServeCmd(g), newStatusCmd(g),
 		newEventsCmd(g), newReplayCmd(g), newDeadLetterCmd(g), newWaitsCmd(g), newLinksCmd(g), newQuarantineCmd(g), newMatchCmd(g),
 		newBenchCmd(g), newQuickstartCmd(g), newSandboxCmd(g), newDemoCmd(g), newInitCmd(g),
+		newReconcileCmd(g),
 	)
 	return root
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/concord-sync/concord/internal/engine"
 	"github.com/concord-sync/concord/internal/health"
+	"github.com/concord-sync/concord/internal/reconcile"
 	"github.com/concord-sync/concord/internal/server"
 )
 
@@ -102,6 +103,7 @@ type front struct {
 	stats     atomic.Pointer[http.Handler]
 	metrics   atomic.Pointer[http.Handler]
 	hooks     atomic.Pointer[http.Handler]
+	reconcile atomic.Pointer[http.Handler]
 }
 
 // listenFront listens on addr and serves /healthz, /readyz, /stats, /metrics
@@ -121,6 +123,7 @@ func listenFront(addr string, h *health.Collector) (*front, error) {
 	mux.Handle("GET /stats", f.until(&f.stats))
 	mux.Handle("GET /metrics", f.until(&f.metrics))
 	mux.Handle("POST /webhooks/{system}", f.until(&f.hooks))
+	mux.Handle("GET /reconcile", f.until(&f.reconcile))
 	f.endpoints = mux.endpoints()
 	f.srv = server.NewHTTPServer(mux, server.DefaultLimits())
 	go func() { _ = f.srv.Serve(ln) }()
@@ -152,6 +155,7 @@ func (a *app) serve(ctx context.Context, f *front, h *health.Collector) error {
 		return err
 	}
 	var webhooks func() []server.WebhookStats
+	var lastReconcile atomic.Pointer[reconcile.Report] // reconcile.every: the last report, for GET /reconcile
 	if f != nil {
 		mux := http.NewServeMux()
 		recv := server.NewReceiver(a.store, server.Verifiers(a.conns), a.eng, a.log.With("component", "webhooks"))
@@ -173,6 +177,8 @@ func (a *app) serve(ctx context.Context, f *front, h *health.Collector) error {
 				DeadLetters: snap.DeadLetters(), Quarantine: snap.Quarantined(), Health: snap})
 		})
 		f.stats.Store(&stats)
+		rh := reconcileHandler(a.cfg, &lastReconcile)
+		f.reconcile.Store(&rh)
 		a.log.InfoContext(ctx, "listening", "addr", f.addr, "endpoints", f.endpoints)
 	}
 	h.Attach(healthSources(a, webhooks))
@@ -189,6 +195,7 @@ func (a *app) serve(ctx context.Context, f *front, h *health.Collector) error {
 		a.pruneLoop(ctx, pruneEvery) // retention.events
 	}()
 	wg.Go(func() { a.alerts.Run(ctx, h.Snapshot) }) // alerts: every alerts.every
+	wg.Go(func() { a.reconcileLoop(ctx, &lastReconcile) }) // reconcile.every, off by default
 	for _, name := range a.eng.Legs() {
 		l, _ := a.eng.Leg(name)
 		every := a.cfg.Sync.PollInterval

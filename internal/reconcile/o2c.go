@@ -61,6 +61,9 @@ type o2cData struct {
 	invoicesOf map[string][]string
 	// dealFields are the deal fields the CRM maps.
 	dealFields []string
+	// gone maps a deal id to the order id the store links it to when the
+	// ERP no longer has that order.
+	gone map[string]string
 }
 
 // OrderToCash reads the CRM's deals and the ERP's orders and invoices in full
@@ -106,7 +109,7 @@ func OrderToCash(ctx context.Context, p O2CParams, r *Report) error {
 // readO2C reads the three entities and pairs them.
 func readO2C(ctx context.Context, p O2CParams) (*o2cData, error) {
 	d := &o2cData{deals: map[string]*deal{}, orders: map[string]*order{}, invoices: map[string]*invoice{},
-		orderOf: map[string]string{}, dealOf: map[string]string{}, invoicesOf: map[string][]string{}}
+		orderOf: map[string]string{}, dealOf: map[string]string{}, invoicesOf: map[string][]string{}, gone: map[string]string{}}
 	fields, ok := o2cMaps(p.CRMSys, model.Deal)
 	if !ok {
 		return nil, fmt.Errorf("order to cash: system %s maps no deal entity", p.CRM)
@@ -159,7 +162,8 @@ func (d *o2cData) pair(ctx context.Context, p O2CParams) error {
 			}
 			for cid, l := range orders {
 				if _, ok := d.orders[l.ExternalID]; !ok {
-					continue // linked once, gone from the ERP since
+					d.gone[dealOfCID[cid]] = l.ExternalID // linked once, gone from the ERP since
+					continue
 				}
 				d.orderOf[dealOfCID[cid]] = l.ExternalID
 				d.dealOf[l.ExternalID] = dealOfCID[cid]
@@ -212,7 +216,9 @@ func handoffs(p O2CParams, d *o2cData, notes *[]string) []Handoff {
 		if !ok {
 			h.Kind = WonWithoutOrder
 			h.Detail = fmt.Sprintf("%s is won but %s has no order for it", dl.label(), p.ERP)
-			if dl.status != "" {
+			if gone, ok := d.gone[dl.id]; ok {
+				h.Detail = fmt.Sprintf("%s is won but its order %s is gone from %s (Concord linked them)", dl.label(), gone, p.ERP)
+			} else if dl.status != "" {
 				h.Detail += "; the deal says: " + dl.status
 			}
 			out = append(out, h)
@@ -226,10 +232,18 @@ func handoffs(p O2CParams, d *o2cData, notes *[]string) []Handoff {
 			out = append(out, h)
 			continue
 		}
-		if amt, ok := o.untaxedAmount(); ok && dl.hasAmount && (o.currency == "" || dl.currency == "" || o.currency == dl.currency) && !amt.Equal(dl.amount) {
+		// The order's lines before the ERP rounds them (else its untaxed
+		// total) against the deal's amount, both to the minor unit: a
+		// rounding of the lines is not a finding, a changed line is.
+		amt, ok := o.untaxedAmount()
+		if o.hasLines {
+			amt = o.exact
+		}
+		if ok && dl.hasAmount && (o.currency == "" || dl.currency == "" || o.currency == dl.currency) &&
+			!model.RoundMoney(amt, dl.currency).Equal(model.RoundMoney(dl.amount, dl.currency)) {
 			out = append(out, Handoff{Kind: AmountDiffersFromWon, DealID: dl.id, OrderID: o.id, Account: dl.account, Amount: amt.Sub(dl.amount),
 				Currency: dl.currency, Since: dl.closed.Time,
-				Detail: fmt.Sprintf("order %s sells %s %s before taxes, %s won %s %s", o.id, amt, o.currency, dl.label(), dl.amount, dl.currency)})
+				Detail: fmt.Sprintf("the lines of order %s come to %s %s before taxes, %s won %s %s", o.id, amt, dl.currency, dl.label(), dl.amount, dl.currency)})
 		}
 	}
 	for _, id := range o2cKeys(d.orders) {
