@@ -61,6 +61,9 @@ type Unlinked struct {
 	// counterparts there, best first (empty when matching finds none).
 	Other      string            `json:"other"`
 	Candidates []match.Candidate `json:"candidates,omitempty"`
+	// LinkedTo is set when a stored link pairs the record with a record of
+	// Other that Other no longer has: that record's id there.
+	LinkedTo string `json:"linked_to,omitempty"`
 }
 
 // Handoff kinds.
