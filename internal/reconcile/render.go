@@ -85,7 +85,7 @@ func WriteTable(w io.Writer, r *Report) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "reconcile at %s: %s\n", r.At.UTC().Format("2006-01-02 15:04:05 UTC"), summary(r))
 	for _, n := range r.Notes {
-		fmt.Fprintf(tw, "note: %s\n", clean(n))
+		fmt.Fprintf(tw, "note: %s\n", cell(n))
 	}
 	if len(r.Drift) > 0 {
 		fmt.Fprintf(tw, "\nDRIFT: linked records whose values differ (the owner is right)\n")
@@ -95,8 +95,8 @@ func WriteTable(w io.Writer, r *Report) error {
 			if d.Fixable {
 				fix = "--fix"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s %s\t%s\t%s %s\t%s\t%s\n", d.Flow, d.Entity, d.Field, d.Owner, clean(d.OwnerID), clean(d.OwnerValue),
-				d.Other, clean(d.OtherID), clean(d.OtherValue), fix)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s %s\t%s\t%s %s\t%s\t%s\n", d.Flow, d.Entity, d.Field, d.Owner, cell(d.OwnerID), cell(d.OwnerValue),
+				d.Other, cell(d.OtherID), cell(d.OtherValue), fix)
 		}
 	}
 	if len(r.Unlinked) > 0 {
@@ -105,9 +105,9 @@ func WriteTable(w io.Writer, r *Report) error {
 		for _, u := range r.Unlinked {
 			cand := "-"
 			if len(u.Candidates) > 0 {
-				cand = fmt.Sprintf("%s (%.2f)", clean(u.Candidates[0].ID), u.Candidates[0].Score)
+				cand = fmt.Sprintf("%s (%.2f)", cell(u.Candidates[0].ID), u.Candidates[0].Score)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", u.System, u.Entity, clean(u.ID), clean(u.Name), u.Other, cand)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", u.System, u.Entity, cell(u.ID), cell(u.Name), u.Other, cand)
 		}
 	}
 	if len(r.Handoffs) > 0 {
@@ -119,7 +119,7 @@ func WriteTable(w io.Writer, r *Report) error {
 				since = h.Since.UTC().Format("2006-01-02")
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", h.Kind, dash(h.DealID), dash(h.OrderID), dash(h.InvoiceID),
-				money(h.Amount, h.Currency), since, clean(h.Detail))
+				money(h.Amount, h.Currency), since, cell(h.Detail))
 		}
 	}
 	if len(r.Months) > 0 {
@@ -186,12 +186,12 @@ func dash(s string) string {
 	if s == "" {
 		return "-"
 	}
-	return clean(s)
+	return cell(s)
 }
 
-// clean escapes control characters (values come from the systems) and
+// cell escapes control characters (values come from the systems) and
 // keeps a table cell on one line.
-func clean(s string) string {
+func cell(s string) string {
 	if !strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 		return s
 	}
