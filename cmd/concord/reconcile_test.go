@@ -229,3 +229,58 @@ func TestReconcile_OrderToCash(t *testing.T) {
 		}
 	})
 }
+
+// TestReconcile_DriftFix: a CRM-owned company name edited by hand in the ERP
+// is drift with the ERP as the wrong side; --fix --dry-run shows the plan and
+// writes nothing; --fix queues the correction and the next sync puts the
+// CRM's name back.
+func TestReconcile_DriftFix(t *testing.T) {
+	t.Parallel()
+	w := newO2CWorld(t, 5, 30)
+	var id, name string
+	require.NoError(t, w.ERP.QueryRow(`SELECT customer_id, company_name FROM customers WHERE customer_id IN (SELECT customer_id FROM sale_orders) ORDER BY customer_id LIMIT 1`).Scan(&id, &name))
+	_, err := w.ERP.Exec(`UPDATE customers SET company_name = 'Edited By Hand Ltd', updated_at = ? WHERE customer_id = ?`,
+		time.Now().UTC().Format(demo.TimeLayout), id)
+	require.NoError(t, err)
+	erpName := func() string {
+		var s string
+		require.NoError(t, w.ERP.QueryRow(`SELECT company_name FROM customers WHERE customer_id = ?`, id).Scan(&s))
+		return s
+	}
+
+	rep, code, out := reconcileJSON(t, w)
+	require.Equal(t, exitRuntime, code, out)
+	var found []reconcile.Drift
+	for _, d := range rep.Drift {
+		if d.OtherID == id {
+			found = append(found, d)
+		}
+	}
+	require.Len(t, found, 1, "%+v", rep.Drift)
+	d := found[0]
+	require.Equal(t, "customers", d.Flow)
+	require.Equal(t, "name", d.Field)
+	require.Equal(t, "crm", d.Owner, "the CRM owns the name")
+	require.Equal(t, "erp", d.Other, "the ERP is the wrong side")
+	require.Equal(t, name, d.OwnerValue)
+	require.Equal(t, "Edited By Hand Ltd", d.OtherValue)
+	require.True(t, d.Fixable)
+
+	out, code = run(t, "reconcile", "--config", w.Config, "--fix", "--dry-run")
+	require.Equal(t, exitRuntime, code, out)
+	require.Contains(t, out, "Edited By Hand Ltd")
+	require.Contains(t, out, "nothing queued")
+	require.Equal(t, "Edited By Hand Ltd", erpName(), "--dry-run writes nothing")
+
+	out, code = run(t, "reconcile", "--config", w.Config, "--fix")
+	require.Equal(t, exitRuntime, code, out)
+	require.Contains(t, out, "records queued")
+	require.Equal(t, "Edited By Hand Ltd", erpName(), "--fix queues, the sync writes")
+	w.Sync(t)
+	require.Equal(t, name, erpName(), "the CRM's name is back")
+
+	rep, _, out = reconcileJSON(t, w)
+	for _, d := range rep.Drift {
+		require.NotEqual(t, id, d.OtherID, out)
+	}
+}
