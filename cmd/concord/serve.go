@@ -57,6 +57,10 @@ Every alerts.every (default 15s) the alert rules are evaluated: an alert that
 fires is logged (WARN "alert fired") and sent to alerts.email and
 alerts.webhook, again every alerts.repeat while it lasts, and once more when it
 is resolved (INFO "alert resolved"); see docs/alerts.md.
+With reconcile.every set (off by default), serve runs concord reconcile in the
+background at start and then every reconcile.every, serves the last report at
+GET /reconcile (JSON; ?format=html, csv or table) and feeds the drift alert rule
+(docs/reconcile.md).
 
 With a tracing section in the config (or OTEL_EXPORTER_OTLP_ENDPOINT set), every
 poll and batch is sent as an OpenTelemetry trace over OTLP/HTTP (docs/tracing.md).
@@ -88,7 +92,7 @@ accepts at most 512 connections at once (see docs/cli.md).`,
 			return a.serve(ctx, front, h)
 		},
 	}
-	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8088", "HTTP listen address for /healthz, /readyz, /stats, /metrics and the webhooks (empty: none)")
+	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8088", "HTTP listen address for /healthz, /readyz, /stats, /metrics, /reconcile and the webhooks (empty: none)")
 	graceFlag(cmd, &run)
 	return cmd
 }
