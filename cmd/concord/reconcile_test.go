@@ -4,9 +4,14 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -283,4 +288,96 @@ func TestReconcile_DriftFix(t *testing.T) {
 	for _, d := range rep.Drift {
 		require.NotEqual(t, id, d.OtherID, out)
 	}
+}
+
+// TestServe_Reconcile: with reconcile.every, serve reconciles once the
+// systems are open, serves the report at GET /reconcile, and the drift rule
+// alerts the owner of an invoice no CRM deal explains.
+func TestServe_Reconcile(t *testing.T) {
+	t.Parallel()
+	var (
+		mu      sync.Mutex
+		notices []map[string]any
+	)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var n map[string]any
+		if err := json.NewDecoder(r.Body).Decode(&n); err != nil {
+			http.Error(w, "bad json", http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		notices = append(notices, n)
+		mu.Unlock()
+	}))
+	t.Cleanup(hook.Close)
+
+	w := newO2CWorld(t, 9, 30)
+	customer := ""
+	require.NoError(t, w.ERP.QueryRow(`SELECT customer_id FROM customers ORDER BY customer_id LIMIT 1`).Scan(&customer))
+	stamp := time.Now().UTC().Format(demo.TimeLayout)
+	_, err := w.ERP.Exec(`INSERT INTO sale_orders (customer_id, state, updated_at) VALUES (?, 'confirmed', ?)`, customer, stamp)
+	require.NoError(t, err)
+	_, err = w.ERP.Exec(`INSERT INTO invoices (number, order_id, customer_id, state, total, amount_due, invoice_date, due_date, updated_at)
+		VALUES ('INV/STRAY/9', (SELECT max(id) FROM sale_orders), ?, 'posted', '12.50', '12.50', ?, ?, ?)`,
+		customer, time.Now().UTC().Format(time.DateOnly), time.Now().UTC().Format(time.DateOnly), stamp)
+	require.NoError(t, err)
+
+	cfg, err := os.ReadFile(w.Config)
+	require.NoError(t, err)
+	cfg = append(cfg, fmt.Sprintf("\nreconcile:\n  every: 1h\n  months: 2\nalerts:\n  every: 100ms\n  webhook: {url: %q, format: json}\n", hook.URL)...)
+	require.NoError(t, os.WriteFile(w.Config, cfg, 0o644))
+
+	addr := alertsFreeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		cmd := newRootCmd()
+		cmd.SetArgs([]string{"serve", "--config", w.Config, "--addr", addr, "--log-level", "warn"})
+		done <- cmd.ExecuteContext(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			require.NoError(t, err)
+		case <-time.After(30 * time.Second):
+			t.Error("serve did not stop")
+		}
+	})
+
+	var rep reconcile.Report
+	require.Eventually(t, func() bool {
+		resp, err := http.Get("http://" + addr + "/reconcile")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		return resp.StatusCode == http.StatusOK && json.NewDecoder(resp.Body).Decode(&rep) == nil
+	}, 30*time.Second, 100*time.Millisecond, "GET /reconcile serves the first report")
+	var strayOrder, strayInvoice string
+	require.NoError(t, w.ERP.QueryRow(`SELECT order_id, id FROM invoices WHERE number = 'INV/STRAY/9'`).Scan(&strayOrder, &strayInvoice))
+	require.Equal(t, []string{"/" + strayOrder + "/" + strayInvoice}, handoffsOf(&rep, reconcile.InvoiceWithoutDeal))
+	this := time.Now().UTC().AddDate(0, -1, 0).Format("2006-01")
+	for _, m := range rep.Months {
+		require.GreaterOrEqual(t, m.Month, this, "months: 2 covers last month and this one")
+	}
+
+	resp, err := http.Get("http://" + addr + "/reconcile?format=html")
+	require.NoError(t, err)
+	page, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, string(page), "<svg")
+
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, n := range notices {
+			s, _ := n["subject"].(map[string]any)
+			if n["rule"] == "drift" && s["kind"] == "order_to_cash" && s["name"] == reconcile.InvoiceWithoutDeal && n["status"] == "firing" {
+				return true
+			}
+		}
+		return false
+	}, 20*time.Second, 50*time.Millisecond, "the drift rule alerts the owner")
 }
