@@ -198,7 +198,7 @@ func (a *app) serve(ctx context.Context, f *front, h *health.Collector) error {
 		defer wg.Done()
 		a.pruneLoop(ctx, pruneEvery) // retention.events
 	}()
-	wg.Go(func() { a.alerts.Run(ctx, h.Snapshot) }) // alerts: every alerts.every
+	wg.Go(func() { a.alerts.Run(ctx, h.Snapshot) })        // alerts: every alerts.every
 	wg.Go(func() { a.reconcileLoop(ctx, &lastReconcile) }) // reconcile.every, off by default
 	for _, name := range a.eng.Legs() {
 		l, _ := a.eng.Leg(name)
