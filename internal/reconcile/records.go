@@ -186,8 +186,53 @@ func compareGroup(ctx context.Context, src Sources, spec Spec) ([]Drift, []Unlin
 		}
 		log.DebugContext(ctx, "reconcile read", "system", spec.Systems[s], "entity", spec.Entity, "records", n, "links", links)
 	}
-	d, u, n := c.Result()
-	return d, u, n, nil
+	suspects, unlinked, n := c.Result()
+	drift, err := diffSuspects(ctx, src, spec, c, suspects, page)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	log.DebugContext(ctx, "reconcile compared", "entity", spec.Entity, "pairs", n, "differing", len(suspects), "drift", len(drift), "unlinked", len(unlinked))
+	return drift, unlinked, n, nil
+}
+
+// diffSuspects reads the pairs whose values differ again from both systems,
+// by id in pages (connector.Get), and compares them field by field. A pair
+// one side no longer has is left out: it changed since it was read.
+func diffSuspects(ctx context.Context, src Sources, spec Spec, c *Comparer, suspects []Suspect, page int) ([]Drift, error) {
+	var out []Drift
+	for start := 0; start < len(suspects); start += page {
+		part := suspects[start:min(start+page, len(suspects))]
+		var recs [2]map[string]model.Record
+		var refs [2]map[model.Entity]map[string]string
+		for s := range Side(2) {
+			sys := spec.Systems[s]
+			ids := make([]string, len(part))
+			for i, p := range part {
+				ids[i] = p.IDs[s]
+			}
+			got, err := src.Conns[sys].Get(ctx, spec.Entity, ids)
+			if err != nil {
+				return nil, fmt.Errorf("reconcile: get %d %s records from %s: %w", len(ids), spec.Entity, sys, err)
+			}
+			list := make([]model.Record, 0, len(got))
+			for _, r := range got {
+				list = append(list, r)
+			}
+			if refs[s], err = resolveRefs(ctx, src.Store, sys, spec, s, list); err != nil {
+				return nil, err
+			}
+			recs[s] = got
+		}
+		for _, p := range part {
+			a, okA := recs[SideA][p.IDs[SideA]]
+			b, okB := recs[SideB][p.IDs[SideB]]
+			if !okA || !okB || a.Archived || b.Archived {
+				continue
+			}
+			out = append(out, c.Diff(p, [2]*model.Record{&a, &b}, refs)...)
+		}
+	}
+	return out, nil
 }
 
 // readAll reads every record of one side, page by page from an empty

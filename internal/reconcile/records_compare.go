@@ -1,15 +1,12 @@
 package reconcile
 
 import (
-	"bytes"
 	"cmp"
-	"encoding/binary"
 	"hash/maphash"
 	"runtime"
 	"slices"
 	"strings"
 	"sync"
-	"unsafe"
 
 	"github.com/concord-sync/concord/internal/clean"
 	"github.com/concord-sync/concord/internal/engine"
@@ -63,40 +60,69 @@ type Spec struct {
 
 // Comparer compares the records of one entity between two systems, fed in
 // pages: first the links (Link), then each side's records (Add) as they are
-// read, in any order and page size; Result compares. Of a linked record it
-// keeps only its id, a 64-bit hash of the compared fields' normalised values
-// and those values packed in one buffer per side; of an unlinked record its
-// name and the fields matching compares. It is not safe for concurrent use.
+// read, in any order and page size. Of a linked record it keeps only a
+// 64-bit hash of the compared fields' values (the owner's cleaned by the
+// clean rules, the other side's as read: what Concord wrote there) and its
+// modification time; of an unlinked record its name and the fields matching
+// compares. Result names the pairs whose hashes differ (Suspect); Diff
+// compares such a pair, read again, field by field. It is not safe for
+// concurrent use.
 type Comparer struct {
 	spec  Spec
 	seed  maphash.Seed
 	pairs []pair
-	byID  [2]map[string]int32
-	// ents and arena hold the linked records seen, per side.
+	// ids holds the pairs' concord and record ids, and byID finds a pair by
+	// the hash of a side's record id: pointer-free, so that a million pairs
+	// cost the garbage collector nothing to scan. Ids whose hash another id
+	// took are in coll.
+	ids  []byte
+	byID [2]map[uint64]int32
+	coll [2]map[string]int32
+	// ents hold the linked records seen, per side.
 	ents  [2][]entry
-	arena [2][]byte
 	loose [2]map[string]*loose
-	// phone is set when a field has the phone rule, which reads local
-	// numbers in the record's country.
-	phone bool
 }
 
 // pair is one link: a concord id and the record ids on both sides.
 type pair struct {
-	cid string
-	id  [2]string
+	cid span
+	id  [2]span
 	// ent is 1 + the index of the side's entry, 0 until the record is seen.
 	ent [2]int32
 }
 
-// entry is one linked record as kept: where its values are in the side's
-// arena, their hash, and its modification time.
+// span is a string kept in the comparer's ids.
+type span struct{ off, n uint32 }
+
+// keep appends s to the ids and returns where it is.
+func (c *Comparer) keep(s string) span {
+	sp := span{off: uint32(len(c.ids)), n: uint32(len(s))}
+	c.ids = append(c.ids, s...)
+	return sp
+}
+
+// str returns a kept string (a copy).
+func (c *Comparer) str(sp span) string { return string(c.ids[sp.off : sp.off+sp.n]) }
+
+// is reports whether the kept string at sp is s.
+func (c *Comparer) is(sp span, s string) bool { return string(c.ids[sp.off:sp.off+sp.n]) == s }
+
+// find returns the pair side's record id belongs to.
+func (c *Comparer) find(side Side, id string) (int32, bool) {
+	if pi, ok := c.coll[side][id]; ok {
+		return pi, true
+	}
+	pi, ok := c.byID[side][maphash.String(c.seed, id)]
+	if ok && c.is(c.pairs[pi].id[side], id) {
+		return pi, true
+	}
+	return 0, false
+}
+
+// entry is one linked record as kept.
 type entry struct {
-	off, n  uint32
 	hash    uint64
 	updated int64
-	// country is the record's country for the phone rule, zero when none.
-	country [2]byte
 }
 
 // loose is an unlinked record as kept.
@@ -109,11 +135,9 @@ type loose struct {
 func NewComparer(spec Spec) *Comparer {
 	c := &Comparer{spec: spec, seed: maphash.MakeSeed()}
 	for s := range 2 {
-		c.byID[s] = map[string]int32{}
+		c.byID[s] = map[uint64]int32{}
+		c.coll[s] = map[string]int32{}
 		c.loose[s] = map[string]*loose{}
-	}
-	for _, f := range spec.Fields {
-		c.phone = c.phone || slices.Contains(f.Clean, "phone")
 	}
 	return c
 }
@@ -123,7 +147,7 @@ func (c *Comparer) Grow(n int) {
 	if len(c.pairs) == 0 {
 		c.pairs = make([]pair, 0, n)
 		for s := range 2 {
-			c.byID[s] = make(map[string]int32, n)
+			c.byID[s] = make(map[uint64]int32, n)
 			c.ents[s] = make([]entry, 0, n)
 		}
 	}
@@ -133,62 +157,93 @@ func (c *Comparer) Grow(n int) {
 // Links must all be given before the first Add.
 func (c *Comparer) Link(concordID, idA, idB string) {
 	i := int32(len(c.pairs))
-	c.pairs = append(c.pairs, pair{cid: concordID, id: [2]string{idA, idB}})
-	c.byID[SideA][idA] = i
-	c.byID[SideB][idB] = i
+	c.pairs = append(c.pairs, pair{cid: c.keep(concordID), id: [2]span{c.keep(idA), c.keep(idB)}})
+	for s, id := range [2]string{idA, idB} {
+		h := maphash.String(c.seed, id)
+		if pi, taken := c.byID[s][h]; taken && !c.is(c.pairs[pi].id[s], id) {
+			c.coll[s][id] = i
+			continue
+		}
+		c.byID[s][h] = i
+	}
 }
 
 // Add takes a page of side's records. refs translates the side's ids of
 // referenced records to concord ids, per entity (the links of the records the
 // page's reference fields point at); an untranslated reference compares as
 // unlinked. Archived records are left out. A record given twice replaces the
-// first (an overlapping read).
+// first (an overlapping read). The clean rules of a large page run on every
+// CPU.
 func (c *Comparer) Add(side Side, recs []model.Record, refs map[model.Entity]map[string]string) {
+	hashes := make([]uint64, len(recs))
+	linked := make([]int32, len(recs))
 	for i := range recs {
-		r := &recs[i]
-		if r.Archived {
+		linked[i] = -1
+		if recs[i].Archived {
 			continue
 		}
-		pi, linked := c.byID[side][r.ID]
-		if !linked {
-			c.addLoose(side, r)
+		if pi, ok := c.find(side, recs[i].ID); ok {
+			linked[i] = pi
 			continue
 		}
-		c.addLinked(side, &c.pairs[pi], r, refs)
+		c.addLoose(side, &recs[i])
+	}
+	parallel(len(recs), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			if linked[i] >= 0 {
+				hashes[i] = c.hash(side, &recs[i], refs)
+			}
+		}
+	})
+	for i, pi := range linked {
+		if pi < 0 {
+			continue
+		}
+		p := &c.pairs[pi]
+		e := entry{hash: hashes[i], updated: recs[i].UpdatedAt.UnixNano()}
+		if p.ent[side] > 0 {
+			c.ents[side][p.ent[side]-1] = e
+			continue
+		}
+		c.ents[side] = append(c.ents[side], e)
+		p.ent[side] = int32(len(c.ents[side]))
 	}
 }
 
-// addLinked packs a linked record's values into the side's arena, as read:
-// the clean rules run only when the two sides differ (Result). Per field: a
-// kind byte, the compared text and the displayed text (empty when it is the
-// compared one), each after its length as a uvarint.
-func (c *Comparer) addLinked(side Side, p *pair, r *model.Record, refs map[model.Entity]map[string]string) {
-	arena := c.arena[side]
-	off := len(arena)
-	var h maphash.Hash
-	h.SetSeed(c.seed)
-	for _, f := range c.spec.Fields {
-		kind, cmpText, disp := pack(r.Fields[f.Names[side]], refs)
-		arena = append(arena, kind)
-		arena = binary.AppendUvarint(arena, uint64(len(cmpText)))
-		arena = append(arena, cmpText...)
-		arena = binary.AppendUvarint(arena, uint64(len(disp)))
-		arena = append(arena, disp...)
-		h.WriteByte(kind)
-		h.WriteString(cmpText)
-		h.WriteByte(0)
-	}
-	c.arena[side] = arena
-	e := entry{off: uint32(off), n: uint32(len(arena) - off), hash: h.Sum64(), updated: r.UpdatedAt.UnixNano()}
-	if c.phone {
-		e.country = c.countryOf(side, r)
-	}
-	if p.ent[side] > 0 {
-		c.ents[side][p.ent[side]-1] = e
+// parallel calls fn on chunks of [0,n) on every CPU (one chunk when n is
+// small).
+func parallel(n int, fn func(lo, hi int)) {
+	workers := max(1, min(runtime.GOMAXPROCS(0), n/256))
+	if workers == 1 {
+		fn(0, n)
 		return
 	}
-	c.ents[side] = append(c.ents[side], e)
-	p.ent[side] = int32(len(c.ents[side]))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() { fn(w*n/workers, (w+1)*n/workers) })
+	}
+	wg.Wait()
+}
+
+// hash is the hash of a linked record's compared values: the fields side
+// owns after their clean rules, the others as read.
+func (c *Comparer) hash(side Side, r *model.Record, refs map[model.Entity]map[string]string) uint64 {
+	var h maphash.Hash
+	h.SetSeed(c.seed)
+	country := [2]byte{}
+	for _, f := range c.spec.Fields {
+		v := pack(r.Fields[f.Names[side]], refs)
+		if f.Owner == side && len(f.Clean) > 0 && v.kind == byte(model.KindText) {
+			if country == [2]byte{} {
+				country = c.countryOf(side, r)
+			}
+			v = cleaned(v, f.Clean, country)
+		}
+		h.WriteByte(v.kind)
+		h.WriteString(v.cmp)
+		h.WriteByte(0)
+	}
+	return h.Sum64()
 }
 
 // countryOf is the country a record's local phone numbers are read in: its
@@ -200,7 +255,7 @@ func (c *Comparer) countryOf(side Side, r *model.Record) [2]byte {
 			code = cc
 		}
 	}
-	var out [2]byte
+	out := [2]byte{'-', '-'}
 	copy(out[:], code)
 	return out
 }
@@ -209,31 +264,32 @@ func (c *Comparer) countryOf(side Side, r *model.Record) [2]byte {
 // its text (decimals without trailing zeros, money with its currency,
 // references as the concord id they are linked to), and the text to show
 // when that differs (a reference's own id).
-func pack(v model.Value, refs map[model.Entity]map[string]string) (kind byte, cmpText, disp string) {
+func pack(v model.Value, refs map[model.Entity]map[string]string) fieldValue {
 	if v.IsNull() || v.Kind == model.KindLines {
-		return byte(model.KindNull), "", ""
+		return fieldValue{kind: byte(model.KindNull)}
 	}
 	switch v.Kind {
 	case model.KindText:
-		return byte(model.KindText), v.Str, ""
+		return fieldValue{kind: byte(model.KindText), cmp: v.Str}
 	case model.KindRef:
 		if cid, ok := refs[v.Entity][v.Str]; ok {
-			return byte(model.KindRef), string(v.Entity) + ":" + cid, v.String()
+			return fieldValue{kind: byte(model.KindRef), cmp: string(v.Entity) + ":" + cid, disp: v.String()}
 		}
 		// Not linked: never equal to the other side's reference.
-		return byte(model.KindRef), string(v.Entity) + ":?" + v.Str, v.String()
+		return fieldValue{kind: byte(model.KindRef), cmp: string(v.Entity) + ":?" + v.Str, disp: v.String()}
 	}
-	return byte(v.Kind), v.String(), ""
+	return fieldValue{kind: byte(v.Kind), cmp: v.String()}
 }
 
-// cleaned applies a field's clean rules to a packed text value; a value the
-// rules refuse stays as it is (the engine would quarantine it).
+// cleaned applies a field's clean rules to a text value, local phone numbers
+// read in country ("--" for none); a value the rules refuse stays as it is
+// (the engine would quarantine it).
 func cleaned(v fieldValue, rules []string, country [2]byte) fieldValue {
 	if len(rules) == 0 || v.kind != byte(model.KindText) {
 		return v
 	}
 	opt := clean.Options{}
-	if country[0] != 0 {
+	if country != [2]byte{'-', '-'} && country != [2]byte{} {
 		opt.Country = string(country[:])
 	}
 	cv, err := clean.ApplyWith(rules, model.Text(v.cmp), opt)
@@ -280,47 +336,37 @@ func displayName(r *model.Record) string {
 	return ""
 }
 
-// Result compares every linked pair both sides hold and returns the fields
-// that differ, the records without a counterpart on the other side (with
-// candidates when the spec has match rules; a linked record whose
-// counterpart is gone names it in LinkedTo), and the number of pairs
-// compared. Drift is in concord id and field order, unlinked records in side
-// and id order.
-func (c *Comparer) Result() (drift []Drift, unlinked []Unlinked, compared int) {
-	workers := max(1, min(runtime.GOMAXPROCS(0), len(c.pairs)/4096))
-	parts := make([][]Drift, workers)
-	counts := make([]int, workers)
-	var wg sync.WaitGroup
-	for w := range workers {
-		lo, hi := w*len(c.pairs)/workers, (w+1)*len(c.pairs)/workers
-		wg.Go(func() {
-			for i := lo; i < hi; i++ {
-				p := &c.pairs[i]
-				if p.ent[SideA] == 0 || p.ent[SideB] == 0 {
-					continue
-				}
-				counts[w]++
-				ea, eb := c.ents[SideA][p.ent[SideA]-1], c.ents[SideB][p.ent[SideB]-1]
-				if ea.hash == eb.hash && bytes.Equal(c.arena[SideA][ea.off:ea.off+ea.n], c.arena[SideB][eb.off:eb.off+eb.n]) {
-					continue
-				}
-				parts[w] = c.diff(p, [2]entry{ea, eb}, parts[w])
-			}
-		})
+// Suspect is a linked pair whose values differ as read: Diff tells, from
+// the two records read again, which fields drifted (if any: the other side
+// may hold a value the clean rules make equal).
+type Suspect struct {
+	ConcordID string
+	IDs       [2]string
+}
+
+// Result compares the hashes of every linked pair both sides hold and
+// returns the pairs that differ, the records without a counterpart on the
+// other side (with candidates when the spec has match rules; a linked record
+// whose counterpart is gone names it in LinkedTo), and the number of pairs
+// compared. Suspects are in concord id order, unlinked records in side and
+// id order.
+func (c *Comparer) Result() (suspects []Suspect, unlinked []Unlinked, compared int) {
+	for i := range c.pairs {
+		p := &c.pairs[i]
+		if p.ent[SideA] == 0 || p.ent[SideB] == 0 {
+			continue
+		}
+		compared++
+		if c.ents[SideA][p.ent[SideA]-1].hash != c.ents[SideB][p.ent[SideB]-1].hash {
+			suspects = append(suspects, Suspect{ConcordID: c.str(p.cid), IDs: [2]string{c.str(p.id[SideA]), c.str(p.id[SideB])}})
+		}
 	}
-	wg.Wait()
-	for w := range workers {
-		compared += counts[w]
-		drift = append(drift, parts[w]...)
-	}
-	slices.SortFunc(drift, func(x, y Drift) int {
-		return cmp.Or(cmp.Compare(x.ConcordID, y.ConcordID), cmp.Compare(x.Field, y.Field))
-	})
+	slices.SortFunc(suspects, func(x, y Suspect) int { return cmp.Compare(x.ConcordID, y.ConcordID) })
 	for s := range Side(2) {
 		for i := range c.pairs {
 			p := &c.pairs[i]
 			if p.ent[s] > 0 && p.ent[s.other()] == 0 {
-				unlinked = append(unlinked, Unlinked{System: c.spec.Systems[s], Entity: string(c.spec.Entity), ID: p.id[s], Other: c.spec.Systems[s.other()], LinkedTo: p.id[s.other()]})
+				unlinked = append(unlinked, Unlinked{System: c.spec.Systems[s], Entity: string(c.spec.Entity), ID: c.str(p.id[s]), Other: c.spec.Systems[s.other()], LinkedTo: c.str(p.id[s.other()])})
 			}
 		}
 	}
@@ -328,7 +374,7 @@ func (c *Comparer) Result() (drift []Drift, unlinked []Unlinked, compared int) {
 	slices.SortFunc(unlinked, func(x, y Unlinked) int {
 		return cmp.Or(cmp.Compare(x.System, y.System), cmp.Compare(x.ID, y.ID))
 	})
-	return drift, unlinked, compared
+	return suspects, unlinked, compared
 }
 
 // unlinkedLoose reports the records no link pairs, each with its best
@@ -362,52 +408,44 @@ func (c *Comparer) unlinkedLoose() []Unlinked {
 // maxCandidates is how many candidates an unlinked record is shown with.
 const maxCandidates = 3
 
-// diff compares a pair whose values differ field by field.
-func (c *Comparer) diff(p *pair, e [2]entry, out []Drift) []Drift {
-	var buf [2][16]fieldValue
-	var vals [2][]fieldValue
-	for s := range Side(2) {
-		vals[s] = buf[s][:0]
-		if n := len(c.spec.Fields); n > len(buf[s]) {
-			vals[s] = make([]fieldValue, n)
-		} else {
-			vals[s] = buf[s][:n]
-		}
-		decode(c.arena[s][e[s].off:e[s].off+e[s].n], vals[s])
+// Diff compares a suspect pair field by field: recs are its records of
+// side A and B read again, refs each side's reference translation (as for
+// Add). Each field differs after the clean rules (the owner's value first,
+// then the other side's) is a Drift, in field order.
+func (c *Comparer) Diff(s Suspect, recs [2]*model.Record, refs [2]map[model.Entity]map[string]string) []Drift {
+	var out []Drift
+	var country [2][2]byte
+	for side := range Side(2) {
+		country[side] = c.countryOf(side, recs[side])
 	}
-	for i, f := range c.spec.Fields {
-		own, oth := vals[f.Owner][i], vals[f.Owner.other()][i]
+	for _, f := range c.spec.Fields {
+		o, t := f.Owner, f.Owner.other()
+		own, oth := pack(recs[o].Fields[f.Names[o]], refs[o]), pack(recs[t].Fields[f.Names[t]], refs[t])
 		if own.same(oth) {
 			continue
 		}
-		// The clean rules run now, on the owner's value first: the other
-		// side most often holds what Concord wrote, the owner's value
-		// cleaned.
-		own = cleaned(own, f.Clean, e[f.Owner].country)
-		if own.same(oth) {
+		if own = cleaned(own, f.Clean, country[o]); own.same(oth) {
 			continue
 		}
-		if oth = cleaned(oth, f.Clean, e[f.Owner.other()].country); own.same(oth) {
+		if oth = cleaned(oth, f.Clean, country[t]); own.same(oth) {
 			continue
 		}
 		if f.Conflict == engine.ConflictOwnerUnlessBlank && own.kind == byte(model.KindNull) {
 			continue // the config lets a blank owner value keep the other side's
 		}
-		fixable := true
-		if f.Conflict == engine.ConflictNewestWins && e[f.Owner.other()].updated > e[f.Owner].updated {
-			fixable = false // the engine keeps the newer value: --fix cannot write it
-		}
+		// newest_wins keeps the newer value: --fix cannot write the owner's.
+		fixable := f.Conflict != engine.ConflictNewestWins || !recs[t].UpdatedAt.After(recs[o].UpdatedAt)
 		out = append(out, Drift{
-			Flow: f.Flow, Entity: string(c.spec.Entity), ConcordID: p.cid, Field: f.Names[f.Owner],
-			Owner: c.spec.Systems[f.Owner], OwnerID: p.id[f.Owner], OwnerValue: own.show(),
-			Other: c.spec.Systems[f.Owner.other()], OtherID: p.id[f.Owner.other()], OtherValue: oth.show(),
+			Flow: f.Flow, Entity: string(c.spec.Entity), ConcordID: s.ConcordID, Field: f.Names[o],
+			Owner: c.spec.Systems[o], OwnerID: s.IDs[o], OwnerValue: own.show(),
+			Other: c.spec.Systems[t], OtherID: s.IDs[t], OtherValue: oth.show(),
 			Fixable: fixable,
 		})
 	}
 	return out
 }
 
-// fieldValue is one decoded field of a packed record.
+// fieldValue is one field's value as compared.
 type fieldValue struct {
 	kind      byte
 	cmp, disp string
@@ -419,28 +457,7 @@ func (v fieldValue) same(w fieldValue) bool { return v.kind == w.kind && v.cmp =
 // show is the text a report shows.
 func (v fieldValue) show() string {
 	if v.disp != "" {
-		return strings.Clone(v.disp)
+		return v.disp
 	}
-	return strings.Clone(v.cmp)
-}
-
-// decode unpacks n fields packed by addLinked into out. The strings share
-// b's memory: b must not change while they are used, and what outlives the
-// comparison is cloned (show).
-func decode(b []byte, out []fieldValue) {
-	next := func() string {
-		l, k := binary.Uvarint(b)
-		var s string
-		if l > 0 {
-			s = unsafe.String(&b[k], int(l))
-		}
-		b = b[k+int(l):]
-		return s
-	}
-	for i := range out {
-		out[i].kind = b[0]
-		b = b[1:]
-		out[i].cmp = next()
-		out[i].disp = next()
-	}
+	return v.cmp
 }
