@@ -66,7 +66,6 @@ func reportWorld(t *testing.T, seed uint64) *o2cWorld {
 	s := string(cfg)
 	for old, repl := range map[string]string{
 		"fields: {name: name, city: city,":                 "fields: {name: name, segment: customer_segment, city: city,",
-		"            name: dealname\n":                     "            name: dealname\n            close_date: closedate\n",
 		"list_price: {column: unit_price, currency: USD},": "list_price: {column: unit_price, currency: USD}, cost_price: {column: cost_price, currency: USD},",
 		// re-read less of the CRM's recent changes than the default 30s, so
 		// that the test sees an incremental refresh read (almost) nothing

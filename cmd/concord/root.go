@@ -56,6 +56,7 @@ Values from systems are printed with control characters escaped (\x1b, \x00).`,
 		newBenchCmd(g), newQuickstartCmd(g), newSandboxCmd(g), newDemoCmd(g), newInitCmd(g),
 		newAssessCmd(g),
 		newReportCmd(g),
+		newReconcileCmd(g),
 	)
 	return root
 }

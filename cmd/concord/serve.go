@@ -12,6 +12,7 @@ import (
 
 	"github.com/concord-sync/concord/internal/engine"
 	"github.com/concord-sync/concord/internal/health"
+	"github.com/concord-sync/concord/internal/reconcile"
 	"github.com/concord-sync/concord/internal/server"
 )
 
@@ -56,6 +57,10 @@ Every alerts.every (default 15s) the alert rules are evaluated: an alert that
 fires is logged (WARN "alert fired") and sent to alerts.email and
 alerts.webhook, again every alerts.repeat while it lasts, and once more when it
 is resolved (INFO "alert resolved"); see docs/alerts.md.
+With reconcile.every set (off by default), serve runs concord reconcile in the
+background at start and then every reconcile.every, serves the last report at
+GET /reconcile (JSON; ?format=html, csv or table) and feeds the drift alert rule
+(docs/reconcile.md).
 
 With a tracing section in the config (or OTEL_EXPORTER_OTLP_ENDPOINT set), every
 poll and batch is sent as an OpenTelemetry trace over OTLP/HTTP (docs/tracing.md).
@@ -87,7 +92,7 @@ accepts at most 512 connections at once (see docs/cli.md).`,
 			return a.serve(ctx, front, h)
 		},
 	}
-	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8088", "HTTP listen address for /healthz, /readyz, /stats, /metrics and the webhooks (empty: none)")
+	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8088", "HTTP listen address for /healthz, /readyz, /stats, /metrics, /reconcile and the webhooks (empty: none)")
 	graceFlag(cmd, &run)
 	return cmd
 }
@@ -102,6 +107,7 @@ type front struct {
 	stats     atomic.Pointer[http.Handler]
 	metrics   atomic.Pointer[http.Handler]
 	hooks     atomic.Pointer[http.Handler]
+	reconcile atomic.Pointer[http.Handler]
 }
 
 // listenFront listens on addr and serves /healthz, /readyz, /stats, /metrics
@@ -121,6 +127,7 @@ func listenFront(addr string, h *health.Collector) (*front, error) {
 	mux.Handle("GET /stats", f.until(&f.stats))
 	mux.Handle("GET /metrics", f.until(&f.metrics))
 	mux.Handle("POST /webhooks/{system}", f.until(&f.hooks))
+	mux.Handle("GET /reconcile", f.until(&f.reconcile))
 	f.endpoints = mux.endpoints()
 	f.srv = server.NewHTTPServer(mux, server.DefaultLimits())
 	go func() { _ = f.srv.Serve(ln) }()
@@ -152,6 +159,7 @@ func (a *app) serve(ctx context.Context, f *front, h *health.Collector) error {
 		return err
 	}
 	var webhooks func() []server.WebhookStats
+	var lastReconcile atomic.Pointer[reconcile.Report] // reconcile.every: the last report, for GET /reconcile
 	if f != nil {
 		mux := http.NewServeMux()
 		recv := server.NewReceiver(a.store, server.Verifiers(a.conns), a.eng, a.log.With("component", "webhooks"))
@@ -173,6 +181,8 @@ func (a *app) serve(ctx context.Context, f *front, h *health.Collector) error {
 				DeadLetters: snap.DeadLetters(), Quarantine: snap.Quarantined(), Health: snap})
 		})
 		f.stats.Store(&stats)
+		rh := reconcileHandler(a.cfg, &lastReconcile)
+		f.reconcile.Store(&rh)
 		a.log.InfoContext(ctx, "listening", "addr", f.addr, "endpoints", f.endpoints)
 	}
 	h.Attach(healthSources(a, webhooks))
@@ -192,6 +202,7 @@ func (a *app) serve(ctx context.Context, f *front, h *health.Collector) error {
 	if reportExists(ctx, a.cfg) {
 		wg.Go(func() { a.reportLoop(ctx) }) // the reporting database: every report.every
 	}
+	wg.Go(func() { a.reconcileLoop(ctx, &lastReconcile) }) // reconcile.every, off by default
 	for _, name := range a.eng.Legs() {
 		l, _ := a.eng.Leg(name)
 		every := a.cfg.Sync.PollInterval

@@ -163,6 +163,8 @@ type Evaluator struct {
 	active map[key]*active
 	series map[key]*series
 	bad    map[key]time.Time // since when a system or the store is seen down
+	// reconciled is the last reconcile's findings (drift.go); nil before one.
+	reconciled *Reconciled
 
 	// outbox holds, per notifier, the notices not delivered yet, oldest
 	// first. Only Evaluate touches it.

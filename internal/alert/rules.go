@@ -24,6 +24,7 @@ var actions = map[string]string{
 	RuleUnreachable:     "check the system, the network and the credentials; serve keeps retrying and catches up when it answers.",
 	RuleStore:           "check the store's disk space, permissions and database server; nothing is recorded until it is writable again.",
 	RuleReviews:         "decide the waiting pairs with concord match; their records are not synced until then.",
+	RuleDrift:           "run concord reconcile (or GET /reconcile) for the records; concord reconcile --fix queues the corrections the ownership allows.",
 }
 
 // failedOutcomes are the outcomes the error_rate rule counts as failures.
@@ -257,6 +258,7 @@ func (e *Evaluator) conditions(snap health.Snapshot, now time.Time) map[key]cond
 			}
 		}
 	}
+	e.driftConditions(add) // drift.go: the last scheduled reconcile
 	for k := range e.series {
 		if !seenSeries[k] {
 			delete(e.series, k)

@@ -38,6 +38,8 @@ type Alerts struct {
 	Store AlertRule
 	// Reviews fires when a pair has waited in `concord match` for After.
 	Reviews AlertRule
+	// Drift fires on the findings of the last scheduled reconcile.
+	Drift DriftRule
 	// Email and Webhook are the channels; nil when not configured. Without
 	// any, alerts are only logged.
 	Email   *AlertEmail
@@ -140,6 +142,7 @@ func DefaultAlerts() Alerts {
 		Unreachable:     AlertRule{Enabled: true, After: 5 * time.Minute},
 		Store:           AlertRule{Enabled: true, After: time.Minute},
 		Reviews:         AlertRule{Enabled: true, After: 24 * time.Hour},
+		Drift:           DriftRule{Enabled: true, Over: 1},
 	}
 }
 
@@ -191,6 +194,7 @@ var alertsSchema = object("When `concord serve` alerts the owner, and how (see d
 		"reviews": rule("A pair has waited in `concord match` for a while.", map[string]*jsonSchema{
 			"after": duration("How long the oldest pair may wait.", "24h"),
 		}),
+		"drift": driftRuleSchema,
 	}),
 	"email": object("Send alerts by e-mail over SMTP.", map[string]*jsonSchema{
 		"host":     {Type: "string", MinLength: ptr(1), Description: "The SMTP server."},
@@ -275,6 +279,9 @@ func (l *loader) alerts(n *node) {
 	growth("dead_letters", &a.DeadLetters)
 	growth("quarantine", &a.Quarantine)
 	growth("webhook_refusals", &a.WebhookRefusals)
+	if v, ok := l.integer(open("drift", &a.Drift.Enabled)["over"].v, "alerts.rules.drift.over", 1); ok {
+		a.Drift.Over = v
+	}
 
 	if e, ok := m["email"]; ok && e.v.kind != kindNull {
 		a.Email = l.alertEmail(e.v)

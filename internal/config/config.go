@@ -92,6 +92,9 @@ type Config struct {
 	Tracing Tracing
 	// Report configures the reporting database (report.go).
 	Report Report
+	// Reconcile says when serve reconciles the systems (reconcile.go); off
+	// by default.
+	Reconcile Reconcile
 }
 
 // Store configures the store.
@@ -262,6 +265,7 @@ func DefaultConfig() *Config {
 		Alerts:    DefaultAlerts(),
 		Tracing:   Tracing{SampleRatio: DefaultSampleRatio, ServiceName: DefaultServiceName},
 		Report:    Report{Path: DefaultReportFile, Schema: DefaultReportSchema, Every: DefaultReportEvery},
+		Reconcile: Reconcile{Months: DefaultReconcileMonths},
 	}
 }
 

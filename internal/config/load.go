@@ -126,6 +126,7 @@ func (l *loader) root(n *node) {
 	l.alerts(m["alerts"].v)
 	l.tracing(m["tracing"].v)
 	l.report(m["report"].v)
+	l.reconcile(m["reconcile"].v)
 }
 
 func (l *loader) store(n *node) {

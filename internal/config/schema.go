@@ -179,6 +179,7 @@ var (
 			"alerts":    alertsSchema,
 			"tracing":   tracingSchema,
 			"report":    reportSchema,
+			"reconcile": reconcileSchema,
 		},
 		Required:             []string{"version", "owner", "systems"},
 		AdditionalProperties: false,

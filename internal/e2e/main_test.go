@@ -15,7 +15,7 @@ import (
 var concordBin string
 
 // clones is how many Tryton databases the tests take (one per trytontest.Clone).
-const clones = 11
+const clones = 12 // 11, plus TestIntegrationReconcile
 
 func TestMain(m *testing.M) {
 	os.Exit(testMain(m))

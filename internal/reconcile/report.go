@@ -24,6 +24,12 @@ type Report struct {
 	// Compared counts the records compared per flow (linked pairs read on
 	// both sides).
 	Compared map[string]int `json:"compared"`
+	// O2C counts what the order-to-cash checks read; nil when they did not
+	// run.
+	O2C *O2C `json:"order_to_cash,omitempty"`
+	// Notes say what could not be checked and why (a field the config does
+	// not map, amounts in several currencies without rates).
+	Notes []string `json:"notes,omitempty"`
 }
 
 // Drift is one field of one linked pair whose values differ. The owner's
@@ -67,6 +73,7 @@ const (
 	PaidNotOnDeal        = "paid_invoice_not_on_deal"
 	InvoiceWithoutDeal   = "invoice_without_deal"
 	AmountDiffersFromWon = "order_amount_differs_from_deal"
+	UnpaidShownPaid      = "unpaid_invoice_shown_paid"
 )
 
 // Handoff is an order-to-cash step that did not happen (or not fully).
