@@ -101,6 +101,9 @@ bad flags.`,
 			if err != nil {
 				return err
 			}
+			if format == "table" {
+				res = safeResult(res)
+			}
 			return writeOutput(cmd.OutOrStdout(), output, func(w io.Writer) error { return report.Render(w, res, format, time.Now()) })
 		},
 	}
@@ -416,4 +419,21 @@ func reportSides(cfg *config.Config, conns map[string]connector.Connector) (crm,
 		return crm, erp, errors.New("report: no system maps deals (the CRM) or invoices or orders (the ERP)")
 	}
 	return crm, erp, nil
+}
+
+// safeResult escapes the control characters of a report's text cells (values
+// typed in the systems) before they are printed as a terminal table.
+func safeResult(res *report.Result) *report.Result {
+	out := *res
+	out.Rows = make([][]any, len(res.Rows))
+	for i, row := range res.Rows {
+		out.Rows[i] = make([]any, len(row))
+		for j, v := range row {
+			if s, ok := v.(string); ok {
+				v = safeCell(s)
+			}
+			out.Rows[i][j] = v
+		}
+	}
+	return &out
 }

@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/concord-sync/concord/internal/report"
+
 	"github.com/concord-sync/concord/examples/quickstart"
 	"github.com/concord-sync/concord/internal/engine"
 	"github.com/concord-sync/concord/internal/model"
@@ -128,4 +130,17 @@ func TestPrintPlans_EscapesControls(t *testing.T) {
 	require.Contains(t, out, `account Acme\x1b]0;pwned`)
 	require.Contains(t, out, `name\x1b[1m: Acme\x1b]0;pwned`)
 	require.True(t, strings.HasSuffix(out, "(nothing written)\n"))
+}
+
+// TestSafeResult: a report's text cells reach a terminal table escaped;
+// numbers and NULLs are left as they are.
+func TestSafeResult(t *testing.T) {
+	t.Parallel()
+	res := &report.Result{Columns: []string{"client", "revenue"}, Rows: [][]any{{"Evil\x1b[2JCorp\u202e", "900"}, {nil, int64(3)}}}
+	got := safeResult(res)
+	require.Equal(t, `Evil\x1b[2JCorp\u202e`, got.Rows[0][0])
+	require.Equal(t, "900", got.Rows[0][1])
+	require.Nil(t, got.Rows[1][0])
+	require.Equal(t, int64(3), got.Rows[1][1])
+	require.Equal(t, "Evil\x1b[2JCorp\u202e", res.Rows[0][0], "the result itself is not changed")
 }

@@ -15,7 +15,7 @@ import (
 var concordBin string
 
 // clones is how many Tryton databases the tests take (one per trytontest.Clone).
-const clones = 12 // 11, plus TestIntegrationReconcile
+const clones = 13 // 11, plus TestIntegrationReconcile and TestIntegrationReport
 
 func TestMain(m *testing.M) {
 	os.Exit(testMain(m))
