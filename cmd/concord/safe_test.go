@@ -12,11 +12,10 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/concord-sync/concord/internal/report"
-
 	"github.com/concord-sync/concord/examples/quickstart"
 	"github.com/concord-sync/concord/internal/engine"
 	"github.com/concord-sync/concord/internal/model"
+	"github.com/concord-sync/concord/internal/report"
 	"github.com/concord-sync/concord/internal/store"
 	"github.com/concord-sync/concord/internal/store/sqlitestore"
 	"github.com/concord-sync/concord/internal/store/storetest"
