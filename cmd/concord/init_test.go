@@ -41,13 +41,34 @@ func randSuffix(t *testing.T) string {
 	return hex.EncodeToString(b[:])
 }
 
+// mariaDatabase creates a MariaDB database named prefix<random> of its own,
+// dropped when t ends, and returns its DSN.
+func mariaDatabase(t *testing.T, prefix string) string {
+	t.Helper()
+	base := testDSN(t, "TEST_MYSQL_DSN")
+	name := prefix + randSuffix(t)
+	admin, err := sql.Open("mysql", base)
+	require.NoError(t, err)
+	_, err = admin.ExecContext(t.Context(), "CREATE DATABASE "+name)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		_, err := admin.ExecContext(context.Background(), "DROP DATABASE IF EXISTS "+name)
+		_ = admin.Close()
+		require.NoError(t, err, "drop database")
+	})
+	mc, err := mysql.ParseDSN(base)
+	require.NoError(t, err)
+	mc.DBName = name
+	return mc.FormatDSN()
+}
+
 // northwindPostgres loads the Northwind dump, as a company's PostgreSQL ERP
 // holds it (no updated_at, no link columns), into a database of its own,
 // dropped when t ends; it returns the database's URL.
 func northwindPostgres(t *testing.T) string {
 	t.Helper()
 	base := testDSN(t, "TEST_DATABASE_URL")
-	name := "concord_h2_erp_" + randSuffix(t)
+	name := "concord_init_erp_" + randSuffix(t)
 	admin, err := sql.Open("pgx", base)
 	require.NoError(t, err)
 	_, err = admin.ExecContext(t.Context(), "CREATE DATABASE "+name)
@@ -72,24 +93,11 @@ func northwindPostgres(t *testing.T) string {
 
 // humanCRM is a MariaDB CRM typed by a human: companies and products, no
 // updated_at, no link columns. It lives in a database of its own, dropped
-// when t ends; mariaCRM returns its DSN.
+// when t ends; humanCRM returns its DSN.
 func humanCRM(t *testing.T) string {
 	t.Helper()
-	base := testDSN(t, "TEST_MYSQL_DSN")
-	name := "concord_h2_crm_" + randSuffix(t)
-	admin, err := sql.Open("mysql", base)
-	require.NoError(t, err)
-	_, err = admin.ExecContext(t.Context(), "CREATE DATABASE "+name)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		_, err := admin.ExecContext(context.Background(), "DROP DATABASE IF EXISTS "+name)
-		_ = admin.Close()
-		require.NoError(t, err, "drop database")
-	})
-	mc, err := mysql.ParseDSN(base)
-	require.NoError(t, err)
-	mc.DBName = name
-	db, err := sql.Open("mysql", mc.FormatDSN())
+	dsn := mariaDatabase(t, "concord_init_crm_")
+	db, err := sql.Open("mysql", dsn)
 	require.NoError(t, err)
 	defer db.Close()
 	for _, stmt := range []string{
@@ -116,7 +124,7 @@ func humanCRM(t *testing.T) string {
 		_, err := db.ExecContext(t.Context(), stmt)
 		require.NoError(t, err, stmt)
 	}
-	return mc.FormatDSN()
+	return dsn
 }
 
 // TestInit_NorthwindPostgresAndMariaDB: init against the Northwind PostgreSQL

@@ -35,21 +35,8 @@ import (
 // It returns the DSN and the truth per CRM id.
 func onboardingCRM(t *testing.T, nw *northwind.Data) (string, map[string]string) {
 	t.Helper()
-	base := testDSN(t, "TEST_MYSQL_DSN")
-	name := "concord_onboard_crm_" + randSuffix(t)
-	admin, err := sql.Open("mysql", base)
-	require.NoError(t, err)
-	_, err = admin.ExecContext(t.Context(), "CREATE DATABASE "+name)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		_, err := admin.ExecContext(context.Background(), "DROP DATABASE IF EXISTS "+name)
-		_ = admin.Close()
-		require.NoError(t, err, "drop database")
-	})
-	mc, err := mysql.ParseDSN(base)
-	require.NoError(t, err)
-	mc.DBName = name
-	db, err := sql.Open("mysql", mc.FormatDSN())
+	dsn := mariaDatabase(t, "concord_onboard_crm_")
+	db, err := sql.Open("mysql", dsn)
 	require.NoError(t, err)
 	defer db.Close()
 	_, err = db.ExecContext(t.Context(), `CREATE TABLE companies (
@@ -109,7 +96,7 @@ func onboardingCRM(t *testing.T, nw *northwind.Data) (string, map[string]string)
 		require.NoError(t, err)
 		truth[fmt.Sprint(i+1)] = r.truth
 	}
-	return mc.FormatDSN(), truth
+	return dsn, truth
 }
 
 // TestOnboarding_FirstDay is the first day on two systems that already hold

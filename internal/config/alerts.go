@@ -293,26 +293,12 @@ func (l *loader) alerts(n *node) {
 
 // share decodes a number in (0, 1].
 func (l *loader) share(n *node, where string) (float64, bool) {
-	if n == nil || n.kind == kindNull {
-		return 0, false
-	}
-	var v float64
-	switch x := n.value.(type) {
-	case float64:
-		v = x
-	case int64:
-		v = float64(x)
-	case uint64:
-		v = float64(x)
-	default:
-		l.add(n, "%s: want a share between 0 and 1 such as 0.2, got %s", where, n.describe())
-		return 0, false
-	}
-	if v <= 0 || v > 1 {
+	v, ok := l.number(n, where, "a share between 0 and 1 such as 0.2")
+	if ok && (v <= 0 || v > 1) {
 		l.add(n, "%s: %g is out of range; want a share above 0 and at most 1 (0.2 is 20%%)", where, v)
 		return 0, false
 	}
-	return v, true
+	return v, ok
 }
 
 func (l *loader) alertEmail(n *node) *AlertEmail {

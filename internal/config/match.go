@@ -128,26 +128,12 @@ func (l *loader) entityMatch(decl *Entity, e entry) {
 
 // score decodes a threshold: a number in (0, 1].
 func (l *loader) score(n *node, where string) (float64, bool) {
-	if n == nil || n.kind == kindNull {
-		return 0, false
-	}
-	var v float64
-	switch x := n.value.(type) {
-	case float64:
-		v = x
-	case int64:
-		v = float64(x)
-	case uint64:
-		v = float64(x)
-	default:
-		l.add(n, "%s: want a number between 0 and 1, got %s", where, n.describe())
-		return 0, false
-	}
-	if v <= 0 || v > 1 {
+	v, ok := l.number(n, where, "a number between 0 and 1")
+	if ok && (v <= 0 || v > 1) {
 		l.add(n, "%s: %g is out of range; want a score above 0 and at most 1", where, v)
 		return 0, false
 	}
-	return v, true
+	return v, ok
 }
 
 // flowUnlinked decodes what a flow's unlinked records may do: unlinked for

@@ -333,3 +333,21 @@ func (n *node) plain() any {
 	}
 	return n.value
 }
+
+// number decodes a plain number (an integer or a float); want says what is
+// expected in the error ("a number between 0 and 1").
+func (l *loader) number(n *node, where, want string) (float64, bool) {
+	if n == nil || n.kind == kindNull {
+		return 0, false
+	}
+	switch x := n.value.(type) {
+	case float64:
+		return x, true
+	case int64:
+		return float64(x), true
+	case uint64:
+		return float64(x), true
+	}
+	l.add(n, "%s: want %s, got %s", where, want, n.describe())
+	return 0, false
+}

@@ -210,24 +210,10 @@ func otlpURL(s string, base bool) (string, string) {
 
 // ratio decodes a number in [0, 1].
 func (l *loader) ratio(n *node, where string) (float64, bool) {
-	if n == nil || n.kind == kindNull {
-		return 0, false
-	}
-	var v float64
-	switch x := n.value.(type) {
-	case float64:
-		v = x
-	case int64:
-		v = float64(x)
-	case uint64:
-		v = float64(x)
-	default:
-		l.add(n, "%s: want a number between 0 and 1, got %s", where, n.describe())
-		return 0, false
-	}
-	if v < 0 || v > 1 {
+	v, ok := l.number(n, where, "a number between 0 and 1")
+	if ok && (v < 0 || v > 1) {
 		l.add(n, "%s: %g is out of range; want a number from 0 to 1", where, v)
 		return 0, false
 	}
-	return v, true
+	return v, ok
 }
