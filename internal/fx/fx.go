@@ -225,3 +225,31 @@ func day(t time.Time) time.Time {
 	y, m, d := t.UTC().Date()
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
+
+// Exact returns r as a decimal when it has a finite decimal expansion (its
+// denominator divides a power of ten); ok is false otherwise.
+func Exact(r *big.Rat) (_ decimal.Decimal, ok bool) {
+	den := new(big.Int).Set(r.Denom())
+	twos := 0
+	for den.Bit(0) == 0 {
+		den.Rsh(den, 1)
+		twos++
+	}
+	fives := 0
+	five, mod := big.NewInt(5), new(big.Int)
+	for {
+		q, m := new(big.Int).QuoRem(den, five, mod)
+		if m.Sign() != 0 {
+			break
+		}
+		den = q
+		fives++
+	}
+	if den.Cmp(big.NewInt(1)) != 0 {
+		return decimal.Zero, false
+	}
+	k := max(twos, fives)
+	num := new(big.Int).Mul(r.Num(), new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(k)), nil))
+	num.Quo(num, r.Denom())
+	return decimal.NewFromBigInt(num, -int32(k)), true
+}

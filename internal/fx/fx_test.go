@@ -85,3 +85,17 @@ func TestRound(t *testing.T) {
 		require.Equal(t, tt.want, fx.Round(r, tt.cur).String(), tt.in)
 	}
 }
+
+func TestExact(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{"1/8": "0.125", "-2001/200": "-10.005", "7": "7", "1/3": "", "1/12": ""} {
+		r, _ := new(big.Rat).SetString(in)
+		d, ok := fx.Exact(r)
+		if want == "" {
+			require.False(t, ok, in)
+			continue
+		}
+		require.True(t, ok, in)
+		require.Equal(t, want, d.String(), in)
+	}
+}
