@@ -32,9 +32,9 @@ type DriftRule struct {
 }
 
 var reconcileSchema = object("When `concord serve` reconciles the two systems by itself (see docs/reconcile.md). Optional: off unless every is set.", map[string]*jsonSchema{
-	"every":  duration("How often serve runs reconcile (reading both systems in full) and keeps the report at GET /reconcile; findings feed the drift alert rule. Default: never.", "24h"),
+	"every":    duration("How often serve runs reconcile (reading both systems in full) and keeps the report at GET /reconcile; findings feed the drift alert rule. Default: never.", "24h"),
 	"currency": currencySchema("The currency reconcile reports the months in (concord reconcile and the scheduled report; --currency overrides it), converted with the ERP's own exchange rates at each record's date. Not set: per currency, nothing converted."),
-	"months": positive("How many months the scheduled report's won vs invoiced comparison covers, the current month included.", DefaultReconcileMonths),
+	"months":   positive("How many months the scheduled report's won vs invoiced comparison covers, the current month included.", DefaultReconcileMonths),
 })
 
 var driftRuleSchema = rule("The last scheduled reconcile (reconcile.every) found drift, unlinked records, missing handoffs or an unexplained variance.", map[string]*jsonSchema{
