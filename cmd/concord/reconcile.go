@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -17,18 +18,20 @@ import (
 
 	"github.com/concord-sync/concord/internal/alert"
 	"github.com/concord-sync/concord/internal/config"
+	"github.com/concord-sync/concord/internal/connector"
 	"github.com/concord-sync/concord/internal/engine"
+	"github.com/concord-sync/concord/internal/fx"
 	"github.com/concord-sync/concord/internal/match"
 	"github.com/concord-sync/concord/internal/model"
 	"github.com/concord-sync/concord/internal/reconcile"
 )
 
 func newReconcileCmd(g *globals) *cobra.Command {
-	var flow, since, format, output string
+	var flow, since, format, output, currency string
 	var fix, dryRun bool
 	run := defaultRunOptions()
 	cmd := &cobra.Command{
-		Use:   "reconcile [--flow FLOW] [--since 2026-01] [--format table|json|csv|html] [--output FILE] [--fix [--dry-run]]",
+		Use:   "reconcile [--flow FLOW] [--since 2026-01] [--currency EUR] [--format table|json|csv|html] [--output FILE] [--fix [--dry-run]]",
 		Short: "Find where the two systems disagree: drift, unlinked records, missing handoffs, won vs invoiced per month",
 		Long: `reconcile reads both live systems in full (each connector's paged bulk read) and
 reports, writing nothing:
@@ -45,8 +48,12 @@ reports, writing nothing:
              invoice date), the variance explained record by record (timing,
              discount, rounding, tax, credit_note, missing_handoff, not_from_crm)
              and what stays unexplained
-Amounts are exact decimals in their own currency; the ERP holds no exchange
-rate Concord reads, so nothing is converted (see docs/reconcile.md).
+Amounts are exact decimals in their own currency. --currency EUR (or
+reconcile.currency in the config) reports the months in EUR instead: each amount
+converted with the ERP's own exchange rate for its date (the latest on or before
+it), exactly, rounded once in the final figure; the rates used are named per
+month and per explanation, and an amount the ERP has no rate for stays in its own
+currency with a note (see docs/reconcile.md).
 
 --format table (default), json, csv (one table, a section column) or html (one
 self-contained page with charts); --output FILE writes it to FILE.
@@ -69,6 +76,9 @@ Exit codes: 0 the systems agree, 1 there are findings (or a failure), 2 usage.`,
 			if dryRun && !fix {
 				return usageErr(errors.New("--dry-run goes with --fix"))
 			}
+			if currency != "" && !currencyRe.MatchString(currency) {
+				return usageErr(fmt.Errorf("--currency %q: want an ISO 4217 code such as EUR", currency))
+			}
 			var from time.Time
 			if since != "" {
 				t, err := time.Parse("2006-01", since)
@@ -87,7 +97,10 @@ Exit codes: 0 the systems agree, 1 there are findings (or a failure), 2 usage.`,
 					return usageErr(fmt.Errorf("no flow named %q", flow))
 				}
 			}
-			rep, err := a.reconcile(ctx, flow, from)
+			if currency == "" {
+				currency = a.cfg.Reconcile.Currency
+			}
+			rep, err := a.reconcile(ctx, flow, from, currency)
 			if err != nil {
 				return err
 			}
@@ -132,6 +145,7 @@ Exit codes: 0 the systems agree, 1 there are findings (or a failure), 2 usage.`,
 	}
 	cmd.Flags().StringVar(&flow, "flow", "", "compare this flow only")
 	cmd.Flags().StringVar(&since, "since", "", "months from this one on (YYYY-MM)")
+	cmd.Flags().StringVar(&currency, "currency", "", "report the months in this currency (ISO code such as EUR), converted with the ERP's exchange rates (default: reconcile.currency, else per currency)")
 	cmd.Flags().StringVar(&format, "format", reconcile.FormatTable, "output format: table, json, csv or html")
 	cmd.Flags().StringVarP(&output, "output", "o", "", "write the report to this file instead of stdout")
 	cmd.Flags().BoolVar(&fix, "fix", false, "queue the corrections the ownership allows (the plan is printed first)")
@@ -170,7 +184,10 @@ func o2cFlow(cfg *config.Config) (config.Flow, bool) {
 // reconcile compares the systems: the records of flow's legs (all flows when
 // flow is ""), and the order-to-cash chain when the config has a flow from
 // deals to orders (and flow is "" or one of the order-to-cash flows).
-func (a *app) reconcile(ctx context.Context, flow string, since time.Time) (*reconcile.Report, error) {
+//
+// currency, when set, reports the months in that currency, converted with the
+// ERP's exchange rates (connector.RateReader).
+func (a *app) reconcile(ctx context.Context, flow string, since time.Time, currency string) (*reconcile.Report, error) {
 	rep := &reconcile.Report{At: time.Now().UTC()}
 	drift, unlinked, compared, err := reconcile.Records(ctx, a.reconcileSources(flow))
 	if err != nil {
@@ -187,14 +204,46 @@ func (a *app) reconcile(ctx context.Context, flow string, since time.Time) (*rec
 	if flow != "" && flow != o2c.Name && !a.isPaymentsFlow(flow, o2c) {
 		return rep, nil
 	}
-	err = reconcile.OrderToCash(ctx, reconcile.O2CParams{
+	p := reconcile.O2CParams{
 		CRM: o2c.Source, ERP: o2c.Target, CRMSys: a.conns[o2c.Source], ERPSys: a.conns[o2c.Target],
 		Links: a.store, Since: since, Logger: a.log,
-	}, rep)
+	}
+	if currency != "" {
+		if p.Rates, err = erpRates(ctx, a.cfg, o2c.Target, a.conns[o2c.Target], &rep.Notes); err != nil {
+			return nil, err
+		}
+		p.Currency = strings.ToUpper(currency)
+	}
+	err = reconcile.OrderToCash(ctx, p, rep)
 	if err != nil {
 		return nil, fmt.Errorf("reconcile order to cash (flow %s, %s): %w", o2c.Name, configAt(a.cfg, o2c.Line), err)
 	}
 	return rep, nil
+}
+
+// currencyRe is an ISO 4217 currency code, in either case.
+var currencyRe = regexp.MustCompile(`^[A-Za-z]{3}$`)
+
+// erpRates reads the exchange rates the ERP system holds. A connector that
+// reads none is an error naming the system; a system that holds none gives an
+// empty table and a note.
+func erpRates(ctx context.Context, cfg *config.Config, system string, c connector.Connector, notes *[]string) (*fx.Table, error) {
+	rr, ok := c.(connector.RateReader)
+	if !ok {
+		kind := ""
+		if sys, found := cfg.System(system); found {
+			kind = " (connector " + sys.Connector + ")"
+		}
+		return nil, usageErr(fmt.Errorf("--currency: system %s%s reads no exchange rates, and Concord converts only with the ERP's own; the sql connector reads them with its rates setting, tryton from its currencies (docs/reconcile.md)", system, kind))
+	}
+	rates, err := rr.Rates(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read the exchange rates of %s: %w", system, err)
+	}
+	if len(rates) == 0 {
+		*notes = append(*notes, fmt.Sprintf("%s holds no exchange rates: nothing is converted", system))
+	}
+	return fx.NewTable(rates), nil
 }
 
 // isPaymentsFlow reports whether flow carries the ERP's invoices back onto
@@ -250,7 +299,7 @@ func (a *app) reconcileLoop(ctx context.Context, last *atomic.Pointer[reconcile.
 	for {
 		now := time.Now().UTC()
 		since := time.Date(now.Year(), now.Month()-time.Month(months-1), 1, 0, 0, 0, 0, time.UTC)
-		rep, err := a.reconcile(ctx, "", since)
+		rep, err := a.reconcile(ctx, "", since, a.cfg.Reconcile.Currency)
 		switch {
 		case err != nil && ctx.Err() == nil:
 			a.log.ErrorContext(ctx, "reconcile failed", "err", err)

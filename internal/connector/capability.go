@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"time"
+
+	"github.com/shopspring/decimal"
 
 	"github.com/concord-sync/concord/internal/model"
 )
@@ -133,4 +136,26 @@ type Problem struct {
 	// read-only): `concord doctor` leaves it out for a system that is only
 	// read from.
 	Writes bool
+}
+
+// RateReader is implemented by connectors whose system holds exchange rates
+// (an ERP). Reconcile and the reports convert amounts between currencies only
+// with the rates it returns, never with rates from elsewhere. Rates returns
+// every rate the system holds, in no particular order; a system that holds
+// none returns an empty list and no error. ctx cancels the read.
+type RateReader interface {
+	Rates(ctx context.Context) ([]Rate, error)
+}
+
+// Rate is one exchange rate a system holds: from Date on (until the next rate
+// of the same pair), one unit of Base is worth Rate units of Currency. This
+// is Tryton's convention (a currency's rate against the company currency):
+// with Base EUR, Currency USD and Rate 1.08, 100 EUR are 108 USD and 108 USD
+// are 100 EUR.
+type Rate struct {
+	Currency string
+	Base     string
+	// Date is the day the rate applies from, at midnight UTC.
+	Date time.Time
+	Rate decimal.Decimal
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/concord-sync/concord/internal/fx"
 	"github.com/concord-sync/concord/internal/model"
 	"github.com/concord-sync/concord/internal/store"
 )
@@ -36,6 +37,12 @@ type O2CParams struct {
 	// PageSize is the most records per Read and ids per store query; 0 means
 	// the connector's default page and 1000 ids.
 	PageSize int
+	// Currency, when set, is the currency the months are reported in: each
+	// amount is converted with Rates, the ERP's exchange rates, at the rate
+	// of its date (the latest on or before it). An amount with no such rate
+	// stays in its own currency, with a note. Empty converts nothing.
+	Currency string
+	Rates    *fx.Table
 	// Logger receives progress at debug level; nil logs nothing.
 	Logger *slog.Logger
 }
@@ -73,9 +80,9 @@ type o2cData struct {
 // order, orders without an invoice, paid invoices the deal does not show,
 // invoices without a deal) and, per month and currency, the CRM's won amount
 // against the ERP's invoiced amount with the variance explained record by
-// record. Amounts stay exact decimals in their own currency: the ERP holds no
-// exchange rates Concord can read, so nothing is converted. It writes
-// nothing. ctx cancels the reads.
+// record. Amounts stay exact decimals in their own currency unless p.Currency
+// asks for one; then they are converted only with the ERP's rates (p.Rates).
+// It writes nothing. ctx cancels the reads.
 func OrderToCash(ctx context.Context, p O2CParams, r *Report) error {
 	log := p.Logger
 	if log == nil {
@@ -97,7 +104,7 @@ func OrderToCash(ctx context.Context, p O2CParams, r *Report) error {
 	r.O2C = &sum
 	log.DebugContext(ctx, "order to cash read", "deals", sum.Deals, "won", sum.Won, "orders", sum.Orders, "invoices", sum.Invoices)
 	r.Handoffs = append(r.Handoffs, handoffs(p, d, &r.Notes)...)
-	months := monthly(d, &r.Notes)
+	months := monthly(d, &converter{to: p.Currency, rates: p.Rates}, &r.Notes)
 	if !p.Since.IsZero() {
 		from := p.Since.UTC().Format("2006-01")
 		months = slices.DeleteFunc(months, func(m Month) bool { return m.Month < from })

@@ -103,6 +103,9 @@ type Month struct {
 	Variance    decimal.Decimal `json:"variance"`
 	Explained   []Explanation   `json:"explained"`
 	Unexplained decimal.Decimal `json:"unexplained"`
+	// Rates name the ERP rates the month's amounts were converted at (with
+	// a target currency; empty when nothing was converted).
+	Rates []string `json:"rates,omitempty"`
 }
 
 // Explanation kinds.
@@ -114,6 +117,7 @@ const (
 	MissingHandoff = "missing_handoff" // won, never ordered or never invoiced
 	NotFromCRM     = "not_from_crm"    // invoiced without a CRM deal
 	Rounding       = "rounding"        // line rounding
+	ExchangeRate   = "exchange_rate"   // converted at the rates of different dates
 )
 
 // Explanation is one record's share of a month's variance.
@@ -123,4 +127,7 @@ type Explanation struct {
 	DealID    string          `json:"deal_id,omitempty"`
 	InvoiceID string          `json:"invoice_id,omitempty"`
 	Detail    string          `json:"detail"`
+	// Rate names the ERP rate Amount was converted at into the month's
+	// currency; empty when it was not converted.
+	Rate string `json:"rate,omitempty"`
 }

@@ -25,6 +25,7 @@ const (
 	SettingPassword = "password"
 	SettingOverlap  = "overlap"
 	SettingEntities = "entities"
+	SettingRates    = "rates"
 )
 
 // Drivers.
@@ -58,6 +59,8 @@ type Settings struct {
 	Overlap string `json:"overlap"`
 	// Entities maps canonical entity names to tables.
 	Entities map[string]EntitySettings `json:"entities"`
+	// Rates, optional, names the table of exchange rates (rates.go).
+	Rates *RatesSettings `json:"rates"`
 }
 
 // EntitySettings maps one canonical entity to one table.
@@ -128,6 +131,8 @@ func Spec() connector.Spec {
 			{Name: SettingEntities, Type: "map", Required: true,
 				Example:     "account: {table: customers, id: customer_id, updated_at: updated_at, link: crm_id, fields: {name: company_name}}",
 				Description: "Per canonical entity: table, id, id_kind (auto|uuid|link), updated_at, link, archived and fields (canonical field -> column or {column, type, ref, currency, currency_column}; a lines field -> {table, parent, id, id_kind, position, fields} of a child table)."},
+			{Name: SettingRates, Type: "object", Example: "{table: exchange_rates, currency: currency, date: valid_from, rate: rate, base_currency: EUR}",
+				Description: "Optional: the ERP's table of exchange rates, for reconcile --currency and report --currency: table, currency, date and rate columns, and base (a column) or base_currency (fixed). A row says: from date on, 1 base = rate currency."},
 		},
 		Validate: Validate,
 		Open: func(ctx context.Context, p connector.OpenParams) (connector.Connector, error) {
@@ -153,6 +158,7 @@ type config struct {
 	password string
 	overlap  time.Duration
 	entities map[model.Entity]*table
+	rates    *ratesTable // nil without a rates setting
 }
 
 // table is one entity's resolved mapping, or the child table of a lines field.
@@ -259,6 +265,11 @@ func decode(settings map[string]any, needEntities bool) (*config, []error) {
 		default:
 			cfg.overlap = d
 		}
+	}
+	if s.Rates != nil {
+		var rerrs []error
+		cfg.rates, rerrs = decodeRates(SettingRates, *s.Rates)
+		errs = append(errs, rerrs...)
 	}
 	if len(s.Entities) == 0 && needEntities {
 		errs = append(errs, settingErr(SettingEntities, "map at least one entity"))
