@@ -30,10 +30,16 @@ func (e *retryError) Unwrap() error { return e.err }
 // row the database refuses is rolled back alone and the others commit. The
 // returned error is a whole-call failure.
 func (c *Conn) perRow(ctx context.Context, op string, n int, row func(tx *sql.Tx, i int, attempt int) connector.Result) ([]connector.Result, error) {
+	return c.retryTx(ctx, op, func() ([]connector.Result, error) { return c.perRowTx(ctx, op, n, row) })
+}
+
+// retryTx runs one transaction attempt and repeats it, up to txAttempts times,
+// when the database aborted it to break a deadlock.
+func (c *Conn) retryTx(ctx context.Context, op string, attempt func() ([]connector.Result, error)) ([]connector.Result, error) {
 	var err error
 	for try := range txAttempts {
 		var results []connector.Result
-		results, err = c.perRowTx(ctx, op, n, row)
+		results, err = attempt()
 		if err == nil || !isTxAbort(err) {
 			return results, err
 		}
@@ -59,29 +65,11 @@ func (c *Conn) perRowTx(ctx context.Context, op string, n int, row func(tx *sql.
 	defer func() { _ = tx.Rollback() }()
 	results := make([]connector.Result, n)
 	for i := range n {
-		for attempt := 0; ; attempt++ {
-			if _, err := tx.ExecContext(ctx, "SAVEPOINT "+savepoint); err != nil {
-				return nil, fmt.Errorf("%s: savepoint: %w", op, err)
-			}
-			res := row(tx, i, attempt)
-			if res.Err != nil {
-				if _, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+savepoint); err != nil {
-					return nil, fmt.Errorf("%s: rollback row %d: %w (row error: %w)", op, i, err, res.Err)
-				}
-			}
-			if _, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT "+savepoint); err != nil {
-				return nil, fmt.Errorf("%s: release savepoint: %w", op, err)
-			}
-			var retry *retryError
-			if errors.As(res.Err, &retry) {
-				if attempt == 0 {
-					continue
-				}
-				res.Err = retry.err
-			}
-			results[i] = res
-			break
+		res, err := c.oneRow(ctx, tx, op, i, func(attempt int) connector.Result { return row(tx, i, attempt) })
+		if err != nil {
+			return nil, err
 		}
+		results[i] = res
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("%s: %w", op, err)
 		}
@@ -90,6 +78,34 @@ func (c *Conn) perRowTx(ctx context.Context, op string, n int, row func(tx *sql.
 		return nil, fmt.Errorf("%s: commit: %w", op, err)
 	}
 	return results, nil
+}
+
+// oneRow applies one row inside the savepoint: a refused row is rolled back
+// alone, and a row asking for a retry (a create that lost a race on the link
+// key) is applied once more. The error is a whole-call failure.
+func (c *Conn) oneRow(ctx context.Context, tx *sql.Tx, op string, i int, row func(attempt int) connector.Result) (connector.Result, error) {
+	for attempt := 0; ; attempt++ {
+		if _, err := tx.ExecContext(ctx, "SAVEPOINT "+savepoint); err != nil {
+			return connector.Result{}, fmt.Errorf("%s: savepoint: %w", op, err)
+		}
+		res := row(attempt)
+		if res.Err != nil {
+			if _, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+savepoint); err != nil {
+				return connector.Result{}, fmt.Errorf("%s: rollback row %d: %w (row error: %w)", op, i, err, res.Err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT "+savepoint); err != nil {
+			return connector.Result{}, fmt.Errorf("%s: release savepoint: %w", op, err)
+		}
+		var retry *retryError
+		if errors.As(res.Err, &retry) {
+			if attempt == 0 {
+				continue
+			}
+			res.Err = retry.err
+		}
+		return res, nil
+	}
 }
 
 // Write implements connector.Connector. The batch runs in one transaction with a
@@ -109,16 +125,25 @@ func (c *Conn) Write(ctx context.Context, entity model.Entity, ops []connector.O
 		}
 		return results, nil
 	}
-	return c.perRow(ctx, "write "+string(entity), len(ops), func(tx *sql.Tx, i int, attempt int) connector.Result {
-		op := ops[i]
-		switch op.Kind {
-		case connector.OpCreate:
-			return c.create(ctx, tx, t, op, attempt > 0)
-		case connector.OpUpdate:
-			return c.update(ctx, tx, t, op.ID, op.Version, op.Fields)
-		}
-		return connector.Result{Err: connector.Permanent("", fmt.Errorf("unknown op kind %q: %w", op.Kind, connector.ErrUnsupported))}
+	op := "write " + string(entity)
+	if len(ops) > 1 && len(t.children) == 0 {
+		return c.retryTx(ctx, op, func() ([]connector.Result, error) { return c.batchTx(ctx, op, t, ops) })
+	}
+	return c.perRow(ctx, op, len(ops), func(tx *sql.Tx, i int, attempt int) connector.Result {
+		return c.applyOp(ctx, tx, t, ops[i], attempt)
 	})
+}
+
+// applyOp writes one op on its own, the way a row is written when it is not
+// part of a batch statement.
+func (c *Conn) applyOp(ctx context.Context, tx *sql.Tx, t *table, op connector.Op, attempt int) connector.Result {
+	switch op.Kind {
+	case connector.OpCreate:
+		return c.create(ctx, tx, t, op, attempt > 0)
+	case connector.OpUpdate:
+		return c.update(ctx, tx, t, op.ID, op.Version, op.Fields)
+	}
+	return connector.Result{Err: connector.Permanent("", fmt.Errorf("unknown op kind %q: %w", op.Kind, connector.ErrUnsupported))}
 }
 
 // assignment is one column and its bind value.
