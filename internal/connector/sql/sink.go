@@ -108,10 +108,11 @@ func (c *Conn) oneRow(ctx context.Context, tx *sql.Tx, op string, i int, row fun
 	}
 }
 
-// Write implements connector.Connector. The batch runs in one transaction with a
-// savepoint per op, so a row the database refuses (constraint, bad value) gets a
-// permanent per-record error naming the field when the database names the column,
-// and the other rows commit. A create whose link key is already stored updates
+// Write implements connector.Connector. The batch runs in one transaction;
+// entities without lines fields are written with multi-row statements (see
+// batchTx), the others with a savepoint per op. Either way a row the database
+// refuses (constraint, bad value) gets a permanent per-record error naming the
+// field when the database names the column, and the other rows commit. A create whose link key is already stored updates
 // that row instead, so a retried create never duplicates. Every write sets
 // updated_at. A non-empty Op.Version is compared with the row's updated_at and a
 // mismatch is refused with connector.ErrConflict. An unmapped entity fails every

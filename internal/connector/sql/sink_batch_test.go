@@ -111,5 +111,32 @@ func TestConn_WriteBatch(t *testing.T) {
 		require.True(t, byID[byIdx[4].ID].Fields.Get("credit_limit").Num.IsPositive())
 		require.Equal(t, "five-later@example.com", byID[byIdx[5].ID].Fields.Get("email").Str)
 		require.Equal(t, "new again", byID[res[7].ID].Fields.Get("name").Str)
+
+		// Versions and unknown ids are checked by the batch read itself, with
+		// no refused row that would send the batch to row-by-row writes.
+		ops = []connector.Op{
+			{Kind: connector.OpUpdate, ID: byIdx[10].ID, Version: byIdx[10].Version, Fields: model.Fields{"name": model.Text("ten")}},
+			{Kind: connector.OpUpdate, ID: byIdx[11].ID, Version: byIdx[10].Version, Fields: model.Fields{"name": model.Text("stale")}},
+			{Kind: connector.OpUpdate, ID: "987654321", Fields: model.Fields{"name": model.Text("nobody")}},
+			{Kind: connector.OpUpdate, ID: byIdx[12].ID, Fields: model.Fields{"email": model.Null}},
+		}
+		res, err = c.Write(ctx, model.Account, ops)
+		require.NoError(t, err)
+		require.NoError(t, res[0].Err)
+		require.True(t, errors.Is(res[1].Err, connector.ErrConflict), "%v", res[1].Err)
+		require.True(t, errors.Is(res[2].Err, connector.ErrNotFound), "%v", res[2].Err)
+		require.NoError(t, res[3].Err)
+		got, err = c.Get(ctx, model.Account, []string{byIdx[10].ID, byIdx[11].ID, byIdx[12].ID})
+		require.NoError(t, err)
+		names := map[string]string{}
+		for _, r := range got {
+			names[r.ID] = r.Fields.Get("name").Str
+			if r.ID == byIdx[12].ID {
+				require.True(t, r.Fields.Get("email").IsNull())
+				require.Equal(t, res[3].Version, r.Version)
+			}
+		}
+		require.Equal(t, "ten", names[byIdx[10].ID])
+		require.Equal(t, "Company 11", names[byIdx[11].ID])
 	})
 }
