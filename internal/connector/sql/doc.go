@@ -5,8 +5,10 @@
 // Change detection reads rows in (updated_at, id) order after a cursor and
 // re-delivers rows from an overlap window before it, so rows whose transaction
 // committed late are not lost; the engine deduplicates by id and version (the
-// row's updated_at). Writes run in one transaction per batch with a savepoint per
-// row, so a refused row fails alone. Table and column names come from the config,
+// row's updated_at). Writes run in one transaction per batch, with multi-row
+// statements in a savepoint that is split in halves when the database refuses
+// it (row by row with a savepoint each for entities with lines), so a refused
+// row fails alone. Table and column names come from the config,
 // are validated and always quoted; values are always bound parameters. Numbers
 // are read as text and converted with shopspring/decimal, never through float64.
 //
