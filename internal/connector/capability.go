@@ -159,3 +159,15 @@ type Rate struct {
 	Date time.Time
 	Rate decimal.Decimal
 }
+
+// CreateUpserter is implemented by connectors whose creates are upserts by the
+// link key: in one atomic step the target updates the record that already
+// holds the op's LinkKey in its link field, or adds it when none does, so a
+// retried create never duplicates (Result.Existed tells which happened).
+// CreatesUpsert reports whether that holds for creates of entity right now
+// (a HubSpot link property that is not unique makes it false). The engine then
+// skips the Lookup before creating where its answer could not change what the
+// create does.
+type CreateUpserter interface {
+	CreatesUpsert(entity model.Entity) bool
+}

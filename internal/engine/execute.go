@@ -205,6 +205,7 @@ func (e *Engine) execute(ctx context.Context, bp *BatchPlan, checkpoint func(con
 		writing = append(writing, p)
 	}
 	answers := make([]response, len(bp.Records))
+	var existed []*RecordPlan
 	pos := make(map[*RecordPlan]int, len(bp.Records))
 	for i, p := range bp.Records {
 		pos[p] = i
@@ -249,6 +250,12 @@ func (e *Engine) execute(ctx context.Context, bp *BatchPlan, checkpoint func(con
 			}
 			if p.Action == ActionCreate {
 				p.TargetID = r.ID
+				if r.Existed {
+					// The upsert found the record an earlier attempt made
+					// (no lookup was made before it: createsUpsert).
+					p.Adopted, p.adoptedCreate = true, true
+					existed = append(existed, p)
+				}
 			}
 		}
 	}
@@ -256,6 +263,9 @@ func (e *Engine) execute(ctx context.Context, bp *BatchPlan, checkpoint func(con
 	// The writes are made: record them even when ctx is cancelled now.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
+	if err := e.checkTaken(rctx, l, existed, " (the create updated it: it holds this record's id as its link key)"); err != nil {
+		return nil, err
+	}
 	rctx, span := e.span(rctx, SpanRecord, l, func() []attribute.KeyValue { return []attribute.KeyValue{AttrRecords.Int(len(bp.Records))} })
 	outs, err := e.record(rctx, bp, answers, started, took, checkpoint)
 	if err == nil && span.IsRecording() {
