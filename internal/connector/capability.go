@@ -171,3 +171,12 @@ type Rate struct {
 type CreateUpserter interface {
 	CreatesUpsert(entity model.Entity) bool
 }
+
+// WriteBatchSizer is implemented by connectors whose Write sends records in
+// requests of a fixed size (HubSpot: 100 per batch call). WriteBatchSize
+// returns it for entity; the engine then writes pieces of a multiple of it,
+// so that no request goes out part-empty while the system's request budget
+// is what limits the sync.
+type WriteBatchSizer interface {
+	WriteBatchSize(entity model.Entity) int
+}

@@ -22,6 +22,7 @@ var (
 	_ connector.Connector       = (*Conn)(nil)
 	_ connector.Archiver        = (*Conn)(nil)
 	_ connector.CreateUpserter  = (*Conn)(nil)
+	_ connector.WriteBatchSizer = (*Conn)(nil)
 	_ connector.WebhookVerifier = (*Conn)(nil)
 )
 

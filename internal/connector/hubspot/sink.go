@@ -89,6 +89,10 @@ func (c *Conn) CreatesUpsert(entity model.Entity) bool {
 	return !broken
 }
 
+// WriteBatchSize implements connector.WriteBatchSizer: batch calls take at
+// most hubspothttp.MaxBatch inputs.
+func (c *Conn) WriteBatchSize(model.Entity) int { return hubspothttp.MaxBatch }
+
 // chunks splits idxs into groups of at most MaxBatch whose keys are distinct
 // (HubSpot refuses a batch naming one record twice).
 func chunks(idxs []int, key func(int) string) [][]int {
