@@ -159,3 +159,24 @@ type Rate struct {
 	Date time.Time
 	Rate decimal.Decimal
 }
+
+// CreateUpserter is implemented by connectors whose creates are upserts by the
+// link key: in one atomic step the target updates the record that already
+// holds the op's LinkKey in its link field, or adds it when none does, so a
+// retried create never duplicates (Result.Existed tells which happened).
+// CreatesUpsert reports whether that holds for creates of entity right now
+// (a HubSpot link property that is not unique makes it false). The engine then
+// skips the Lookup before creating where its answer could not change what the
+// create does.
+type CreateUpserter interface {
+	CreatesUpsert(entity model.Entity) bool
+}
+
+// WriteBatchSizer is implemented by connectors whose Write sends records in
+// requests of a fixed size (HubSpot: 100 per batch call). WriteBatchSize
+// returns it for entity; the engine then writes pieces of a multiple of it,
+// so that no request goes out part-empty while the system's request budget
+// is what limits the sync.
+type WriteBatchSizer interface {
+	WriteBatchSize(entity model.Entity) int
+}

@@ -103,6 +103,10 @@ type Result struct {
 	Version string
 	// UpdatedAt is the record's modification time after the write, when known.
 	UpdatedAt time.Time
+	// Existed is set on the result of a create that a CreateUpserter applied
+	// to a record already holding the op's link key (one an earlier attempt
+	// made): the record was updated, not added.
+	Existed bool
 	// Err is the per-record failure, nil on success. Wrap it with Permanent when a
 	// retry cannot succeed (validation refused); anything else is retried.
 	Err error

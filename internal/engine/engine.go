@@ -231,6 +231,9 @@ func New(p Params) (*Engine, error) {
 		for _, b := range e.legs {
 			if a != b && a.pairsWith(b) {
 				a.shared = true
+				if a.Flow == "" || a.Flow != b.Flow {
+					a.sharedByFlows = true
+				}
 			}
 		}
 	}

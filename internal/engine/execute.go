@@ -100,7 +100,7 @@ func (e *Engine) Process(ctx context.Context, b Batch, opt ProcessOptions) (outs
 		}
 	}
 	for start := 0; start < len(b.Records); {
-		size := e.pieceSize(l.Name)
+		size := e.pieceSize(l)
 		end := min(start+size, len(b.Records))
 		piece, rest := b, b
 		piece.Records, rest.Records = b.Records[start:end], b.Records[end:]
@@ -143,13 +143,22 @@ func (e *Engine) Process(ctx context.Context, b Batch, opt ProcessOptions) (outs
 	return outs, nil
 }
 
-func (e *Engine) pieceSize(leg string) int {
+// pieceSize is the leg's current piece size, rounded up to a multiple of the
+// target's request size (connector.WriteBatchSizer): a piece of 25 records
+// would spend a HubSpot request of 100 on 25.
+func (e *Engine) pieceSize(l *Leg) int {
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	if n := e.pieces[leg]; n > 0 {
-		return n
+	n := e.pieces[l.Name]
+	e.mu.Unlock()
+	if n <= 0 {
+		n = min(firstPiece, e.batch)
 	}
-	return min(firstPiece, e.batch)
+	if s, ok := e.conns[l.Target].(connector.WriteBatchSizer); ok {
+		if u := s.WriteBatchSize(l.targetEntity()); u > 1 {
+			n = (n + u - 1) / u * u
+		}
+	}
+	return n
 }
 
 // adaptPiece grows a leg's piece size while pieces are quick and shrinks it
@@ -205,6 +214,7 @@ func (e *Engine) execute(ctx context.Context, bp *BatchPlan, checkpoint func(con
 		writing = append(writing, p)
 	}
 	answers := make([]response, len(bp.Records))
+	var existed []*RecordPlan
 	pos := make(map[*RecordPlan]int, len(bp.Records))
 	for i, p := range bp.Records {
 		pos[p] = i
@@ -249,6 +259,12 @@ func (e *Engine) execute(ctx context.Context, bp *BatchPlan, checkpoint func(con
 			}
 			if p.Action == ActionCreate {
 				p.TargetID = r.ID
+				if r.Existed {
+					// The upsert found the record an earlier attempt made
+					// (no lookup was made before it: createsUpsert).
+					p.Adopted, p.adoptedCreate = true, true
+					existed = append(existed, p)
+				}
 			}
 		}
 	}
@@ -256,6 +272,9 @@ func (e *Engine) execute(ctx context.Context, bp *BatchPlan, checkpoint func(con
 	// The writes are made: record them even when ctx is cancelled now.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
+	if err := e.checkTaken(rctx, l, existed, " (the create updated it: it holds this record's id as its link key)"); err != nil {
+		return nil, err
+	}
 	rctx, span := e.span(rctx, SpanRecord, l, func() []attribute.KeyValue { return []attribute.KeyValue{AttrRecords.Int(len(bp.Records))} })
 	outs, err := e.record(rctx, bp, answers, started, took, checkpoint)
 	if err == nil && span.IsRecording() {

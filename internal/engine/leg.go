@@ -92,6 +92,10 @@ type Leg struct {
 	// shared is set by New when another leg pairs records of the same entities
 	// between the same two systems, so links may race (see settleLinks).
 	shared bool
+	// sharedByFlows is set by New when a leg of another flow pairs them (see
+	// createsUpsert): the reverse leg of a two-way flow adopts a target record
+	// by the link key it holds, the same pairing this leg's create makes.
+	sharedByFlows bool
 }
 
 // targetEntity is the entity the leg writes.

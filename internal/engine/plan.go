@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/concord-sync/concord/internal/clean"
+	"github.com/concord-sync/concord/internal/connector"
 	"github.com/concord-sync/concord/internal/match"
 	"github.com/concord-sync/concord/internal/model"
 	"github.com/concord-sync/concord/internal/store"
@@ -327,9 +328,15 @@ func (e *Engine) planLinks(ctx context.Context, bp *BatchPlan) error {
 		return fmt.Errorf("plan %s: target links: %w", l.Name, err)
 	}
 	var unlinked []string
+	upserts := e.createsUpsert(l)
 	for _, p := range live {
 		if lk, ok := tgtLinks[p.ConcordID]; ok && p.ConcordID != "" {
 			p.TargetID = lk.ExternalID
+			continue
+		}
+		if upserts && p.Source.LinkKey == "" {
+			// Found or not, the record is created by an upsert on its link
+			// key, which updates the record an earlier attempt made.
 			continue
 		}
 		unlinked = append(unlinked, p.Source.ID)
@@ -373,21 +380,49 @@ func (e *Engine) planLinks(ctx context.Context, bp *BatchPlan) error {
 	return e.checkAdopted(ctx, bp)
 }
 
+// createsUpsert reports whether the leg may create its unlinked records
+// without looking them up by link key first: only when the lookup's answer
+// could not change what happens. That holds when the leg creates every record
+// it cannot link (`unlinked: create`: update_only and match decide by the
+// answer), no other flow pairs these entities between these systems (so a
+// target record holding a source id as its link key was made by this leg and
+// is linked, if at all, to that source record: the reverse leg of a two-way
+// flow adopts by that same link key), and the target's creates of the entity are
+// upserts by the link key (connector.CreateUpserter), so a record an earlier
+// attempt made is updated, not duplicated. A record the upsert finds anyway
+// is checked after the write (Engine.execute), as checkAdopted does.
+func (e *Engine) createsUpsert(l *Leg) bool {
+	if (l.Unlinked != "" && l.Unlinked != UnlinkedCreate) || l.sharedByFlows || l.LinkBy != "" {
+		return false
+	}
+	u, ok := e.conns[l.Target].(connector.CreateUpserter)
+	return ok && u.CreatesUpsert(l.targetEntity())
+}
+
 // checkAdopted looks at target records found by link key that are already linked
 // to a concord id. When that concord id has no other record in the source (another
 // flow between the same systems paired these two records a moment ago), the record
 // joins that pairing. When it pairs the target with a different source record,
 // adopting would make two source records share one target record: refused.
 func (e *Engine) checkAdopted(ctx context.Context, bp *BatchPlan) error {
-	l := bp.Leg
-	var ids []string
+	var adopted []*RecordPlan
 	for _, p := range bp.live() {
 		if p.Adopted {
-			ids = append(ids, p.TargetID)
+			adopted = append(adopted, p)
 		}
 	}
-	if len(ids) == 0 {
+	return e.checkTaken(ctx, bp.Leg, adopted, "")
+}
+
+// checkTaken is checkAdopted for the given adopted records; note ends the
+// reason of a refusal.
+func (e *Engine) checkTaken(ctx context.Context, l *Leg, adopted []*RecordPlan, note string) error {
+	if len(adopted) == 0 {
 		return nil
+	}
+	ids := make([]string, len(adopted))
+	for i, p := range adopted {
+		ids[i] = p.TargetID
 	}
 	taken, err := e.store.GetLinks(ctx, &store.GetLinksParams{System: l.Target, Entity: l.targetEntity(), ExternalIDs: ids})
 	if err != nil {
@@ -401,19 +436,21 @@ func (e *Engine) checkAdopted(ctx context.Context, bp *BatchPlan) error {
 	if err != nil {
 		return fmt.Errorf("plan %s: adopted links: %w", l.Name, err)
 	}
-	for _, p := range bp.live() {
+	for _, p := range adopted {
 		lk, ok := taken[p.TargetID]
-		if !ok || !p.Adopted || lk.ConcordID == p.ConcordID {
+		if !ok || lk.ConcordID == p.ConcordID {
 			continue
 		}
 		other, paired := pairedSource[lk.ConcordID]
 		switch {
 		case paired && other.ExternalID != p.Source.ID:
-			p.Action, p.Reason = ActionFail, fmt.Sprintf("%s record %s is already paired with %s record %s; two %s records cannot share it, resolve the duplicate by hand", l.Target, p.TargetID, l.Source, other.ExternalID, l.Source)
+			p.Action, p.Retryable = ActionFail, false
+			p.Reason = fmt.Sprintf("%s record %s is already paired with %s record %s; two %s records cannot share it, resolve the duplicate by hand%s", l.Target, p.TargetID, l.Source, other.ExternalID, l.Source, note)
 		case p.newSourceLink:
 			p.ConcordID = lk.ConcordID
 		default:
-			p.Action, p.Reason = ActionFail, fmt.Sprintf("%s record %s belongs to concord id %s, %s record %s to %s; resolve the duplicate by hand", l.Target, p.TargetID, lk.ConcordID, l.Source, p.Source.ID, p.ConcordID)
+			p.Action, p.Retryable = ActionFail, false
+			p.Reason = fmt.Sprintf("%s record %s belongs to concord id %s, %s record %s to %s; resolve the duplicate by hand%s", l.Target, p.TargetID, lk.ConcordID, l.Source, p.Source.ID, p.ConcordID, note)
 		}
 	}
 	return nil

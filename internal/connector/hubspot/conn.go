@@ -21,6 +21,8 @@ import (
 var (
 	_ connector.Connector       = (*Conn)(nil)
 	_ connector.Archiver        = (*Conn)(nil)
+	_ connector.CreateUpserter  = (*Conn)(nil)
+	_ connector.WriteBatchSizer = (*Conn)(nil)
 	_ connector.WebhookVerifier = (*Conn)(nil)
 )
 

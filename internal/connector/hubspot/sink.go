@@ -78,6 +78,21 @@ func (c *Conn) Write(ctx context.Context, entity model.Entity, ops []connector.O
 	return results, nil
 }
 
+// CreatesUpsert implements connector.CreateUpserter: creates of entity are
+// batch upserts by its link property, unless Open found that property missing
+// or not unique (then creates are refused).
+func (c *Conn) CreatesUpsert(entity model.Entity) bool {
+	if _, err := c.object(entity); err != nil {
+		return false
+	}
+	_, broken := c.noLink[entity]
+	return !broken
+}
+
+// WriteBatchSize implements connector.WriteBatchSizer: batch calls take at
+// most hubspothttp.MaxBatch inputs.
+func (c *Conn) WriteBatchSize(model.Entity) int { return hubspothttp.MaxBatch }
+
 // chunks splits idxs into groups of at most MaxBatch whose keys are distinct
 // (HubSpot refuses a batch naming one record twice).
 func chunks(idxs []int, key func(int) string) [][]int {
@@ -144,7 +159,7 @@ func (c *Conn) writeChunk(ctx context.Context, o *object, upsert bool, idxs []in
 			key = ob.Value(o.link)
 		}
 		if i, ok := byKey[key]; ok {
-			results[i] = connector.Result{ID: ob.ID, UpdatedAt: modified(ob)}
+			results[i] = connector.Result{ID: ob.ID, UpdatedAt: modified(ob), Existed: upsert && ob.New != nil && !*ob.New}
 			got[i] = true
 		}
 	}

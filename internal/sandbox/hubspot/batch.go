@@ -194,7 +194,11 @@ func (s *Server) batchUpdateOneLocked(t *objectType, in objectInput) (Object, *E
 }
 
 // upsertOneLocked updates the object whose unique idProperty equals in.ID,
-// or creates it with that value; Object.New tells which.
+// or creates it with that value; Object.New tells which, as HubSpot's
+// "Create or update a batch of objects by unique property values"
+// (POST /crm/v3/objects/{objectType}/batch/upsert) documents: each result
+// carries "new", true when the call created the record.
+// https://developers.hubspot.com/docs/api-reference/latest/crm/objects/custom-objects/batch/upsert-custom-objects
 func (s *Server) upsertOneLocked(t *objectType, in objectInput) (Object, *Error) {
 	if in.IDProperty == "" || in.IDProperty == propID {
 		return Object{}, errValidation("Upsert requires idProperty naming a unique property of %s", t.name)

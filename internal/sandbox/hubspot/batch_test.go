@@ -74,7 +74,10 @@ func TestServer_Batch(t *testing.T) {
 		require.Len(t, all, 1)
 		require.Equal(t, "Alfreds Futterkiste", all[0].Value("name"))
 		require.Equal(t, "ALFKI", all[0].Value("erp_customer_id"))
-
+		reqs := b.srv.Requests()
+		require.Equal(t, 2, reqs["POST /crm/v3/objects/companies/batch/upsert"], "%v", reqs)
+		require.Equal(t, 1, reqs["POST /crm/v3/properties/companies"], "%v", reqs)
+		require.Zero(t, reqs["POST /crm/v3/objects/companies/batch/read"], "%v", reqs)
 	})
 
 	t.Run("ErrUpsertByNonUniqueProperty", func(t *testing.T) {

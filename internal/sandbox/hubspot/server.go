@@ -157,6 +157,38 @@ type Server struct {
 	assocs  map[assocKey]map[int64][]int // -> to id -> association type ids
 	hooks   *dispatcher
 	scopes  []string // nil: DefaultScopes
+
+	reqMu sync.Mutex
+	reqs  map[string]int // "METHOD /path" -> requests received
+}
+
+// count counts every API request by method and path, before authentication
+// and rate limiting (a refused request is counted too).
+func (s *Server) count(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		k := r.Method + " " + r.URL.Path
+		s.reqMu.Lock()
+		if s.reqs == nil {
+			s.reqs = map[string]int{}
+		}
+		s.reqs[k]++
+		s.reqMu.Unlock()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Requests returns how many API requests the server received since it
+// started, keyed by method and path ("POST
+// /crm/v3/objects/companies/batch/upsert"), answered or refused (401, 429).
+// The map is a copy; it is safe to call concurrently with requests.
+func (s *Server) Requests() map[string]int {
+	s.reqMu.Lock()
+	defer s.reqMu.Unlock()
+	out := make(map[string]int, len(s.reqs))
+	for k, v := range s.reqs {
+		out[k] = v
+	}
+	return out
 }
 
 // New returns a Server for cfg (zero fields take DefaultConfig values). It
@@ -208,7 +240,7 @@ func (s *Server) now() time.Time { return s.cfg.Now().UTC().Truncate(time.Millis
 func (s *Server) routes() {
 	m := http.NewServeMux()
 	api := func(pattern string, h func(http.ResponseWriter, *http.Request), search bool) {
-		m.Handle(pattern, s.authenticate(s.rateLimit(http.HandlerFunc(h), search)))
+		m.Handle(pattern, s.count(s.authenticate(s.rateLimit(http.HandlerFunc(h), search))))
 	}
 	api("GET /crm/v3/objects/{type}", s.handleList, false)
 	api("POST /crm/v3/objects/{type}", s.handleCreate, false)
