@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -60,7 +61,10 @@ type conversion struct {
 // ERP's rates in dim_rate at its record's date, when it has one; an amount
 // without one stays in its own currency. The report then runs in tx and
 // sees the converted views; rolling tx back drops them.
-func convert(ctx context.Context, tx *sql.Tx, d *DB, p Params) (*conversion, error) {
+//
+// The rates and notes cover the amounts of the fact views the report's query
+// names, dated from p.Since on.
+func convert(ctx context.Context, tx *sql.Tx, d *DB, query string, p Params) (*conversion, error) {
 	to := strings.ToUpper(p.Currency)
 	today := p.Today
 	table, err := loadRates(ctx, tx)
@@ -78,6 +82,7 @@ func convert(ctx context.Context, tx *sql.Tx, d *DB, p Params) (*conversion, err
 	}
 	seen := map[key]bool{}
 	for _, v := range factViews {
+		named := regexp.MustCompile(`\b` + v.name + `\b`).MatchString(query)
 		q := fmt.Sprintf(`SELECT DISTINCT v.currency, %s FROM %s v`, strings.ReplaceAll(v.date, ":today", quote(today)), d.qualified(v.name))
 		rows, err := tx.QueryContext(ctx, q)
 		if err != nil {
@@ -89,7 +94,7 @@ func convert(ctx context.Context, tx *sql.Tx, d *DB, p Params) (*conversion, err
 				rows.Close()
 				return nil, fmt.Errorf("report: convert to %s: %w", to, err)
 			}
-			seen[k] = true
+			seen[k] = seen[k] || named
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
@@ -136,19 +141,25 @@ func convert(ctx context.Context, tx *sql.Tx, d *DB, p Params) (*conversion, err
 	for _, k := range keys {
 		switch {
 		case !k.cur.Valid || k.cur.String == "":
-			uncurrencied++
+			if seen[k] {
+				uncurrencied++
+			}
 			continue
 		case !k.on.Valid || k.on.String == "":
-			undated++
+			if seen[k] {
+				undated++
+			}
 			continue
 		}
 		on, err := time.Parse(time.DateOnly, k.on.String[:min(10, len(k.on.String))])
 		if err != nil {
-			undated++
+			if seen[k] {
+				undated++
+			}
 			continue
 		}
 		_, c, why, ok := table.Convert(decimal.NewFromInt(1), k.cur.String, to, on)
-		inReport := k.on.String >= p.Since
+		inReport := seen[k] && k.on.String >= p.Since
 		if !ok {
 			if inReport {
 				cur := strings.ToUpper(k.cur.String)

@@ -96,7 +96,7 @@ func Run(ctx context.Context, d *DB, r *Report, p Params) (*Result, error) {
 			return nil, fmt.Errorf("report %s: %w", r.Name, err)
 		}
 		defer func() { _ = tx.Rollback() }()
-		conv, err := convert(ctx, tx, d, p)
+		conv, err := convert(ctx, tx, d, r.SQL, p)
 		if err != nil {
 			return nil, err
 		}
