@@ -203,8 +203,8 @@ func newReportExportCmd(g *globals) *cobra.Command {
 		Use:   "export --format csv|parquet --output DIR",
 		Short: "Export the whole star schema as CSV or Parquet files for a BI tool",
 		Long: `export writes every table of the reporting database's star schema (dim_customer,
-dim_product, dim_date, fact_deal, fact_invoice, fact_invoice_line, fact_payment) into DIR
-as TABLE.csv or TABLE.parquet. Decimals (money, quantities) are exact text in both; in
+dim_product, dim_date, dim_rate, fact_deal, fact_invoice, fact_invoice_line,
+fact_payment) into DIR as TABLE.csv or TABLE.parquet. Decimals (money, quantities) are exact text in both; in
 Parquet integer columns are INT64. It exports what the last refresh read (add --refresh
 to refresh first).`,
 		Args: cobra.NoArgs,

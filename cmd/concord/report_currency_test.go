@@ -162,7 +162,7 @@ func TestReport_Currency(t *testing.T) {
 				require.Less(t, k, "1997-01", "only amounts before the first rate stay in USD")
 			}
 		}
-		require.Positive(t, usd, "the world has deals won before the ERP's first rate")
+		require.Positive(t, usd, "the world has deals before the ERP's first rate")
 		notes := strings.Join(rep.Notes, "\n")
 		require.Contains(t, notes, "1 EUR = 1.25 USD (ERP rate of 1997-01-01), 1 EUR = 1.6 USD (ERP rate of 2026-01-01)")
 		require.Contains(t, notes, "Not converted to EUR, left in their own currency: USD amounts")

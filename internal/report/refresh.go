@@ -110,7 +110,10 @@ func (r *Refresher) Refresh(ctx context.Context, full bool) (Stats, error) {
 	}
 	if rr, ok := r.ERP.Reader.(connector.RateReader); ok {
 		es, err := r.rates(ctx, rr)
-		st.Entities = append(st.Entities, es)
+		if es.Read > 0 || err != nil {
+			// an ERP without rates (most) adds no row to the stats
+			st.Entities = append(st.Entities, es)
+		}
 		if err != nil {
 			return st, err
 		}
