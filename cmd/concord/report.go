@@ -24,7 +24,7 @@ import (
 )
 
 func newReportCmd(g *globals) *cobra.Command {
-	var format, output, since string
+	var format, output, since, currency string
 	var refresh bool
 	cmd := &cobra.Command{
 		Use:   "report NAME | report list | report refresh | report export",
@@ -43,11 +43,15 @@ Built-in reports (concord report list shows them with yours):
   overdue-balances       the 20 customers owing the most past due
 
 Every report is a readable SQL file (internal/report/sql/); add your own as NAME.sql in
-report.reports_dir (docs/reporting.md shows how). Money is exact and per currency:
-nothing is converted between currencies.
+report.reports_dir (docs/reporting.md shows how). Money is exact and per currency;
+--currency EUR (or report.currency in the config) converts every amount into EUR with
+the ERP's own exchange rates, each at the rate of its record's date (the refresh copies
+the rates into dim_rate), rounded once in the final figure; the report names the rates
+it used, and an amount with no rate stays in its own currency, with a note.
 
   concord report margin-by-client --format html --output margin.html
   concord report revenue-by-segment --since 2026-01 --format csv
+  concord report revenue-by-segment --currency EUR
   concord report refresh [--full]
   concord report export --format parquet --output bi/
 
@@ -78,7 +82,13 @@ bad flags.`,
 			if !slices.Contains(report.Formats, format) {
 				return usageErr(fmt.Errorf("--format %q: want %s", format, strings.Join(report.Formats, ", ")))
 			}
-			p := report.Params{}
+			p := report.Params{Currency: cfg.Report.Currency}
+			if currency != "" {
+				if !currencyRe.MatchString(currency) {
+					return usageErr(fmt.Errorf("--currency %q: want an ISO 4217 code such as EUR", currency))
+				}
+				p.Currency = strings.ToUpper(currency)
+			}
 			if since != "" {
 				if p.Since, err = parseSince(since); err != nil {
 					return usageErr(err)
@@ -111,6 +121,7 @@ bad flags.`,
 	cmd.Flags().StringVarP(&output, "output", "o", "", "write to this file instead of standard output")
 	cmd.Flags().StringVar(&since, "since", "", "only from this date on: YYYY-MM-DD or YYYY-MM")
 	cmd.Flags().BoolVar(&refresh, "refresh", false, "refresh the reporting database from both systems first")
+	cmd.Flags().StringVar(&currency, "currency", "", "report money in this currency (ISO code such as EUR), converted with the ERP's exchange rates (default: report.currency, else per currency)")
 	cmd.AddCommand(newReportListCmd(g), newReportRefreshCmd(g), newReportExportCmd(g))
 	return cmd
 }
@@ -192,8 +203,8 @@ func newReportExportCmd(g *globals) *cobra.Command {
 		Use:   "export --format csv|parquet --output DIR",
 		Short: "Export the whole star schema as CSV or Parquet files for a BI tool",
 		Long: `export writes every table of the reporting database's star schema (dim_customer,
-dim_product, dim_date, fact_deal, fact_invoice, fact_invoice_line, fact_payment) into DIR
-as TABLE.csv or TABLE.parquet. Decimals (money, quantities) are exact text in both; in
+dim_product, dim_date, dim_rate, fact_deal, fact_invoice, fact_invoice_line,
+fact_payment) into DIR as TABLE.csv or TABLE.parquet. Decimals (money, quantities) are exact text in both; in
 Parquet integer columns are INT64. It exports what the last refresh read (add --refresh
 to refresh first).`,
 		Args: cobra.NoArgs,
@@ -434,6 +445,10 @@ func safeResult(res *report.Result) *report.Result {
 			}
 			out.Rows[i][j] = v
 		}
+	}
+	out.Notes = make([]string, len(res.Notes))
+	for i, n := range res.Notes {
+		out.Notes[i] = safeCell(n)
 	}
 	return &out
 }

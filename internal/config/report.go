@@ -24,6 +24,10 @@ type Report struct {
 	// Dir is a directory of the user's own reports (NAME.sql files), absolute;
 	// empty for none.
 	Dir string
+	// Currency, when set, is the ISO 4217 currency reports convert money
+	// into with the ERP's rates (concord report --currency overrides it);
+	// empty: per currency.
+	Currency string
 }
 
 // Report defaults.
@@ -38,7 +42,8 @@ var reportSchema = object("The reporting database `concord report` queries (see 
 		Description: "SQLite file of the reporting database (store driver sqlite), relative to the config file. Default: concord-report.db next to the store's file."},
 	"schema": {Type: "string", Pattern: `^[a-z_][a-z0-9_]*$`, Default: DefaultReportSchema,
 		Description: "PostgreSQL schema of the reporting database (store driver postgres), in the store's database."},
-	"every": duration("How often concord serve refreshes the reporting database from both systems.", "15m"),
+	"every":    duration("How often concord serve refreshes the reporting database from both systems.", "15m"),
+	"currency": currencySchema("The currency concord report converts money into (--currency overrides it), with the ERP's own exchange rates at each record's date. Not set: per currency, nothing converted."),
 	"reports_dir": {Type: "string", MinLength: ptr(1), Examples: []any{"reports"},
 		Description: "Directory of your own reports, one NAME.sql file each, relative to the config file; a file with a built-in report's name replaces it."},
 })
@@ -85,5 +90,8 @@ func (l *loader) report(n *node) {
 			}
 			r.Dir = p
 		}
+	}
+	if e, ok := m["currency"]; ok {
+		r.Currency, _ = l.currency(e.v, "report.currency")
 	}
 }

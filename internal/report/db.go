@@ -50,6 +50,8 @@ type DB struct {
 	db      *sql.DB
 	dialect string
 	where   string
+	// schema is the PostgreSQL schema.
+	schema string
 }
 
 // Open opens (creating if needed) the reporting database and brings its
@@ -78,6 +80,7 @@ func Open(ctx context.Context, cfg Config) (_ *DB, err error) {
 		}
 		pc.RuntimeParams["search_path"] = schema
 		d.where = "schema " + schema
+		d.schema = schema
 		d.db = stdlib.OpenDB(*pc)
 		if _, err := d.db.ExecContext(ctx, `CREATE SCHEMA IF NOT EXISTS `+pgx.Identifier{schema}.Sanitize()); err != nil {
 			_ = d.db.Close()

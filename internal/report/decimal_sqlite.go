@@ -32,12 +32,12 @@ var registerOnce = sync.OnceValue(func() error {
 				return f(ds, args)
 			}})
 	}
-	err := scalar("dec_add", 2, func(d []decimal.Decimal, _ []driver.Value) (driver.Value, error) { return d[0].Add(d[1]).String(), nil })
+	err := scalar("dec_add", 2, func(d []decimal.Decimal, _ []driver.Value) (driver.Value, error) { return decText(d[0].Add(d[1])), nil })
 	if err == nil {
-		err = scalar("dec_sub", 2, func(d []decimal.Decimal, _ []driver.Value) (driver.Value, error) { return d[0].Sub(d[1]).String(), nil })
+		err = scalar("dec_sub", 2, func(d []decimal.Decimal, _ []driver.Value) (driver.Value, error) { return decText(d[0].Sub(d[1])), nil })
 	}
 	if err == nil {
-		err = scalar("dec_mul", 2, func(d []decimal.Decimal, _ []driver.Value) (driver.Value, error) { return d[0].Mul(d[1]).String(), nil })
+		err = scalar("dec_mul", 2, func(d []decimal.Decimal, _ []driver.Value) (driver.Value, error) { return decText(d[0].Mul(d[1])), nil })
 	}
 	if err == nil {
 		err = scalar("dec_div", 3, func(d []decimal.Decimal, _ []driver.Value) (driver.Value, error) {
@@ -50,6 +50,14 @@ var registerOnce = sync.OnceValue(func() error {
 	if err == nil {
 		err = scalar("dec_round", 2, func(d []decimal.Decimal, _ []driver.Value) (driver.Value, error) {
 			return d[0].Round(int32(d[1].IntPart())).String(), nil
+		})
+	}
+	if err == nil {
+		err = scalar("dec_fx", 3, func(d []decimal.Decimal, _ []driver.Value) (driver.Value, error) {
+			if d[2].IsZero() {
+				return nil, nil
+			}
+			return d[0].Mul(d[1]).DivRound(d[2], ConvertedScale).StringFixed(ConvertedScale), nil
 		})
 	}
 	if err == nil {
@@ -122,7 +130,17 @@ func (s *decSum) WindowValue(*sqlite.FunctionContext) (driver.Value, error) {
 	if s.n == 0 {
 		return nil, nil
 	}
-	return s.sum.String(), nil
+	return decText(s.sum), nil
 }
 
 func (s *decSum) Final(*sqlite.FunctionContext) {}
+
+// decText is d as exact text: without trailing zeros, except for a converted
+// amount (ConvertedScale places or more), whose scale marks it as one until
+// its final figure, as PostgreSQL's numeric keeps its scale.
+func decText(d decimal.Decimal) string {
+	if d.Exponent() <= -ConvertedScale {
+		return d.StringFixed(-d.Exponent())
+	}
+	return d.String()
+}

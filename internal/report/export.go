@@ -14,7 +14,7 @@ import (
 
 // StarTables are the tables and views of the star schema, in the order Export
 // writes them.
-var StarTables = []string{"dim_customer", "dim_product", "dim_date", "fact_deal", "fact_invoice", "fact_invoice_line", "fact_payment"}
+var StarTables = []string{"dim_customer", "dim_product", "dim_date", "dim_rate", "fact_deal", "fact_invoice", "fact_invoice_line", "fact_payment"}
 
 // integerColumns are the star schema's integer columns; every other column is
 // text (exact decimals included) in an export.
@@ -145,7 +145,7 @@ func exportTable(ctx context.Context, d *DB, table, format, path string) (n int,
 			return n, err
 		}
 		for i, v := range vals {
-			vals[i] = cell(v)
+			vals[i] = cell(v, "")
 			if s, ok := vals[i].(string); ok && slices.Contains(integerColumns, cols[i]) {
 				// SQLite's views may hand integers back as text
 				var k int64

@@ -79,7 +79,9 @@ var (
 // interrupted refresh goes on where it stopped. Nothing changed means one
 // empty read per entity. With full, the cursors are ignored and each entity's
 // rows are replaced in one transaction by what the system holds now (this is
-// how records deleted in a system leave the reporting database).
+// how records deleted in a system leave the reporting database). When the
+// ERP's reader is a connector.RateReader, its exchange rates then replace
+// dim_rate in full (one read, one transaction; rates tables are small).
 func (r *Refresher) Refresh(ctx context.Context, full bool) (Stats, error) {
 	start := r.now()
 	var st Stats
@@ -104,6 +106,16 @@ func (r *Refresher) Refresh(ctx context.Context, full bool) (Stats, error) {
 			if err != nil {
 				return st, err
 			}
+		}
+	}
+	if rr, ok := r.ERP.Reader.(connector.RateReader); ok {
+		es, err := r.rates(ctx, rr)
+		if es.Read > 0 || err != nil {
+			// an ERP without rates (most) adds no row to the stats
+			st.Entities = append(st.Entities, es)
+		}
+		if err != nil {
+			return st, err
 		}
 	}
 	st.Took = r.now().Sub(start)

@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/concord-sync/concord/internal/fx"
 	"github.com/concord-sync/concord/internal/htmlreport"
 )
 
@@ -92,8 +93,14 @@ func renderTable(w io.Writer, res *Result) error {
 		return err
 	}
 	if len(res.Rows) == 0 {
-		_, err := fmt.Fprintln(w, "(no rows)")
-		return err
+		if _, err := fmt.Fprintln(w, "(no rows)"); err != nil {
+			return err
+		}
+	}
+	for _, n := range res.Notes {
+		if _, err := fmt.Fprintf(w, "note: %s\n", n); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -113,20 +120,45 @@ func renderCSV(w io.Writer, res *Result) error {
 		}
 	}
 	cw.Flush()
-	return cw.Error()
+	if err := cw.Error(); err != nil {
+		return err
+	}
+	// The notes of a converted report follow the rows as comment lines
+	// (# ...), which CSV readers skip when told (pandas: comment="#").
+	for _, n := range res.Notes {
+		if _, err := fmt.Fprintf(w, "# %s\n", strings.ReplaceAll(n, "\n", " ")); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // jsonReport is the JSON output: rows as objects keyed by column, counts as
 // numbers, decimals as strings (exact), NULL as null.
 type jsonReport struct {
-	Report      string           `json:"report"`
-	Title       string           `json:"title"`
-	Description string           `json:"description"`
-	At          time.Time        `json:"at"`
-	Since       string           `json:"since,omitempty"`
-	Today       string           `json:"today"`
-	Columns     []string         `json:"columns"`
-	Rows        []map[string]any `json:"rows"`
+	Report      string    `json:"report"`
+	Title       string    `json:"title"`
+	Description string    `json:"description"`
+	At          time.Time `json:"at"`
+	Since       string    `json:"since,omitempty"`
+	Today       string    `json:"today"`
+	// Currency is the currency a converted report is in (--currency).
+	Currency string `json:"currency,omitempty"`
+	// Rates are the ERP's exchange rates the conversion used.
+	Rates   []jsonRate       `json:"rates,omitempty"`
+	Notes   []string         `json:"notes,omitempty"`
+	Columns []string         `json:"columns"`
+	Rows    []map[string]any `json:"rows"`
+}
+
+// jsonRate is one of the ERP's rates: from valid_from on, 1 base is worth
+// rate currency.
+type jsonRate struct {
+	Currency  string `json:"currency"`
+	Base      string `json:"base"`
+	ValidFrom string `json:"valid_from"`
+	Rate      string `json:"rate"`
+	Text      string `json:"text"`
 }
 
 func renderJSON(w io.Writer, res *Result, at time.Time) error {
@@ -134,6 +166,10 @@ func renderJSON(w io.Writer, res *Result, at time.Time) error {
 		Today: res.Params.Today, Columns: res.Columns, Rows: make([]map[string]any, 0, len(res.Rows))}
 	if res.Params.Since != "0001-01-01" {
 		out.Since = res.Params.Since
+	}
+	out.Currency, out.Notes = res.Params.Currency, res.Notes
+	for _, r := range res.Rates {
+		out.Rates = append(out.Rates, jsonRate{Currency: r.Currency, Base: r.Base, ValidFrom: r.Date.Format(time.DateOnly), Rate: r.Rate.String(), Text: fx.RateString(r)})
 	}
 	for _, row := range res.Rows {
 		m := make(map[string]any, len(row))
@@ -161,6 +197,10 @@ func Page(res *Result, at time.Time) htmlreport.Page {
 	if res.Params.Since != "" && res.Params.Since != "0001-01-01" {
 		sec.Text = append(sec.Text, "Since "+res.Params.Since+".")
 	}
+	if res.Params.Currency != "" {
+		sec.Text = append(sec.Text, "In "+res.Params.Currency+", converted with the ERP's exchange rates.")
+	}
+	sec.Text = append(sec.Text, res.Notes...)
 	sec.Charts = Charts(res)
 	sec.Tables = []htmlreport.Table{{Columns: res.Columns, Numeric: numeric(res), Rows: textRows(res)}}
 	return htmlreport.Page{Title: r.Title, Subtitle: "concord report " + r.Name, At: at, Sections: []htmlreport.Section{sec}}

@@ -95,6 +95,12 @@ type testBundle struct {
 }
 
 func openDBs(t *testing.T) map[string]func(t *testing.T) *report.DB {
+	return openDBsNamed(t, "concord_r3")
+}
+
+// openDBsNamed opens the reporting databases, a PostgreSQL schema per test
+// named prefix_N.
+func openDBsNamed(_ *testing.T, prefix string) map[string]func(t *testing.T) *report.DB {
 	return map[string]func(t *testing.T) *report.DB{
 		"SQLite": func(t *testing.T) *report.DB {
 			db, err := report.Open(context.Background(), report.Config{Driver: report.SQLite, Path: filepath.Join(t.TempDir(), "r.db")})
@@ -103,7 +109,7 @@ func openDBs(t *testing.T) map[string]func(t *testing.T) *report.DB {
 			return db
 		},
 		"Postgres": func(t *testing.T) *report.DB {
-			schema := fmt.Sprintf("concord_r3_%d", time.Now().UnixNano())
+			schema := fmt.Sprintf("%s_%d", prefix, time.Now().UnixNano())
 			dsn := "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 			db, err := report.Open(context.Background(), report.Config{Driver: report.Postgres, DSN: dsn, Schema: schema})
 			require.NoError(t, err)

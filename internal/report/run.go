@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/shopspring/decimal"
+
+	"github.com/concord-sync/concord/internal/connector"
 )
 
 // Params are a report's parameters.
@@ -17,6 +20,11 @@ type Params struct {
 	// Today is the date reports count days to, YYYY-MM-DD; empty for today
 	// (UTC).
 	Today string
+	// Currency, when set, is the ISO 4217 currency the report's money is in:
+	// every amount of the fact views converted with the ERP's rates
+	// (dim_rate) at its record's date, exactly until the final figure; an
+	// amount without a rate stays in its own currency. Empty: per currency.
+	Currency string
 }
 
 // Result is a report's output: its columns and rows. A cell is nil (SQL
@@ -27,6 +35,12 @@ type Result struct {
 	Params  Params   `json:"-"`
 	Columns []string `json:"columns"`
 	Rows    [][]any  `json:"rows"`
+	// Rates are the ERP's rates a converted report used (Params.Currency),
+	// by currency, base and date.
+	Rates []connector.Rate `json:"-"`
+	// Notes say how the report converted: the rates, the amounts left in
+	// their own currency and why.
+	Notes []string `json:"-"`
 }
 
 // paramRe finds :since and :today (not a PostgreSQL ::cast).
@@ -56,7 +70,9 @@ func bind(q string, p Params) (string, []any) {
 	return out, args
 }
 
-// Run runs r on d.
+// Run runs r on d. With p.Currency it runs in a transaction that shadows the
+// fact views with converted ones (see convert), rolled back at the end: a
+// report never writes to the reporting database.
 func Run(ctx context.Context, d *DB, r *Report, p Params) (*Result, error) {
 	if p.Since == "" {
 		p.Since = "0001-01-01"
@@ -64,8 +80,31 @@ func Run(ctx context.Context, d *DB, r *Report, p Params) (*Result, error) {
 	if p.Today == "" {
 		p.Today = time.Now().UTC().Format(time.DateOnly)
 	}
-	q, args := bind(r.SQL, p)
-	rows, err := d.db.QueryContext(ctx, q, args...)
+	var q querier = d.db
+	res := &Result{Report: r, Params: p, Rows: [][]any{}}
+	if p.Currency != "" {
+		if !currencyRe.MatchString(p.Currency) {
+			return nil, fmt.Errorf("report %s: currency %q is not an ISO 4217 code such as EUR", r.Name, p.Currency)
+		}
+		if _, err := time.Parse(time.DateOnly, p.Today); err != nil {
+			return nil, fmt.Errorf("report %s: today %q is not a date (YYYY-MM-DD)", r.Name, p.Today)
+		}
+		p.Currency = strings.ToUpper(p.Currency)
+		res.Params = p
+		tx, err := d.db.BeginTx(ctx, nil)
+		if err != nil {
+			return nil, fmt.Errorf("report %s: %w", r.Name, err)
+		}
+		defer func() { _ = tx.Rollback() }()
+		conv, err := convert(ctx, tx, d, r.SQL, p)
+		if err != nil {
+			return nil, err
+		}
+		res.Rates, res.Notes = conv.rates, conv.notes
+		q = tx
+	}
+	qs, args := bind(r.SQL, p)
+	rows, err := q.QueryContext(ctx, qs, args...)
 	if err != nil {
 		return nil, fmt.Errorf("report %s (%s): %w", r.Name, r.Source, err)
 	}
@@ -74,7 +113,7 @@ func Run(ctx context.Context, d *DB, r *Report, p Params) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("report %s: %w", r.Name, err)
 	}
-	res := &Result{Report: r, Params: p, Columns: cols, Rows: [][]any{}}
+	res.Columns = cols
 	for rows.Next() {
 		vals := make([]any, len(cols))
 		ptrs := make([]any, len(cols))
@@ -85,7 +124,7 @@ func Run(ctx context.Context, d *DB, r *Report, p Params) (*Result, error) {
 			return nil, fmt.Errorf("report %s: %w", r.Name, err)
 		}
 		for i, v := range vals {
-			vals[i] = cell(v)
+			vals[i] = cell(v, p.Currency)
 		}
 		res.Rows = append(res.Rows, vals)
 	}
@@ -95,13 +134,18 @@ func Run(ctx context.Context, d *DB, r *Report, p Params) (*Result, error) {
 	return res, nil
 }
 
+// currencyRe is an ISO 4217 currency code, in either case.
+var currencyRe = regexp.MustCompile(`^[A-Za-z]{3}$`)
+
 // decimalRe is a plain decimal number with a fraction.
 var decimalRe = regexp.MustCompile(`^-?[0-9]+\.[0-9]+$`)
 
 // cell normalises a scanned value: nil, int64 or string; decimals without
 // trailing zeros (PostgreSQL's numeric keeps them, SQLite's text does not), so
-// that both databases print the same figures.
-func cell(v any) any {
+// that both databases print the same figures. In a report converted into
+// currency, a converted figure (ConvertedScale places) is rounded once to
+// currency's minor unit: its final figure.
+func cell(v any, currency string) any {
 	switch x := v.(type) {
 	case nil:
 		return nil
@@ -117,9 +161,14 @@ func cell(v any) any {
 	case float64:
 		return strconv.FormatFloat(x, 'f', -1, 64)
 	case []byte:
-		return cell(string(x))
+		return cell(string(x), currency)
 	case string:
 		if decimalRe.MatchString(x) {
+			if currency != "" {
+				if f, ok := finalFigure(x, currency); ok {
+					return f
+				}
+			}
 			if d, err := decimal.NewFromString(x); err == nil {
 				return d.String()
 			}

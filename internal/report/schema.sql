@@ -130,6 +130,17 @@ CREATE TABLE IF NOT EXISTS erp_payment (
 );
 CREATE INDEX IF NOT EXISTS erp_payment_invoice ON erp_payment (invoice_id);
 
+-- dim_rate is the ERP's exchange rates, copied in full by every refresh (the
+-- connector's RateReader): from valid_from on, one unit of base is worth rate
+-- units of currency. concord report --currency converts with these only.
+CREATE TABLE IF NOT EXISTS dim_rate (
+  currency   TEXT NOT NULL,
+  base       TEXT NOT NULL,
+  valid_from TEXT NOT NULL,
+  rate       {{money}} NOT NULL,
+  PRIMARY KEY (currency, base, valid_from)
+);
+
 CREATE TABLE IF NOT EXISTS dim_date (
   date       TEXT PRIMARY KEY,
   day_number INTEGER NOT NULL,
