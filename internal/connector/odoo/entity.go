@@ -19,6 +19,9 @@ type entityDef struct {
 	read []string
 	// labels maps Odoo field names (as errors name them) to canonical fields.
 	labels map[string]string
+	// messages maps texts of Odoo refusals that name no field (SQL
+	// constraints) to the canonical field at fault.
+	messages map[string]string
 	// linkField returns the field holding the link key.
 	linkField func(c *Conn) string
 	// domain restricts what the entity covers (companies only, say).
@@ -76,6 +79,7 @@ func accountDef() *entityDef {
 		fields:    []string{"name", "email", "phone", "street", "city", "zip", "country", "vat", "active"},
 		read:      []string{"name", "email", "phone", "street", "city", "zip", "country_id", "vat"},
 		labels:    labels,
+		messages:  map[string]string{"Contacts require a name": "name"},
 		linkField: func(c *Conn) string { return c.partnerLink },
 		domain: func(c *Conn) odoorpc.Domain {
 			return odoorpc.Domain{odoorpc.Leaf("is_company", "=", true), odoorpc.Leaf("id", "!=", c.companyPartner)}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"strconv"
+	"strings"
 
 	"github.com/concord-sync/concord/internal/connector"
 	"github.com/concord-sync/concord/internal/connector/odoo/odoorpc"
@@ -239,6 +240,11 @@ func opErr(d *entityDef, op connector.Op, err error) error {
 	var oe *odoorpc.Error
 	if errors.As(err, &oe) {
 		field = d.labels[oe.Field()]
+		for text, f := range d.messages {
+			if field == "" && strings.Contains(oe.Message, text) {
+				field = f
+			}
+		}
 	}
 	return connector.Permanent(field, fmt.Errorf("%s: %w", what, err))
 }
