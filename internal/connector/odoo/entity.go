@@ -27,7 +27,7 @@ type entityDef struct {
 	// domain restricts what the entity covers (companies only, say).
 	domain func(c *Conn) odoorpc.Domain
 	// context adds read context keys (the warehouse for stock).
-	context func(c *Conn) odoorpc.Context
+	context  func(c *Conn) odoorpc.Context
 	toFields func(c *Conn, r odoorpc.Record) model.Fields
 	// values translates the given canonical fields (only those) to Odoo values.
 	values func(c *Conn, f model.Fields) (odoorpc.Values, error)
