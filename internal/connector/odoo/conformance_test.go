@@ -1,10 +1,13 @@
 package odoo
 
 import (
+	"context"
 	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/shopspring/decimal"
+	"github.com/stretchr/testify/require"
 
 	"github.com/concord-sync/concord/internal/connector"
 	"github.com/concord-sync/concord/internal/connector/connectortest"
@@ -80,6 +83,58 @@ func TestIntegrationConformance_Product(t *testing.T) {
 		Invalid: func() model.Fields {
 			// A product template needs a name.
 			return model.Fields{"sku": model.Text("BAD-1"), "name": model.Null}
+		},
+		Features: connectortest.Features{PartialFailure: true, OptimisticConcurrency: true, Archive: true},
+	})
+}
+
+func TestIntegrationConformance_Contact(t *testing.T) {
+	t.Parallel()
+	// Every Open is a fresh clone of the same template, so the first company
+	// created in each gets the same id; NewFields references it.
+	var (
+		mu      sync.Mutex
+		company string
+	)
+	connectortest.Run(t, connectortest.Harness{
+		Open: func(t *testing.T) connector.Connector {
+			c, _ := openTest(t)
+			res, err := c.Write(context.Background(), model.Account, []connector.Op{{Kind: connector.OpCreate, LinkKey: "crm-acc-conf",
+				Fields: model.Fields{"name": model.Text("Conformance Inc")}}})
+			require.NoError(t, err)
+			require.NoError(t, res[0].Err)
+			mu.Lock()
+			defer mu.Unlock()
+			if company == "" {
+				company = res[0].ID
+			}
+			require.Equal(t, company, res[0].ID, "each clone gives its first company the same id")
+			return c
+		},
+		Entity: model.Contact,
+		NewFields: func(i int) model.Fields {
+			mu.Lock()
+			defer mu.Unlock()
+			return model.Fields{
+				"first_name": model.Text(fmt.Sprintf("Jane%d", i)),
+				"last_name":  model.Text("Doe"),
+				"email":      model.Text(fmt.Sprintf("jane%d@acme.example", i)),
+				"phone":      model.Text(fmt.Sprintf("+1212555%04d", i)),
+				"title":      model.Text("Buyer"),
+				"account":    model.Ref(model.Account, company),
+			}
+		},
+		Change: func(f model.Fields) model.Fields {
+			out := model.Fields{}
+			for k, v := range f {
+				out[k] = v
+			}
+			out["last_name"] = model.Text("Doe-Smith")
+			out["title"] = model.Text("Head of Purchasing")
+			return out
+		},
+		Invalid: func() model.Fields {
+			return model.Fields{"first_name": model.Null, "last_name": model.Null, "email": model.Text("nameless@acme.example")}
 		},
 		Features: connectortest.Features{PartialFailure: true, OptimisticConcurrency: true, Archive: true},
 	})

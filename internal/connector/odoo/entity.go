@@ -29,10 +29,14 @@ type entityDef struct {
 	// context adds read context keys (the warehouse for stock).
 	context  func(c *Conn) odoorpc.Context
 	toFields func(c *Conn, r odoorpc.Record) model.Fields
-	// values translates the given canonical fields (only those) to Odoo values.
-	values func(c *Conn, f model.Fields) (odoorpc.Values, error)
+	// values translates the given canonical fields (only those) to Odoo values;
+	// cur is the record's current fields for an update, nil for a create.
+	values func(c *Conn, f, cur model.Fields) (odoorpc.Values, error)
 	// createExtra are values every create sets unless the op sets them.
 	createExtra odoorpc.Values
+	// needsCurrent makes Write read the records an update changes first, for
+	// values (a contact's name is first and last name together).
+	needsCurrent bool
 	// template is true when the record's product template's write_date counts
 	// as a change of the record (product.product).
 	template bool
@@ -40,6 +44,7 @@ type entityDef struct {
 
 var entities = map[model.Entity]*entityDef{
 	model.Account: accountDef(),
+	model.Contact: contactDef(),
 	model.Product: productDef(),
 }
 
@@ -96,7 +101,7 @@ func accountDef() *entityDef {
 			}
 			return f
 		},
-		values: func(c *Conn, f model.Fields) (odoorpc.Values, error) {
+		values: func(c *Conn, f, _ model.Fields) (odoorpc.Values, error) {
 			v := odoorpc.Values{}
 			for odoo, canon := range plain {
 				if val, ok := f[canon]; ok {
@@ -166,7 +171,7 @@ func productDef() *entityDef {
 			f["category"] = model.Text(cat)
 			return f
 		},
-		values: func(c *Conn, f model.Fields) (odoorpc.Values, error) {
+		values: func(c *Conn, f, _ model.Fields) (odoorpc.Values, error) {
 			v := odoorpc.Values{}
 			for odoo, canon := range plain {
 				if val, ok := f[canon]; ok {

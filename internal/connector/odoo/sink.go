@@ -29,11 +29,31 @@ func (c *Conn) Write(ctx context.Context, entity model.Entity, ops []connector.O
 	results := make([]connector.Result, len(ops))
 	var creates, updates []int
 	vals := make([]odoorpc.Values, len(ops))
+	var current map[int64]model.Record
+	if d.needsCurrent {
+		var ids []int64
+		for _, op := range ops {
+			if op.Kind == connector.OpUpdate {
+				ids = append(ids, parseIDs([]string{op.ID})...)
+			}
+		}
+		if current, err = c.get(ctx, d, ids); err != nil {
+			return nil, err
+		}
+	}
 	for i, op := range ops {
-		v, err := d.values(c, op.Fields)
+		var cur model.Fields
+		if n := parseIDs([]string{op.ID}); op.Kind == connector.OpUpdate && len(n) == 1 {
+			cur = current[n[0]].Fields
+		}
+		v, err := d.values(c, op.Fields, cur)
 		if err != nil {
 			results[i].Err = opErr(d, op, err)
 			continue
+		}
+		// Archive writes active on every entity, mapped or not.
+		if a, ok := op.Fields["active"]; ok && a.Kind == model.KindBool {
+			v["active"] = a.Bool
 		}
 		switch op.Kind {
 		case connector.OpCreate:
@@ -85,7 +105,9 @@ func (c *Conn) createBatch(ctx context.Context, d *entityDef, ops []connector.Op
 		}
 		return nil
 	}
-	if !odoorpc.IsPermanent(err) || errors.Is(err, odoorpc.ErrUnauthorized) {
+	// Missing access rights refuse the model, not a record: the whole call
+	// fails, like refused credentials.
+	if !odoorpc.IsPermanent(err) || errors.Is(err, odoorpc.ErrUnauthorized) || errors.Is(err, odoorpc.ErrAccess) {
 		return mapErr(fmt.Errorf("create %s: %w", d.entity, err))
 	}
 	if len(idx) == 1 {

@@ -340,23 +340,27 @@ func (c *Conn) get(ctx context.Context, d *entityDef, ids []int64) (map[int64]mo
 			Archived:  !r.Bool("active"),
 			Fields:    f,
 		}
-		rec.Version = d.version(at, f)
+		rec.Version = d.version(at, f, rec.Archived)
 		out[r.ID()] = rec
 	}
 	return out, nil
 }
 
-// version is write_date (the later of the record's and its template's) and a
-// fingerprint of the writable mapped values: write_date alone has a one
-// second resolution.
-func (d *entityDef) version(at time.Time, f model.Fields) string {
+// version is write_date (the later of the record's and its template's), a
+// fingerprint of the writable mapped values and the archived flag: write_date
+// alone has a one second resolution.
+func (d *entityDef) version(at time.Time, f model.Fields, archived bool) string {
 	names := make([]string, 0, len(d.fields))
 	for _, n := range d.fields {
 		if !slices.Contains(d.readOnly, n) {
 			names = append(names, n)
 		}
 	}
-	return at.UTC().Format("20060102T150405") + "/" + f.Fingerprint(names)
+	v := at.UTC().Format("20060102T150405") + "/" + f.Fingerprint(names)
+	if archived {
+		v += "/archived"
+	}
+	return v
 }
 
 // mapErr translates a client error into the connector contract's errors.

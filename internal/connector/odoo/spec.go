@@ -301,4 +301,4 @@ func (c *Conn) Close(ctx context.Context) error {
 }
 
 // entityOrder lists the supported entities in a stable order.
-var entityOrder = []model.Entity{model.Account, model.Product}
+var entityOrder = []model.Entity{model.Account, model.Contact, model.Product}

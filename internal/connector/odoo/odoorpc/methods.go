@@ -171,6 +171,9 @@ func (c *Client) Call(ctx context.Context, model, method string, ids []int64, ex
 // ActiveContext is the context a wizard of another model needs:
 // active_model, active_ids and active_id.
 func ActiveContext(model string, ids ...int64) Context {
+	if ids == nil {
+		ids = []int64{}
+	}
 	c := Context{"active_model": model, "active_ids": ids}
 	if len(ids) > 0 {
 		c["active_id"] = ids[0]
