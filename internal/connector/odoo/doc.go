@@ -1,8 +1,10 @@
 // Package odoo is the connector for the Odoo ERP (17.0 Community and later)
-// over JSON-RPC (package odoorpc). This first version maps two entities:
+// over JSON-RPC (package odoorpc). This first version maps three entities:
 //
 //   - account: res.partner companies (is_company), with address, country, VAT,
 //     phone, e-mail and active; created with customer_rank 1;
+//   - contact: res.partner persons (not companies, not users' partners), the
+//     name split into first and last name, the company as account;
 //   - product: product.product variants (SKU default_code, name, sales
 //     description, list price, cost, stock on hand in the warehouse, unit,
 //     category, active).

@@ -65,7 +65,7 @@ type Settings struct {
 func Spec() connector.Spec {
 	return connector.Spec{
 		Name:    Name,
-		Summary: "Odoo ERP (17.0) over JSON-RPC: company partners and products (orders and invoices not yet).",
+		Summary: "Odoo ERP (17.0) over JSON-RPC: companies, their contacts and products (orders and invoices not yet).",
 		Fields: []connector.Field{
 			{Name: SettingURL, Type: "string", Description: "Base URL of the Odoo server.", Example: "http://127.0.0.1:8069", Required: true},
 			{Name: SettingDatabase, Type: "string", Description: "Odoo database name.", Example: "concord", Required: true},
