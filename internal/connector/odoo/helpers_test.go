@@ -35,6 +35,6 @@ func (w tWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// clones: 11 conformance subtests per entity, 3 entities, and the package's
-// own three.
-func TestMain(m *testing.M) { odootest.Main(m, 36) }
+// clones: 11 conformance subtests per entity, 3 entities, the package's own
+// three tests and the benchmark's two.
+func TestMain(m *testing.M) { odootest.Main(m, 38) }

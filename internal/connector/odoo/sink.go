@@ -102,6 +102,7 @@ func (c *Conn) createBatch(ctx context.Context, d *entityDef, ops []connector.Op
 	if err == nil {
 		for j, i := range idx {
 			results[i].ID = strconv.FormatInt(ids[j], 10)
+			results[i].Version = d.createdVersion(ops[i].Fields)
 		}
 		return nil
 	}
@@ -151,7 +152,7 @@ func (c *Conn) writeUpdates(ctx context.Context, d *entityDef, ops []connector.O
 			continue
 		}
 		results[i].ID = op.ID
-		if op.Version != "" && op.Version != cur.Version {
+		if op.Version != "" && !versionMatches(op.Version, cur) {
 			results[i].Err = fmt.Errorf("update odoo %s %s: %w", d.entity, op.ID, connector.ErrConflict)
 			continue
 		}
@@ -203,12 +204,12 @@ func (c *Conn) writeGroup(ctx context.Context, d *entityDef, ops []connector.Op,
 	return nil
 }
 
-// fillVersions reads back the records written without error, one call, for
-// their version and change time.
+// fillVersions reads back the records updated without error, one call, for
+// their version and change time (creates have theirs).
 func (c *Conn) fillVersions(ctx context.Context, d *entityDef, results []connector.Result) error {
 	var ids []int64
 	for _, r := range results {
-		if r.Err == nil && r.ID != "" {
+		if r.Err == nil && r.ID != "" && r.Version == "" {
 			ids = append(ids, parseIDs([]string{r.ID})...)
 		}
 	}
@@ -217,7 +218,7 @@ func (c *Conn) fillVersions(ctx context.Context, d *entityDef, results []connect
 		return err
 	}
 	for i, r := range results {
-		if r.Err != nil || r.ID == "" {
+		if r.Err != nil || r.ID == "" || r.Version != "" {
 			continue
 		}
 		n := parseIDs([]string{r.ID})

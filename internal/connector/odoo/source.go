@@ -9,6 +9,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/concord-sync/concord/internal/connector"
@@ -350,17 +351,49 @@ func (c *Conn) get(ctx context.Context, d *entityDef, ids []int64) (map[int64]mo
 // fingerprint of the writable mapped values and the archived flag: write_date
 // alone has a one second resolution.
 func (d *entityDef) version(at time.Time, f model.Fields, archived bool) string {
+	return at.UTC().Format("20060102T150405") + "/" + d.content(f, archived)
+}
+
+// content is the part of a version after the time: the fingerprint of the
+// writable mapped values and the archived flag.
+func (d *entityDef) content(f model.Fields, archived bool) string {
 	names := make([]string, 0, len(d.fields))
 	for _, n := range d.fields {
 		if !slices.Contains(d.readOnly, n) {
 			names = append(names, n)
 		}
 	}
-	v := at.UTC().Format("20060102T150405") + "/" + f.Fingerprint(names)
+	v := f.Fingerprint(names)
 	if archived {
 		v += "/archived"
 	}
 	return v
+}
+
+// createdPrefix starts the version a create returns without reading the new
+// record back (a read per batch costs some 10 % of the create rate): the
+// content the op wrote. An update planned against it goes through while the
+// record holds that content. A value Odoo changed on create (a default unit,
+// a normalised code) makes the first such update a conflict, which the
+// engine resolves by reading the record again.
+const createdPrefix = "created/"
+
+func (d *entityDef) createdVersion(f model.Fields) string {
+	archived := false
+	if a, ok := f["active"]; ok && a.Kind == model.KindBool {
+		archived = !a.Bool
+	}
+	return createdPrefix + d.content(f, archived)
+}
+
+// versionMatches reports whether an update planned against version may write
+// the record as it is now.
+func versionMatches(version string, cur model.Record) bool {
+	if content, ok := strings.CutPrefix(version, createdPrefix); ok {
+		_, now, _ := strings.Cut(cur.Version, "/")
+		return content == now
+	}
+	return version == cur.Version
 }
 
 // mapErr translates a client error into the connector contract's errors.
