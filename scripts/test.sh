@@ -6,7 +6,8 @@
 #
 # Tests use the real databases when they answer on this machine: PostgreSQL at
 # 127.0.0.1:5432 (TEST_DATABASE_URL), MariaDB at 127.0.0.1:3306 (TEST_MYSQL_DSN),
-# and Tryton when scripts/tryton.sh has started it (TRYTON_URL). Locally a test
+# Tryton when scripts/tryton.sh has started it (TRYTON_URL) and Odoo when
+# scripts/odoo.sh has started it (ODOO_URL). Locally a test
 # whose service is missing skips and says so; under CI=true it fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +23,9 @@ if [[ -z ${TEST_MYSQL_DSN:-} ]] && answers 3306; then
 fi
 if [[ -z ${TRYTON_URL:-} ]] && bash scripts/tryton.sh status >/dev/null 2>&1; then
 	while IFS= read -r line; do export "${line//\"/}"; done < <(bash scripts/tryton.sh env)
+fi
+if [[ -z ${ODOO_URL:-} ]] && bash scripts/odoo.sh status >/dev/null 2>&1; then
+	while IFS= read -r line; do export "${line//\"/}"; done < <(bash scripts/odoo.sh env)
 fi
 
 if [[ $# -eq 0 ]]; then

@@ -5,6 +5,7 @@ import (
 	"github.com/concord-sync/concord/internal/connector"
 	"github.com/concord-sync/concord/internal/connector/hubspot"
 	"github.com/concord-sync/concord/internal/connector/memory"
+	"github.com/concord-sync/concord/internal/connector/odoo"
 	sqlconn "github.com/concord-sync/concord/internal/connector/sql"
 	"github.com/concord-sync/concord/internal/connector/tryton"
 )
@@ -25,5 +26,6 @@ func Registry(d Deps) *connector.Registry {
 	sqlconn.Register(reg)
 	hubspot.Register(reg)
 	tryton.Register(reg)
+	odoo.Register(reg)
 	return reg
 }
