@@ -128,8 +128,8 @@ func runInit(ctx context.Context, o *initOptions, in io.Reader, out io.Writer, l
 			dst       *string
 			text, def string
 		}{
-			{&o.crm, "CRM (sql:DRIVER:DSN, hubspot, tryton)", ""},
-			{&o.erp, "ERP (sql:DRIVER:DSN, hubspot, tryton)", ""},
+			{&o.crm, "CRM (sql:DRIVER:DSN, hubspot, tryton, odoo)", ""},
+			{&o.erp, "ERP (sql:DRIVER:DSN, hubspot, tryton, odoo)", ""},
 			{&o.owner, "Owner's e-mail address", ""},
 		} {
 			if err := ask(q.dst, q.text, q.def); err != nil {

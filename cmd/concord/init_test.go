@@ -227,7 +227,7 @@ func TestInit_Prompts(t *testing.T) {
 	o := &initOptions{path: cfg, currency: "USD", prompt: true}
 	require.NoError(t, runInit(t.Context(), o, in, &out, slog.New(slog.DiscardHandler)))
 	t.Log(out.String())
-	require.Contains(t, out.String(), "CRM (sql:DRIVER:DSN, hubspot, tryton): ")
+	require.Contains(t, out.String(), "CRM (sql:DRIVER:DSN, hubspot, tryton, odoo): ")
 	require.Contains(t, out.String(), "Currency of money columns without one [USD]: ")
 	written, err := os.ReadFile(cfg)
 	require.NoError(t, err)

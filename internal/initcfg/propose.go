@@ -25,7 +25,12 @@ const (
 	ConnSQL     = "sql"
 	ConnHubSpot = "hubspot"
 	ConnTryton  = "tryton"
+	ConnOdoo    = "odoo"
 )
+
+// fixedMapping reports whether a connector maps its models itself (no
+// entities block in its settings): init only says which models it uses.
+func fixedMapping(conn string) bool { return conn == ConnTryton || conn == ConnOdoo }
 
 // The sql connector's id kinds, as in docs/connectors/sql.md.
 const (
@@ -243,6 +248,9 @@ func mapSystem(s System, opts Options) *SystemMap {
 	if s.NotInspected != "" {
 		return sm
 	}
+	if s.Connector == ConnOdoo {
+		return mapOdoo(s, sm)
+	}
 	taken := map[string]bool{}
 	for _, ent := range model.Entities {
 		syn, ok := objectSynonyms[ent]
@@ -295,7 +303,7 @@ func mapSystem(s System, opts Options) *SystemMap {
 func mapEntity(s System, ent model.Entity, o *connector.Object, opts Options) *EntityMap {
 	m := &EntityMap{Entity: ent, Object: o.Name}
 	if s.Connector == ConnTryton {
-		// The Tryton connector maps its models itself.
+		// The Tryton connector maps its models itself (mapOdoo does Odoo's).
 		for _, f := range trytonFields[ent] {
 			m.Fields = append(m.Fields, FieldMap{Field: f, ReadOnly: trytonReadOnly[f]})
 		}
@@ -386,6 +394,48 @@ var (
 	}
 	trytonReadOnly = map[string]bool{"customer_number": true, "open_balance": true}
 )
+
+// odooModels are the models the Odoo connector maps per entity and
+// odooFields the canonical fields it maps (docs/connectors/odoo.md);
+// odooOthers the models of the entities init leaves to the reader.
+var (
+	odooModels = map[model.Entity]string{model.Account: "res.partner", model.Contact: "res.partner", model.Product: "product.product"}
+	odooFields = map[model.Entity][]string{
+		model.Account: {"name", "email", "phone", "street", "city", "zip", "country", "vat", "active"},
+		model.Contact: {"first_name", "last_name", "email", "phone", "title", "account"},
+		model.Product: {"sku", "name", "description", "list_price", "cost_price", "stock", "unit", "category", "active"},
+	}
+	odooReadOnly = map[string]bool{"stock": true, "category": true}
+	odooOthers   = []struct {
+		entity model.Entity
+		model  string
+	}{{model.Order, "sale.order"}, {model.Invoice, "account.move"}}
+)
+
+// mapOdoo maps the Odoo models the catalog holds: companies and persons are
+// both res.partner, which the connector tells apart itself.
+func mapOdoo(s System, sm *SystemMap) *SystemMap {
+	has := map[string]bool{}
+	for _, o := range s.Catalog.Objects {
+		has[o.Name] = true
+	}
+	for _, ent := range mappedEntities {
+		if !has[odooModels[ent]] {
+			continue
+		}
+		m := &EntityMap{Entity: ent, Object: odooModels[ent]}
+		for _, f := range odooFields[ent] {
+			m.Fields = append(m.Fields, FieldMap{Field: f, ReadOnly: odooReadOnly[f]})
+		}
+		sm.Entities = append(sm.Entities, m)
+	}
+	for _, o := range odooOthers {
+		if has[o.model] {
+			sm.Others = append(sm.Others, fmt.Sprintf("%s (%s: see examples/hubspot-odoo/concord.yaml and docs/flows.md)", o.model, o.entity))
+		}
+	}
+	return sm
+}
 
 // sqlKeys chooses the key, id_kind, updated_at and link columns of a sql
 // table and the DDL it needs; false when the table has no one-column key.

@@ -154,3 +154,48 @@ func TestPropose_ChoosesFromCandidates(t *testing.T) {
 	require.Contains(t, ddl, "AFTER UPDATE ON `companies` FOR EACH ROW WHEN NEW.`updated_at` IS OLD.`updated_at`")
 	require.Contains(t, ddl, "ALTER TABLE `companies` ADD COLUMN `erp_id` TEXT;")
 }
+
+// TestPropose_HubSpotAndOdoo: Odoo maps its models itself; init names them
+// (companies and persons both res.partner), proposes the flows and writes a
+// config that loads, with orders and invoices left to the reader.
+func TestPropose_HubSpotAndOdoo(t *testing.T) {
+	t.Parallel()
+	crm := initcfg.System{Name: "crm", Role: initcfg.CRM, Connector: initcfg.ConnHubSpot, Catalog: hubspotCatalog(),
+		Settings: []initcfg.Setting{{Key: "token", Value: "env:HUBSPOT_TOKEN"}}}
+	erp := initcfg.System{Name: "erp", Role: initcfg.ERP, Connector: initcfg.ConnOdoo, Catalog: connector.Catalog{Objects: []connector.Object{
+		{Name: "res.partner", Label: "Contact", Rows: -1, Columns: cols("name:char", "ref:char", "is_company:boolean", "parent_id:many2one")},
+		{Name: "product.product", Label: "Product Variant", Rows: -1, Columns: cols("default_code:char", "name:char", "list_price:float")},
+		{Name: "sale.order", Label: "Sales Order", Rows: -1, Columns: cols("name:char", "client_order_ref:char")},
+		{Name: "account.move", Label: "Journal Entry", Rows: -1, Columns: cols("name:char", "move_type:selection")},
+	}}, Settings: []initcfg.Setting{{Key: "url", Value: "http://odoo.internal:8069"}, {Key: "database", Value: "erp"},
+		{Key: "username", Value: "concord"}, {Key: "password", Value: "env:ODOO_API_KEY"}}}
+	p := initcfg.Propose(crm, erp, initcfg.Options{Owner: "ops@example.com", Currency: "EUR"})
+
+	od := p.Systems[1]
+	require.Equal(t, "res.partner", od.Entity(model.Account).Object)
+	require.Equal(t, "res.partner", od.Entity(model.Contact).Object)
+	require.Equal(t, "product.product", od.Entity(model.Product).Object)
+	byName := map[string]initcfg.Flow{}
+	for _, f := range p.Flows {
+		byName[f.Name] = f
+	}
+	require.Len(t, p.Flows, 3)
+	require.Equal(t, "crm", byName["customers"].Source)
+	require.Equal(t, []string{"name", "phone", "street", "city", "zip", "country"}, byName["customers"].Fields)
+	require.Equal(t, "erp", byName["products"].Source)
+	require.Equal(t, []string{"sku", "name", "description", "list_price"}, byName["products"].Fields)
+	require.Equal(t, []string{"first_name", "last_name", "email", "phone", "title"}, byName["contacts"].Fields)
+
+	text := initcfg.Render(p, func(string) string { return "" })
+	t.Log(string(text))
+	env := map[string]string{"HUBSPOT_TOKEN": "pat-test", "ODOO_API_KEY": "secret"}
+	cfg, err := config.Parse(filepath.Join(t.TempDir(), "concord.yaml"), text, all.Registry(all.Deps{}), func(k string) (string, bool) {
+		v, ok := env[k]
+		return v, ok
+	})
+	require.NoError(t, err)
+	require.Len(t, cfg.Flows, 3)
+	require.Contains(t, string(text), "# The Odoo connector maps its models itself: account (res.partner), contact (res.partner), product (product.product).")
+	require.Contains(t, string(text), "# also found: sale.order (order")
+	require.Contains(t, string(text), "# also found: account.move (invoice")
+}

@@ -117,13 +117,13 @@ func renderSystem(w func(string, ...any), p *Proposal, s *SystemMap, ddl string)
 	for _, o := range s.Others {
 		w("      # also found: %s", o)
 	}
-	if s.Connector == ConnTryton {
+	if fixedMapping(s.Connector) {
 		var names []string
 		for _, m := range s.Entities {
 			names = append(names, fmt.Sprintf("%s (%s)", m.Entity, m.Object))
 		}
 		if len(names) > 0 {
-			w("      # The Tryton connector maps its models itself: %s.", strings.Join(names, ", "))
+			w("      # The %s connector maps its models itself: %s.", connectorTitle[s.Connector], strings.Join(names, ", "))
 		}
 		return
 	}
@@ -214,3 +214,6 @@ func DDL(p *Proposal, system string) string {
 	}
 	return b.String()
 }
+
+// connectorTitle is how comments name the fixed-mapping connectors.
+var connectorTitle = map[string]string{ConnTryton: "Tryton", ConnOdoo: "Odoo"}
