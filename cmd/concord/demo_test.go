@@ -175,7 +175,7 @@ func TestIntegrationDemo_Odoo(t *testing.T) {
 	t.Setenv("ODOO_PASSWORD", env.Password)
 	t.Setenv("ODOO_API_KEY", "")
 	dir := filepath.Join(t.TempDir(), "demo")
-	out, code := run(t, "demo", "--once", "--erp", "odoo", "--dir", dir, "--deals", "12", "--seed", "3")
+	out, code := run(t, "demo", "--once", "--erp", "odoo", "--dir", dir, "--deals", "24", "--seed", "3")
 	require.Equal(t, exitOK, code, out)
 	require.Contains(t, out, "Odoo at "+env.URL+", database "+env.Database)
 	m := regexp.MustCompile(`(\d+) deals, (\d+) won\)`).FindStringSubmatch(out)

@@ -25,7 +25,9 @@ type OdooERP struct {
 var _ ERPSide = (*OdooERP)(nil)
 
 // LoadProducts creates Northwind's products in Odoo and returns their Odoo
-// ids by Northwind product id.
+// ids by Northwind product id. All are active, Northwind's discontinued ones
+// too (no longer reordered, still sold from stock): the CRM's deals sell them,
+// and Odoo refuses an archived product on an order line.
 func (o *OdooERP) LoadProducts(ctx context.Context, nw *northwind.Data) (map[string]string, error) {
 	ops := make([]connector.Op, len(nw.Products))
 	for i, p := range nw.Products {
@@ -33,7 +35,7 @@ func (o *OdooERP) LoadProducts(ctx context.Context, nw *northwind.Data) (map[str
 			"sku":        model.Text(fmt.Sprintf("NW-%03d", p.ID)),
 			"name":       model.Text(p.Name),
 			"list_price": model.Money(p.UnitPrice, "USD"),
-			"active":     model.Bool(!p.Discontinued),
+			"active":     model.Bool(true),
 		}}
 	}
 	res, err := o.Conn.Write(ctx, model.Product, ops)
