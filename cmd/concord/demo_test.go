@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 	"github.com/concord-sync/concord/internal/connector/odoo/odoorpc"
 	"github.com/concord-sync/concord/internal/connector/odoo/odootest"
 	"github.com/concord-sync/concord/internal/connector/tryton/trytontest"
+	"github.com/concord-sync/concord/internal/demo"
 	"github.com/concord-sync/concord/internal/model"
 	"github.com/concord-sync/concord/internal/store"
 	"github.com/concord-sync/concord/internal/store/sqlitestore"
@@ -235,4 +237,33 @@ func TestIntegrationDemo_Odoo(t *testing.T) {
 		}
 	}
 	require.Len(t, paidDeals, int(paid), "every paid invoice shows as paid on its deal")
+}
+
+// TestDemo_OdooDatabasePerDir: without ODOO_DATABASE, each demo directory gets
+// its own fresh Odoo database, named after the directory, and the integration
+// user logs in to it.
+func TestDemo_OdooDatabasePerDir(t *testing.T) {
+	env := odootest.Require(t)
+	e := &demoOdooEnv{odoo: demo.Odoo{URL: env.URL, User: env.User, Password: env.Password},
+		clone: envOr("ODOO_CLONE_CMD", "bash ../../scripts/odoo.sh clone"), drop: envOr("ODOO_DROP_CMD", "bash ../../scripts/odoo.sh drop")}
+	ctx := context.Background()
+	base := t.TempDir()
+	var names []string
+	for _, d := range []string{"one", "two"} {
+		od, err := demoOdoo(ctx, e, filepath.Join(base, d))
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = exec.Command("sh", "-c", e.drop+" "+od.Database).Run() })
+		want, err := demo.DatabaseName(filepath.Join(base, d))
+		require.NoError(t, err)
+		require.Equal(t, want, od.Database)
+		names = append(names, od.Database)
+		rpc, err := odoorpc.New(odoorpc.Config{URL: od.URL, Database: od.Database, Username: od.User, Password: od.Password})
+		require.NoError(t, err)
+		require.NoError(t, rpc.Login(ctx), "database %s", od.Database)
+		n, err := rpc.SearchCount(ctx, "sale.order", nil, nil)
+		require.NoError(t, err)
+		require.Zero(t, n, "a fresh database")
+		require.NoError(t, rpc.Close(ctx))
+	}
+	require.NotEqual(t, names[0], names[1], "two directories, two databases")
 }
