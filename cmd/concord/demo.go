@@ -53,7 +53,8 @@ pointing at an Odoo 17, uses a fresh database there with Northwind's products lo
 an embedded SQLite store, writes the config that links them (--dir/concord.yaml), and runs
 the four flows live:
 
-  customers  CRM -> ERP when a deal is won (and the ERP's credit limit back to the CRM)
+  customers  CRM -> ERP when a deal is won (and the ERP's credit limit back to the CRM,
+             except with Odoo)
   orders     a won deal becomes an ERP sale order with its lines
   payments   the ERP invoice's number, state, amount due, paid date onto the deal
   products   the ERP catalogue into the CRM, read-only there

@@ -38,6 +38,19 @@ func TestIntegrationOdooERP(t *testing.T) {
 	rows, err := rpc.Read(ctx, "product.product", []int64{chai}, []string{"default_code", "list_price"}, nil)
 	require.NoError(t, err)
 	require.Equal(t, "NW-001", rows[0].String("default_code"))
+	// Northwind's discontinued products stay sellable: the seeded deals sell them.
+	var discontinued int64
+	for _, p := range nw.Products {
+		if p.Discontinued {
+			discontinued, err = strconv.ParseInt(ids[strconv.Itoa(p.ID)], 10, 64)
+			require.NoError(t, err)
+			break
+		}
+	}
+	require.NotZero(t, discontinued)
+	live, err := rpc.SearchCount(ctx, "product.product", odoorpc.Domain{odoorpc.Leaf("id", "=", discontinued)}, nil)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, live, "discontinued product %d is active", discontinued)
 
 	// Nothing to post or pay yet.
 	n, err := erp.Invoice(ctx)
