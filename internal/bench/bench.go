@@ -15,10 +15,10 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
-	"github.com/shopspring/decimal"
 
 	"github.com/concord-sync/concord/internal/connector"
 	"github.com/concord-sync/concord/internal/connector/memory"
@@ -38,7 +38,11 @@ type Params struct {
 	Store string
 	DSN   string
 	Dir   string
-	Log   *slog.Logger
+	// Systems is "stream" (a generated source and a counting sink, which hold
+	// nothing per record: the memory measured is Concord's) or "memory" (two
+	// in-memory systems holding every record).
+	Systems string
+	Log     *slog.Logger
 }
 
 // Result is what one run measured.
@@ -54,6 +58,9 @@ type Result struct {
 	PeakRSS uint64
 	// PeakHeap is the largest Go heap in use seen during the sync.
 	PeakHeap uint64
+	// RSSAt is the resident memory when 10 %, 50 % and 100 % of the records
+	// were written (0 when unknown), to show whether memory stays flat.
+	RSSAt [3]uint64
 }
 
 // Ratio is how many times slower the sync is than the raw insert.
@@ -100,14 +107,7 @@ var benchFields = []string{"name", "email", "phone", "city", "country", "credit_
 func records(n int) []model.Record {
 	out := make([]model.Record, n)
 	for i := range n {
-		out[i] = model.Record{Entity: model.Account, ID: "c" + strconv.Itoa(i), Fields: model.Fields{
-			"name":         model.Text(fmt.Sprintf("Company %d GmbH", i)),
-			"email":        model.Text(fmt.Sprintf("buyer%d@example.com", i)),
-			"phone":        model.Text(fmt.Sprintf("+4930%07d", i)),
-			"city":         model.Text("Berlin"),
-			"country":      model.Text("DE"),
-			"credit_limit": model.Money(decimal.New(int64(i%1000)*100, 0), "EUR"),
-		}}
+		out[i] = account(i)
 	}
 	return out
 }
@@ -129,9 +129,34 @@ func Run(ctx context.Context, p Params) (Result, error) {
 	defer drop()
 	defer st.Close()
 
-	crm, erp := memory.New("crm", model.Account), memory.New("erp", model.Account)
-	for _, r := range records(p.Records) {
-		crm.Put(r)
+	var crm, erp connector.Connector
+	var arrived func() int
+	marks := [3]int64{int64(p.Records) / 10, int64(p.Records) / 2, int64(p.Records)}
+	var next atomic.Int32
+	switch p.Systems {
+	case "", "stream":
+		sink := &countingSink{onWrite: func(total int64) {
+			for {
+				k := next.Load()
+				if k >= int32(len(marks)) || total < marks[k] {
+					return
+				}
+				if next.CompareAndSwap(k, k+1) {
+					res.RSSAt[k] = currentRSS()
+				}
+			}
+		}}
+		crm, erp = newStreamSource(p.Records), sink
+		arrived = func() int { return int(sink.written()) }
+	case "memory":
+		mcrm, merp := memory.New("crm", model.Account), memory.New("erp", model.Account)
+		for _, r := range records(p.Records) {
+			mcrm.Put(r)
+		}
+		crm, erp = mcrm, merp
+		arrived = func() int { return merp.Count(model.Account) }
+	default:
+		return res, fmt.Errorf("bench: systems %q: want stream or memory", p.Systems)
 	}
 	defs, owners := map[string]model.FieldDef{}, map[string]string{}
 	for _, f := range benchFields {
@@ -174,15 +199,15 @@ func Run(ctx context.Context, p Params) (Result, error) {
 	if err := q.Stop(ctx); err != nil {
 		return res, err
 	}
-	if got := erp.Count(model.Account); got != p.Records {
+	if got := arrived(); got != p.Records {
 		return res, fmt.Errorf("bench: %d of %d records arrived", got, p.Records)
 	}
 	res.ChangesPerS = float64(p.Records) / res.Elapsed.Seconds()
+	res.PeakRSS = peakRSS() // before the raw insert, which is not the sync's
 	res.RawPerS, err = rawInsert(ctx, p)
 	if err != nil {
 		return res, err
 	}
-	res.PeakRSS = peakRSS()
 	return res, nil
 }
 
@@ -195,34 +220,42 @@ func rawInsert(ctx context.Context, p Params) (float64, error) {
 	}
 	defer drop()
 	defer st.Close()
-	recs := records(p.Records)
-	events := make([]store.Event, len(recs))
-	links := make([]store.Link, 0, 2*len(recs))
-	fps := make([]store.Fingerprint, len(recs))
 	now := time.Now().UTC()
-	for i, r := range recs {
-		snap := fmt.Appendf(nil, `{"entity":"account","id":%q,"fields":{"name":{"k":"text","s":%q}}}`, r.ID, r.Fields["name"].Str)
-		cid := fmt.Sprintf("raw-%d", i)
-		events[i] = store.Event{Flow: "raw", Entity: model.Account, SourceSystem: "crm", SourceID: r.ID, TargetSystem: "erp", TargetID: "m" + r.ID,
-			ConcordID: cid, ConfigVersion: "bench", Snapshot: snap, Plan: snap, Outcome: store.OutcomeCreated, Attempt: 1, StartedAt: now}
-		links = append(links, store.Link{Entity: model.Account, ConcordID: cid, System: "crm", ExternalID: r.ID},
-			store.Link{Entity: model.Account, ConcordID: cid, System: "erp", ExternalID: "m" + r.ID})
-		fps[i] = store.Fingerprint{Flow: "raw", System: "crm", Entity: model.Account, ExternalID: r.ID, Hash: r.Fields.Fingerprint(benchFields), UpdatedAt: now}
-	}
+	const chunk = 10000
 	start := time.Now()
 	err = st.InTx(ctx, func(tx store.Tx) error {
-		if _, err := tx.InsertEvents(ctx, events); err != nil {
-			return err
+		for from := 0; from < p.Records; from += chunk {
+			n := min(chunk, p.Records-from)
+			events := make([]store.Event, n)
+			links := make([]store.Link, 0, 2*n)
+			fps := make([]store.Fingerprint, n)
+			for k := range n {
+				i := from + k
+				r := account(i)
+				snap := fmt.Appendf(nil, `{"entity":"account","id":%q,"fields":{"name":{"k":"text","s":%q}}}`, r.ID, r.Fields["name"].Str)
+				cid := fmt.Sprintf("raw-%d", i)
+				events[k] = store.Event{Flow: "raw", Entity: model.Account, SourceSystem: "crm", SourceID: r.ID, TargetSystem: "erp", TargetID: "m" + r.ID,
+					ConcordID: cid, ConfigVersion: "bench", Snapshot: snap, Plan: snap, Outcome: store.OutcomeCreated, Attempt: 1, StartedAt: now}
+				links = append(links, store.Link{Entity: model.Account, ConcordID: cid, System: "crm", ExternalID: r.ID},
+					store.Link{Entity: model.Account, ConcordID: cid, System: "erp", ExternalID: "m" + r.ID})
+				fps[k] = store.Fingerprint{Flow: "raw", System: "crm", Entity: model.Account, ExternalID: r.ID, Hash: r.Fields.Fingerprint(benchFields), UpdatedAt: now}
+			}
+			if _, err := tx.InsertEvents(ctx, events); err != nil {
+				return err
+			}
+			if err := tx.PutLinks(ctx, &store.PutLinksParams{Links: links}); err != nil {
+				return err
+			}
+			if err := tx.PutFingerprints(ctx, fps); err != nil {
+				return err
+			}
 		}
-		if err := tx.PutLinks(ctx, &store.PutLinksParams{Links: links}); err != nil {
-			return err
-		}
-		return tx.PutFingerprints(ctx, fps)
+		return nil
 	})
 	if err != nil {
 		return 0, fmt.Errorf("raw insert: %w", err)
 	}
-	return float64(len(recs)) / time.Since(start).Seconds(), nil
+	return float64(p.Records) / time.Since(start).Seconds(), nil
 }
 
 // watchHeap samples the Go heap until the returned func is called.
@@ -248,7 +281,12 @@ func watchHeap(peak *uint64) func() {
 }
 
 // peakRSS reads VmHWM from /proc/self/status (Linux); 0 elsewhere.
-func peakRSS() uint64 {
+func peakRSS() uint64 { return procStatus("VmHWM:") }
+
+// currentRSS reads VmRSS from /proc/self/status (Linux); 0 elsewhere.
+func currentRSS() uint64 { return procStatus("VmRSS:") }
+
+func procStatus(key string) uint64 {
 	f, err := os.Open("/proc/self/status")
 	if err != nil {
 		return 0
@@ -256,7 +294,7 @@ func peakRSS() uint64 {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+		if rest, ok := strings.CutPrefix(sc.Text(), key); ok {
 			kb, _ := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
 			return kb * 1024
 		}

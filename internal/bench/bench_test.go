@@ -30,13 +30,25 @@ func BenchmarkSync(b *testing.B) {
 	}
 }
 
-// TestRun checks the benchmark itself: every record arrives and rates are sane.
+// TestRun checks the benchmark itself: every record arrives, through the
+// streaming systems and the in-memory ones, and the figures are filled.
 func TestRun(t *testing.T) {
 	t.Parallel()
-	r, err := bench.Run(context.Background(), bench.Params{Records: 500, BatchSize: 100, Store: "sqlite", Dir: t.TempDir()})
-	require.NoError(t, err)
-	require.Equal(t, 500, r.Records)
-	require.Positive(t, r.ChangesPerS)
-	require.Positive(t, r.RawPerS)
-	require.Positive(t, r.PeakHeap)
+	for _, systems := range []string{"stream", "memory"} {
+		t.Run(systems, func(t *testing.T) {
+			r, err := bench.Run(context.Background(), bench.Params{Records: 500, BatchSize: 100, Store: "sqlite", Dir: t.TempDir(), Systems: systems})
+			require.NoError(t, err)
+			require.Equal(t, 500, r.Records)
+			require.Positive(t, r.ChangesPerS)
+			require.Positive(t, r.RawPerS)
+			require.Positive(t, r.PeakHeap)
+			if systems == "stream" {
+				for i, rss := range r.RSSAt {
+					require.Positive(t, rss, "RSS at mark %d", i)
+				}
+			}
+		})
+	}
+	_, err := bench.Run(context.Background(), bench.Params{Records: 10, Store: "sqlite", Dir: t.TempDir(), Systems: "nope"})
+	require.ErrorContains(t, err, `systems "nope"`)
 }

@@ -77,7 +77,42 @@ type Queue struct {
 	queueNames []string
 	// stopping is set while Stop waits for running batches.
 	stopping atomic.Bool
+
+	// worked is closed (and replaced) each time one of this process's workers
+	// finishes a job, so that Drain counts pending jobs only when something
+	// may have changed.
+	workedMu sync.Mutex
+	worked   chan struct{}
+	// counts is how many times Pending counted the jobs (for tests).
+	counts atomic.Int64
+	// running is the number of jobs this process's workers are running.
+	running atomic.Int32
 }
+
+// jobWorked wakes the Drain calls waiting for a job to finish.
+func (q *Queue) jobWorked() {
+	q.workedMu.Lock()
+	defer q.workedMu.Unlock()
+	if q.worked != nil {
+		close(q.worked)
+	}
+	q.worked = make(chan struct{})
+}
+
+// workedChan returns the channel the next finished job closes.
+func (q *Queue) workedChan() <-chan struct{} {
+	q.workedMu.Lock()
+	defer q.workedMu.Unlock()
+	if q.worked == nil {
+		q.worked = make(chan struct{})
+	}
+	return q.worked
+}
+
+// drainMaxWait is the longest Drain waits between two counts when no job of
+// this process finishes (jobs worked by another process, or River marking a
+// finished job completed a moment later).
+const drainMaxWait = time.Second
 
 // hotBatch is a batch kept for the process's own workers, with the nonce of the
 // job that carries it.
@@ -329,6 +364,7 @@ func (q *Queue) Stop(ctx context.Context) error {
 // Pending returns the number of jobs not yet finished: available, running,
 // scheduled (retries waiting for their backoff) or retryable.
 func (q *Queue) Pending(ctx context.Context) (int, error) {
+	q.counts.Add(1)
 	if len(q.queueNames) == 0 {
 		return 0, nil
 	}
@@ -362,22 +398,42 @@ func (q *Queue) Orphans(ctx context.Context) (int, error) {
 	return total - ours, nil
 }
 
-// Drain waits until no job is pending, checking every interval.
+// Drain waits until no job is pending. It counts the pending jobs only while
+// none of this process's workers is running a job (a running job's end wakes
+// it), or once a second for jobs other processes run; between counts it waits
+// for a job to finish or for a wait that starts at every and doubles up to a
+// second. So the count is not polled while batches run.
 func (q *Queue) Drain(ctx context.Context, every time.Duration) error {
-	t := time.NewTicker(every)
-	defer t.Stop()
+	wait := every
+	var last time.Time
 	for {
-		n, err := q.Pending(ctx)
-		if err != nil {
-			return err
+		worked := q.workedChan()
+		if q.running.Load() == 0 || time.Since(last) >= drainMaxWait {
+			n, err := q.Pending(ctx)
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				return nil
+			}
+			last = time.Now()
 		}
-		if n == 0 {
-			return nil
-		}
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return ctx.Err()
+		case <-worked:
+			t.Stop()
+			wait = every
+			// River records the job's completion a moment after Work returns.
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(every):
+			}
 		case <-t.C:
+			wait = min(2*wait, max(every, drainMaxWait))
 		}
 	}
 }
@@ -496,6 +552,9 @@ type applyWorker struct {
 // Work implements river.Worker. A failure of the whole batch is returned to River,
 // which retries it; on the last attempt the records are dead-lettered instead.
 func (w *applyWorker) Work(ctx context.Context, job *river.Job[applyArgs]) error {
+	w.q.running.Add(1)
+	defer w.q.jobWorked()
+	defer w.q.running.Add(-1)
 	if w.proc == nil {
 		return errors.New("queue: no processor")
 	}

@@ -153,12 +153,13 @@ func decode(settings map[string]any) (Settings, []error) {
 
 // Conn is an opened Odoo system. It is safe for concurrent use.
 type Conn struct {
-	rpc         *odoorpc.Client
-	log         *slog.Logger
-	overlap     time.Duration
-	batch       int
-	partnerLink string
-	productLink string
+	rpc                *odoorpc.Client
+	log                *slog.Logger
+	overlap            time.Duration
+	batch              int
+	partnerLink        string
+	productLink        string
+	database, username string
 	// invoiceOrders: InvoiceNone, InvoiceDraft or InvoicePosted.
 	invoiceOrders string
 	closeOnce     sync.Once
@@ -186,7 +187,7 @@ func Open(ctx context.Context, s Settings, log *slog.Logger) (*Conn, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c := &Conn{log: log, overlap: DefaultOverlap, batch: s.BatchSize,
+	c := &Conn{log: log, overlap: DefaultOverlap, batch: s.BatchSize, database: s.Database, username: s.Username,
 		partnerLink: s.PartnerLinkField, productLink: s.ProductLinkField}
 	if s.Overlap != "" {
 		d, err := time.ParseDuration(s.Overlap)
