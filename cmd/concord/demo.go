@@ -18,6 +18,7 @@ import (
 
 	"github.com/concord-sync/concord/internal/connector"
 	"github.com/concord-sync/concord/internal/connector/all"
+	"github.com/concord-sync/concord/internal/connector/odoo"
 	"github.com/concord-sync/concord/internal/connector/tryton"
 	"github.com/concord-sync/concord/internal/demo"
 	"github.com/concord-sync/concord/internal/engine"
@@ -47,11 +48,13 @@ func newDemoCmd(g *globals) *cobra.Command {
 		Long: `demo starts a HubSpot-compatible CRM in-process (the sandbox, seeded with Northwind's
 customers, contacts, products and deals across the pipeline), builds an ERP as a SQLite
 database from Northwind (customers, products, sale orders, invoices, payments) — or, when
-TRYTON_URL points at a Tryton (--erp), uses a fresh database there with Northwind's
-products loaded — and an embedded SQLite store, writes the config that links them (--dir/concord.yaml), and runs
+TRYTON_URL points at a Tryton (--erp tryton, or auto), or with --erp odoo and ODOO_URL
+pointing at an Odoo 17, uses a fresh database there with Northwind's products loaded — and
+an embedded SQLite store, writes the config that links them (--dir/concord.yaml), and runs
 the four flows live:
 
-  customers  CRM -> ERP when a deal is won (and the ERP's credit limit back to the CRM)
+  customers  CRM -> ERP when a deal is won (and the ERP's credit limit back to the CRM,
+             except with Odoo)
   orders     a won deal becomes an ERP sale order with its lines
   payments   the ERP invoice's number, state, amount due, paid date onto the deal
   products   the ERP catalogue into the CRM, read-only there
@@ -65,7 +68,7 @@ Everything is written to --dir. A missing or empty directory is created and mark
 with a .concord-demo file; a directory holding that file is reused, and only the
 demo's own files in it (concord.yaml, concord.db, erp.db, the secret files) are
 replaced. Any other non-empty directory is refused (exit 2) and left untouched.
-With Tryton, the demo's database is named after the directory
+With Tryton or Odoo, the demo's database is named after the directory
 (concord_demo_<8 hex digits of its absolute path>), so two directories never share one.
 
 SIGTERM or Ctrl-C stops the demo: the running batches get --grace-period to finish
@@ -90,7 +93,7 @@ their write and recording, the summary is printed, and demo exits 130.`,
 	f.Uint64Var(&o.seed, "seed", 1, "random seed of the seeded deals and the simulated activity")
 	retryFlag(cmd, &o.run)
 	graceFlag(cmd, &o.run)
-	f.StringVar(&o.erp, "erp", "auto", "the ERP: sqlite, tryton (TRYTON_URL, TRYTON_PASSWORD and TRYTON_DATABASE or TRYTON_CLONE_CMD), or auto (tryton when TRYTON_URL is set)")
+	f.StringVar(&o.erp, "erp", "auto", "the ERP: sqlite, tryton (TRYTON_URL, TRYTON_PASSWORD and TRYTON_DATABASE or TRYTON_CLONE_CMD), odoo (ODOO_URL, ODOO_USER, ODOO_PASSWORD or ODOO_API_KEY, and ODOO_DATABASE or ODOO_CLONE_CMD), or auto (tryton when TRYTON_URL is set, else sqlite)")
 	return cmd
 }
 
@@ -98,6 +101,7 @@ func runDemo(ctx context.Context, g *globals, o demoOptions, out io.Writer) (err
 	if o.rounds < 0 || o.deals < 1 {
 		return usageErr(errors.New("--rounds must be >= 0 and --deals >= 1"))
 	}
+	var odooCfg *demoOdooEnv
 	switch o.erp {
 	case "auto":
 		o.erp = "sqlite"
@@ -109,8 +113,13 @@ func runDemo(ctx context.Context, g *globals, o demoOptions, out io.Writer) (err
 		if os.Getenv("TRYTON_URL") == "" {
 			return usageErr(errors.New("--erp tryton needs TRYTON_URL (bash scripts/tryton.sh all, then the variables of bash scripts/tryton.sh env)"))
 		}
+	case "odoo":
+		var err error
+		if odooCfg, err = odooFromEnv(); err != nil {
+			return err
+		}
 	default:
-		return usageErr(fmt.Errorf("--erp %q: want sqlite, tryton or auto", o.erp))
+		return usageErr(fmt.Errorf("--erp %q: want sqlite, tryton, odoo or auto", o.erp))
 	}
 	if err := demo.PrepareDir(o.dir); err != nil {
 		if errors.Is(err, demo.ErrDirNotOurs) {
@@ -139,14 +148,16 @@ func runDemo(ctx context.Context, g *globals, o demoOptions, out io.Writer) (err
 	defer hsrv.Close()
 	crmURL := "http://" + ln.Addr().String()
 
-	// The ERP: the real Tryton when TRYTON_URL points at one, else a SQLite ERP.
+	// The ERP: the real Tryton or Odoo, else a SQLite ERP.
 	var (
 		erpSide  demo.ERPSide
 		erpLabel string
 		tryt     *demo.Tryton
+		od       *demo.Odoo
 		erpID    = demo.SameIDs
 	)
-	if o.erp == "tryton" {
+	switch o.erp {
+	case "tryton":
 		tryt, err = demoTryton(ctx, os.Getenv("TRYTON_URL"), o.dir)
 		if err != nil {
 			return err
@@ -172,7 +183,33 @@ func runDemo(ctx context.Context, g *globals, o demoOptions, out io.Writer) (err
 			return "" // Tryton starts without customers: won deals bring them
 		}
 		erpSide, erpLabel = te, fmt.Sprintf("Tryton at %s, database %s (%d Northwind products loaded; customers arrive with won deals)", tryt.URL, tryt.Database, len(products))
-	} else {
+	case "odoo":
+		od, err = demoOdoo(ctx, odooCfg, o.dir)
+		if err != nil {
+			return err
+		}
+		log, err := g.logger()
+		if err != nil {
+			return err
+		}
+		conn, err := openOdoo(ctx, od, (&app{log: log, run: o.run}).retryPolicy(ctx, "open", "system", "erp"))
+		if err != nil {
+			return err
+		}
+		defer conn.Close(context.WithoutCancel(ctx))
+		oe := &demo.OdooERP{Conn: conn, Rnd: rnd}
+		products, err := oe.LoadProducts(ctx, nw)
+		if err != nil {
+			return err
+		}
+		erpID = func(typ, nwID string) string {
+			if typ == hubspot.Products {
+				return products[nwID]
+			}
+			return "" // Odoo starts without customers: won deals bring them
+		}
+		erpSide, erpLabel = oe, fmt.Sprintf("Odoo at %s, database %s (%d Northwind products loaded; customers arrive with won deals)", od.URL, od.Database, len(products))
+	default:
 		erpPath := filepath.Join(o.dir, "erp.db")
 		if err := demo.BuildERP(ctx, erpPath, nw, time.Now()); err != nil {
 			return err
@@ -183,13 +220,18 @@ func runDemo(ctx context.Context, g *globals, o demoOptions, out io.Writer) (err
 		}
 		defer erp.Close()
 		erpSide = &demo.SQLERP{DB: erp, Rnd: rnd, Now: time.Now}
-		erpLabel = fmt.Sprintf("%s (Northwind: %d customers, %d products; set TRYTON_URL to use a real Tryton)", erpPath, len(nw.Customers), len(nw.Products))
+		erpLabel = fmt.Sprintf("%s (Northwind: %d customers, %d products; set TRYTON_URL to use a real Tryton, or ODOO_URL and --erp odoo for a real Odoo)", erpPath, len(nw.Customers), len(nw.Products))
 	}
 	if err := demo.SetupCRM(crm, nw, o.deals, rnd, erpID); err != nil {
 		return err
 	}
 
-	cfgPath, err := demo.WriteConfig(o.dir, crmURL, tryt)
+	var cfgPath string
+	if od != nil {
+		cfgPath, err = demo.WriteOdooConfig(o.dir, crmURL, od)
+	} else {
+		cfgPath, err = demo.WriteConfig(o.dir, crmURL, tryt)
+	}
 	if err != nil {
 		return err
 	}
@@ -212,7 +254,11 @@ func runDemo(ctx context.Context, g *globals, o demoOptions, out io.Writer) (err
 	play := func() error {
 		legs := a.eng.Legs()
 		before := a.eng.Stats()
-		fmt.Fprintln(out, "first pass: catalogue, credit limits, and the deals already won")
+		if o.erp == "odoo" { // no finance figures flow back from Odoo
+			fmt.Fprintln(out, "first pass: catalogue and the deals already won")
+		} else {
+			fmt.Fprintln(out, "first pass: catalogue, credit limits, and the deals already won")
+		}
 		if err := a.pass(ctx, legs); err != nil {
 			return err
 		}
@@ -278,7 +324,7 @@ Where to look (the store and the ERP stay in %[1]s):
   concord links  --config %[2]s --entity deal how deals are paired with ERP orders
   concord plan   --config %[2]s               what the next sync would change
 To switch to your own systems: copy %[2]s, point crm at your HubSpot portal (token:
-env:HUBSPOT_TOKEN, no base_url) and erp at your database or Tryton (docs/connectors/),
+env:HUBSPOT_TOKEN, no base_url) and erp at your database, Tryton or Odoo (docs/connectors/),
 then concord validate and concord plan before the first concord sync --once.
 `, o.dir, cfgPath)
 	if totalFailed(a.eng.Stats()) > 0 {
@@ -336,6 +382,80 @@ func openTryton(ctx context.Context, t *demo.Tryton, p retry.Policy) (*tryton.Co
 	conn, ok := c.(*tryton.Conn)
 	if !ok {
 		return nil, fmt.Errorf("demo: tryton connector is a %T", c)
+	}
+	return conn, nil
+}
+
+// demoOdooEnv is the demo's Odoo as the environment gives it: the server and
+// login, and either a database or the command that clones one.
+type demoOdooEnv struct {
+	odoo        demo.Odoo
+	clone, drop string
+}
+
+const odooEnvHint = "bash scripts/odoo.sh all sets up an Odoo 17 here, and bash scripts/odoo.sh env prints the variables"
+
+// odooFromEnv reads the variables of --erp odoo, or says which is missing.
+// ODOO_API_KEY is used in place of ODOO_PASSWORD when both are set.
+func odooFromEnv() (*demoOdooEnv, error) {
+	e := &demoOdooEnv{odoo: demo.Odoo{
+		URL: os.Getenv("ODOO_URL"), Database: os.Getenv("ODOO_DATABASE"), User: os.Getenv("ODOO_USER"),
+		Password: envOr("ODOO_API_KEY", os.Getenv("ODOO_PASSWORD")),
+	}, clone: os.Getenv("ODOO_CLONE_CMD"), drop: os.Getenv("ODOO_DROP_CMD")}
+	switch {
+	case e.odoo.URL == "":
+		return nil, usageErr(fmt.Errorf("--erp odoo needs ODOO_URL, the Odoo server's URL (%s)", odooEnvHint))
+	case e.odoo.User == "":
+		return nil, usageErr(fmt.Errorf("--erp odoo needs ODOO_USER, the login of the integration user (%s)", odooEnvHint))
+	case e.odoo.Password == "":
+		return nil, usageErr(fmt.Errorf("--erp odoo needs ODOO_PASSWORD or ODOO_API_KEY, the integration user's password or API key (%s)", odooEnvHint))
+	case e.odoo.Database == "" && e.clone == "":
+		return nil, usageErr(fmt.Errorf("--erp odoo needs ODOO_DATABASE, or ODOO_CLONE_CMD to give the demo a fresh database (%s)", odooEnvHint))
+	}
+	return e, nil
+}
+
+// demoOdoo says which Odoo database the demo uses: ODOO_DATABASE, or a fresh
+// clone made with ODOO_CLONE_CMD (scripts/odoo.sh prints both) named after
+// dir (demo.DatabaseName).
+func demoOdoo(ctx context.Context, e *demoOdooEnv, dir string) (*demo.Odoo, error) {
+	o := e.odoo
+	if o.Database != "" {
+		return &o, nil
+	}
+	// One database per demo directory, as with Tryton.
+	name, err := demo.DatabaseName(dir)
+	if err != nil {
+		return nil, err
+	}
+	o.Database = name
+	if e.drop != "" {
+		_ = exec.CommandContext(ctx, "sh", "-c", e.drop+" "+o.Database).Run()
+	}
+	if out, err := exec.CommandContext(ctx, "sh", "-c", e.clone+" "+o.Database).CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("demo: clone odoo database: %w: %s", err, out)
+	}
+	return &o, nil
+}
+
+// openOdoo opens the odoo connector on the demo's database. An Odoo that
+// fails transiently (loading the new database, busy) is retried with p.
+func openOdoo(ctx context.Context, o *demo.Odoo, p retry.Policy) (*odoo.Conn, error) {
+	spec, _ := all.Registry(all.Deps{}).Lookup("odoo")
+	var c connector.Connector
+	err := retry.Do(ctx, p, func(ctx context.Context) error {
+		var err error
+		c, err = spec.Open(ctx, connector.OpenParams{System: "erp", Settings: map[string]any{
+			"url": o.URL, "database": o.Database, "username": o.User, "password": o.Password,
+		}, Logger: slog.New(slog.DiscardHandler)})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("demo: open odoo: %w", err)
+	}
+	conn, ok := c.(*odoo.Conn)
+	if !ok {
+		return nil, fmt.Errorf("demo: odoo connector is a %T", c)
 	}
 	return conn, nil
 }

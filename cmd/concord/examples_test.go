@@ -24,7 +24,7 @@ func TestExamples_Validate(t *testing.T) {
 		return "secret-for-" + name, true
 	}
 	reg := all.Registry(all.Deps{})
-	for _, path := range []string{"../../examples/quickstart/concord.yaml", "../../examples/hubspot-tryton/concord.yaml"} {
+	for _, path := range []string{"../../examples/quickstart/concord.yaml", "../../examples/hubspot-tryton/concord.yaml", "../../examples/hubspot-odoo/concord.yaml"} {
 		data, err := os.ReadFile(path)
 		require.NoError(t, err)
 		_, err = config.Parse(path, data, reg, env)
@@ -39,6 +39,12 @@ func TestExamples_Validate(t *testing.T) {
 		_, err = config.Parse(path, data, reg, env)
 		require.NoError(t, err, "demo config, tryton=%v", tryton != nil)
 	}
+	path, err := demo.WriteOdooConfig(dir, "http://127.0.0.1:1", &demo.Odoo{URL: "http://127.0.0.1:8069", Database: "demo", User: "concord", Password: "pw"})
+	require.NoError(t, err)
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	_, err = config.Parse(path, data, reg, env)
+	require.NoError(t, err, "demo config, odoo")
 }
 
 // TestSchema_File keeps docs/concord.schema.json, which the examples point editors

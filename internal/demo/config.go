@@ -14,8 +14,17 @@ var configTemplate string
 //go:embed concord-tryton.yaml.tmpl
 var trytonTemplate string
 
+//go:embed concord-odoo.yaml.tmpl
+var odooTemplate string
+
 // Tryton says where the demo's Tryton ERP is.
 type Tryton struct {
+	URL, Database, User, Password string
+}
+
+// Odoo says where the demo's Odoo ERP is. Password is the user's password
+// or one of its API keys.
+type Odoo struct {
 	URL, Database, User, Password string
 }
 
@@ -34,6 +43,22 @@ func WriteConfig(dir, crmURL string, tryton *Tryton) (string, error) {
 			return "", fmt.Errorf("demo: write tryton password: %w", err)
 		}
 	}
+	return writeConfig(dir, text, data)
+}
+
+// WriteOdooConfig writes concord.yaml and the secret files into dir, pointing
+// the CRM system at crmURL and the ERP at the Odoo o.
+func WriteOdooConfig(dir, crmURL string, o *Odoo) (string, error) {
+	data := map[string]string{"CRMURL": crmURL, "OdooURL": o.URL, "OdooDatabase": o.Database, "OdooUser": o.User}
+	if err := os.WriteFile(filepath.Join(dir, "odoo.password"), []byte(o.Password+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("demo: write odoo password: %w", err)
+	}
+	return writeConfig(dir, odooTemplate, data)
+}
+
+// writeConfig renders the config template text with data into dir/concord.yaml
+// and writes the CRM's token file.
+func writeConfig(dir, text string, data map[string]string) (string, error) {
 	t, err := template.New("concord.yaml").Option("missingkey=error").Parse(text)
 	if err != nil {
 		return "", fmt.Errorf("demo: config template: %w", err)

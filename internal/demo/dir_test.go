@@ -32,12 +32,12 @@ func TestPrepareDir(t *testing.T) {
 		t.Parallel()
 		dir := t.TempDir()
 		require.NoError(t, demo.PrepareDir(dir))
-		for _, name := range []string{"concord.yaml", "concord.db", "concord.db-wal", "erp.db", "hubspot.token", "notes.txt"} {
+		for _, name := range []string{"concord.yaml", "concord.db", "concord.db-wal", "erp.db", "hubspot.token", "odoo.password", "notes.txt"} {
 			require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte("x"), 0o600))
 		}
 		require.NoError(t, os.Mkdir(filepath.Join(dir, ".git"), 0o755))
 		require.NoError(t, demo.PrepareDir(dir))
-		for _, gone := range []string{"concord.yaml", "concord.db", "concord.db-wal", "erp.db", "hubspot.token"} {
+		for _, gone := range []string{"concord.yaml", "concord.db", "concord.db-wal", "erp.db", "hubspot.token", "odoo.password"} {
 			require.NoFileExists(t, filepath.Join(dir, gone))
 		}
 		require.FileExists(t, filepath.Join(dir, "notes.txt"), "a file the demo did not write stays")

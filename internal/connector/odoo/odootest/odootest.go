@@ -7,6 +7,8 @@
 // the server is restarted or the template rebuilt), logs in once to each so
 // that Odoo loads its registry, then runs the tests under a shared lock. Each
 // test calls Clone(t) to take one of them; it is dropped when the test ends.
+// A TestMain that also pools another server's databases calls Prepare and
+// releases the pool itself.
 package odootest
 
 import (
@@ -101,21 +103,47 @@ func Main(m *testing.M, n int) {
 // Run is Main without the exit: it returns the exit code, so that TestMain
 // can clean up its own resources before os.Exit.
 func Run(m *testing.M, n int) int {
+	release, err := Prepare(n)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer release()
+	return m.Run()
+}
+
+// Prepare is the set-up of Run without running the tests, for a TestMain that
+// also needs another server's pool (trytontest.Run, say): it prepares n
+// cloned databases for Clone and returns release, which drops what is left
+// and lets go of the lock; call it after the tests ran. Prepare Odoo's pool
+// before taking another pool's lock, so that no two test processes wait on
+// each other. Without ODOO_URL it prepares nothing (the tests skip or fail in
+// Require) and release does nothing.
+//
+//	func TestMain(m *testing.M) {
+//		release, err := odootest.Prepare(1)
+//		if err != nil {
+//			fmt.Fprintln(os.Stderr, err)
+//			os.Exit(1)
+//		}
+//		code := trytontest.Run(m, 4)
+//		release()
+//		os.Exit(code)
+//	}
+func Prepare(n int) (release func(), err error) {
 	if os.Getenv("ODOO_URL") == "" {
-		return m.Run()
+		return func() {}, nil
 	}
 	env := fromEnv()
 	f, err := os.OpenFile(envOr("ODOO_LOCK", filepath.Join(os.TempDir(), "concord-odoo.lock")), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "odootest: open lock:", err)
-		return 1
+		return nil, fmt.Errorf("odootest: open lock: %w", err)
 	}
-	defer f.Close()
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		fmt.Fprintln(os.Stderr, "odootest: lock:", err)
-		return 1
+		f.Close()
+		return nil, fmt.Errorf("odootest: lock: %w", err)
 	}
-	defer func() {
+	release = func() {
 		pool.mu.Lock()
 		left := pool.names
 		pool.names = nil
@@ -123,28 +151,29 @@ func Run(m *testing.M, n int) int {
 		for _, name := range left {
 			drop(name)
 		}
-	}()
+		f.Close() // lets go of the lock
+	}
 	for range n {
 		name := dbName()
 		if out, err := command(scriptCmd("ODOO_CLONE_CMD", "clone"), name); err != nil {
-			fmt.Fprintf(os.Stderr, "odootest: clone %s: %v\n%s\n(%s)\n", name, err, out, hint)
-			return 1
+			release()
+			return nil, fmt.Errorf("odootest: clone %s: %w\n%s\n(%s)", name, err, out, hint)
 		}
 		pool.mu.Lock()
 		pool.names = append(pool.names, name)
 		pool.mu.Unlock()
 		env.Database = name
 		if err := warm(env); err != nil {
-			fmt.Fprintf(os.Stderr, "odootest: warm up %s: %v\n", name, err)
-			return 1
+			release()
+			return nil, fmt.Errorf("odootest: warm up %s: %w", name, err)
 		}
 	}
 	// Downgrade to shared: other packages' tests may run now, not a restart.
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH); err != nil {
-		fmt.Fprintln(os.Stderr, "odootest: lock:", err)
-		return 1
+		release()
+		return nil, fmt.Errorf("odootest: lock: %w", err)
 	}
-	return m.Run()
+	return release, nil
 }
 
 func drop(name string) {
