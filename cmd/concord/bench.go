@@ -65,6 +65,9 @@ docs/benchmarks.md.`,
 				}
 				fmt.Fprintf(w, "%s\t%s\t%d\t%.2f\t%.0f\t%.0f\t%.2fx\t%.0f\t%s\t%s\t%s\t%s\t\n", r.Store, p.Systems, r.Records, r.Elapsed.Seconds(), r.ChangesPerS, r.RawPerS, r.Ratio(),
 					float64(r.PeakHeap)/(1<<20), rss(r.RSSAt[0]), rss(r.RSSAt[1]), rss(r.RSSAt[2]), rss(r.PeakRSS))
+				if err := w.Flush(); err != nil { // each store's row as soon as it is measured
+					return err
+				}
 			}
 			fmt.Fprintf(w, "\n(go %s, %s/%s, %d CPUs; MB = MiB)\t\t\t\t\t\t\t\t\t\t\t\t\n", runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
 			return w.Flush()

@@ -212,6 +212,10 @@ func (a *app) passWith(ctx context.Context, legs, resync []string) error {
 			return err
 		}
 		for {
+			// A backfill reads no further ahead than the workers apply.
+			if err := a.queue.WaitRoom(ctx); err != nil {
+				return err
+			}
 			res, err := a.poll(ctx, leg)
 			if err != nil {
 				return err

@@ -182,7 +182,16 @@ func Run(ctx context.Context, p Params) (Result, error) {
 	if err := q.Start(ctx, eng); err != nil {
 		return res, err
 	}
+	stopped := false
+	defer func() {
+		if !stopped { // interrupted or failed: stop the workers before the store closes
+			_ = q.Stop(context.WithoutCancel(ctx))
+		}
+	}()
 	for {
+		if err := q.WaitRoom(ctx); err != nil {
+			return res, err
+		}
 		r, err := eng.Poll(ctx, "bench")
 		if err != nil {
 			return res, err
@@ -196,6 +205,7 @@ func Run(ctx context.Context, p Params) (Result, error) {
 	}
 	res.Elapsed = time.Since(start)
 	stopHeap()
+	stopped = true
 	if err := q.Stop(ctx); err != nil {
 		return res, err
 	}

@@ -121,8 +121,10 @@ type hotBatch struct {
 	batch engine.Batch
 }
 
-// hotMax bounds the batches kept in memory for the process's own workers.
-const hotMax = 64
+// hotMax bounds the batches kept in memory for the process's own workers;
+// WaitRoom holds the poller back while they are all taken, so that a backfill
+// holds a few batches in memory, not the whole read-ahead.
+const hotMax = 8
 
 // applyArgs are the arguments of one apply job. The batch itself is stored in
 // concord_queue_payload, in the same transaction, and the job carries its id: a
@@ -498,6 +500,33 @@ func (q *Queue) load(ctx context.Context, id int64, nonce uint64) (b engine.Batc
 		return b, false, fmt.Errorf("decode batch %d: %w", id, err)
 	}
 	return b, true, nil
+}
+
+// WaitRoom blocks while the batches this process enqueued and its own
+// workers have not run yet fill the in-memory hand-over, so that a poller
+// that reads faster than the batches are applied waits for them instead of
+// growing memory (or handing batches over through the store, decoded again).
+// It returns at once when no worker of this process runs (Start was not
+// called, or Stop was), and when ctx ends.
+func (q *Queue) WaitRoom(ctx context.Context) error {
+	for {
+		worked := q.workedChan()
+		q.hotMu.Lock()
+		full := len(q.hot) >= hotMax
+		q.hotMu.Unlock()
+		if !full || q.worker.proc == nil || q.stopping.Load() {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-worked:
+		case <-time.After(drainMaxWait):
+			// No batch of ours finished for a second (a kept batch another
+			// process ran never reaches our workers): go on.
+			return nil
+		}
+	}
 }
 
 func (q *Queue) keep(id int64, nonce uint64, b engine.Batch) {
