@@ -32,6 +32,11 @@ var groupFor = map[string]string{
 	"stock.warehouse": "Inventory: User",
 }
 
+// fieldGroups names the group that lets a user see a field a group
+// restricts, for the fix.
+var fieldGroups = map[string]string{"credit": "Invoicing: Billing", "invoice_payments_widget": "Invoicing: Billing",
+	"qty_available": "Inventory: User", "standard_price": "Sales: Administrator"}
+
 // Diagnose implements connector.Doctor, with reads only. The Odoo mapping is
 // fixed (see docs/connectors/odoo.md), so it checks the database against it:
 // every model and field the connector reads exists (a missing one means an
@@ -78,9 +83,13 @@ func (c *Conn) diagnose(ctx context.Context, defs []*entityDef) ([]connector.Pro
 		for _, f := range want {
 			if _, ok := fields[f]; !ok && canRead {
 				// fields_get leaves out the fields a group restricts.
-				probs = append(probs, connector.Problem{Entity: d.entity,
+				group := fieldGroups[f]
+				if group == "" {
+					group = groupFor[d.model]
+				}
+				probs = append(probs, connector.Problem{Setting: SettingUsername, Entity: d.entity,
 					Msg: fmt.Sprintf("field %s of model %s (%s) does not exist, or user %s may not see it", f, d.model, d.entity, c.username),
-					Fix: fmt.Sprintf("install the Odoo app that adds it (Sales, Invoicing, Inventory, Contacts; Concord supports Odoo 17.0), or give user %s the group %s", c.username, groupFor[d.model])})
+					Fix: fmt.Sprintf("install the Odoo app that adds it (Sales, Invoicing, Inventory, Contacts; Concord supports Odoo 17.0), or give user %s the group %s", c.username, group)})
 			}
 		}
 		needs = append(needs, need{model: d.model, entity: d.entity, ops: []string{"read"}})

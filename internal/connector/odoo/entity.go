@@ -94,8 +94,9 @@ func accountDef() *entityDef {
 	return &entityDef{
 		entity:    model.Account,
 		model:     "res.partner",
-		fields:    []string{"name", "email", "phone", "street", "city", "zip", "country", "vat", "active"},
-		read:      []string{"name", "email", "phone", "street", "city", "zip", "country_id", "vat"},
+		fields:    []string{"name", "email", "phone", "street", "city", "zip", "country", "vat", "active", "open_balance"},
+		readOnly:  []string{"open_balance"},
+		read:      []string{"name", "email", "phone", "street", "city", "zip", "country_id", "vat", "credit"},
 		labels:    labels,
 		messages:  map[string]string{"Contacts require a name": "name"},
 		linkField: func(c *Conn) string { return c.partnerLink },
@@ -111,6 +112,11 @@ func accountDef() *entityDef {
 			f["country"] = model.Null
 			if code := c.countryByID[r.Int("country_id")]; code != "" {
 				f["country"] = model.Text(code)
+			}
+			// Total Receivable: what the customer owes on posted invoices.
+			f["open_balance"] = model.Null
+			if d, ok := r.Decimal("credit"); ok {
+				f["open_balance"] = model.Money(model.RoundMoney(d, c.currency), c.currency)
 			}
 			return f
 		},

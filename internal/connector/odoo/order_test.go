@@ -172,6 +172,10 @@ func TestIntegrationOrder_HandoffToPaid(t *testing.T) {
 	require.False(t, inv.Fields["due_date"].IsNull())
 	require.True(t, inv.Fields["paid_date"].IsNull())
 
+	accs, err := c.Get(ctx, model.Account, []string{account})
+	require.NoError(t, err)
+	require.True(t, accs[account].Fields["open_balance"].Num.Equal(total), "the posted invoice is owed: %s", accs[account].Fields["open_balance"])
+
 	// Paid in Odoo: the next read sees it.
 	time.Sleep(time.Second) // write_date has a one second resolution
 	payInvoice(t, adminOf(t, env), invoices[0].ID(), "2026-11-20")
@@ -182,6 +186,9 @@ func TestIntegrationOrder_HandoffToPaid(t *testing.T) {
 	require.True(t, inv.Fields["amount_due"].Num.IsZero())
 	require.Equal(t, "2026-11-20", inv.Fields["paid_date"].Time.Format(time.DateOnly))
 	require.False(t, inv.Fields["overdue"].Bool)
+	accs, err = c.Get(ctx, model.Account, []string{account})
+	require.NoError(t, err)
+	require.True(t, accs[account].Fields["open_balance"].Num.IsZero(), "paid: nothing owed")
 
 	// Invoices and confirmed orders are not Concord's to change.
 	_, err = c.Write(ctx, model.Invoice, []connector.Op{{Kind: connector.OpUpdate, ID: inv.ID, Fields: model.Fields{"number": model.Text("X")}}})
