@@ -401,11 +401,11 @@ var (
 var (
 	odooModels = map[model.Entity]string{model.Account: "res.partner", model.Contact: "res.partner", model.Product: "product.product"}
 	odooFields = map[model.Entity][]string{
-		model.Account: {"name", "email", "phone", "street", "city", "zip", "country", "vat", "active"},
+		model.Account: {"name", "email", "phone", "street", "city", "zip", "country", "vat", "active", "open_balance"},
 		model.Contact: {"first_name", "last_name", "email", "phone", "title", "account"},
 		model.Product: {"sku", "name", "description", "list_price", "cost_price", "stock", "unit", "category", "active"},
 	}
-	odooReadOnly = map[string]bool{"stock": true, "category": true}
+	odooReadOnly = map[string]bool{"stock": true, "category": true, "open_balance": true}
 	odooOthers   = []struct {
 		entity model.Entity
 		model  string
