@@ -58,6 +58,14 @@ func (b Batch) MarshalJSON() ([]byte, error) {
 	if b.Resync {
 		out = append(out, `,"resync":true`...)
 	}
+	if len(b.Status) > 0 {
+		st, err := json.Marshal(b.Status)
+		if err != nil {
+			return nil, fmt.Errorf("encode batch statuses: %w", err)
+		}
+		out = append(out, `,"status":`...)
+		out = append(out, st...)
+	}
 	if len(b.Set) > 0 {
 		// Rare (a corrected dead letter): encoding/json does it.
 		set, err := json.Marshal(b.Set)

@@ -51,6 +51,11 @@ type Batch struct {
 	// with the target after a mapping change. It never creates; the records
 	// it finds unchanged get no event, only counts in the leg's resync.
 	Resync bool `json:"resync,omitempty"`
+	// Status, when set, makes the batch a status write: the text each source
+	// record's status field should say (by source id). The recording
+	// transaction queues it, so a status survives a crash between recording
+	// an outcome and writing it onto the source record.
+	Status map[string]string `json:"status,omitempty"`
 }
 
 // passesTrigger reports whether the batch's records were selected before

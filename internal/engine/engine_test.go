@@ -2,10 +2,12 @@ package engine_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -722,6 +724,73 @@ func TestEngine_CrossEntity(t *testing.T) {
 			Connectors: map[string]connector.Connector{"crm": memory.New("crm"), "erp": memory.New("erp")}})
 		var oe *engine.OwnershipError
 		require.ErrorAs(t, err, &oe, "a status field the source owns would overwrite the source's own data")
+	})
+
+	t.Run("HandoffStatusSurvivesACrash", func(t *testing.T) {
+		// The status is written after the outcome is recorded; a process
+		// killed (or a CRM refusing the write) in between must not leave the
+		// deal saying what it said before: the recording queued the status.
+		t.Parallel()
+		withStatus := handoff
+		withStatus.StatusField = "erp_sync_status"
+		b := setup(t, accounts, withStatus)
+		b.crm.Put(account("c1", "Alfreds", ""))
+		b.run(t, "customers")
+		b.crm.Put(deal("d1", "Chai", "won", "c1"))
+		_, err := b.eng.Poll(b.ctx, "orders")
+		require.NoError(t, err)
+		var refused atomic.Int32
+		b.crm.SetFailFunc(func(op connector.Op) error {
+			if v, ok := op.Fields["erp_sync_status"]; ok && strings.HasPrefix(v.Str, "synced") && refused.Add(1) == 1 {
+				return errors.New("connection reset by peer")
+			}
+			return nil
+		})
+		// Run everything but the status batches: the account is pulled,
+		// the order handed over, the deal's status write refused once.
+		var status []engine.Batch
+		for range 10 {
+			bs := b.queue.take()
+			if len(bs) == 0 {
+				break
+			}
+			for _, batch := range bs {
+				if len(batch.Status) > 0 {
+					status = append(status, batch)
+					continue
+				}
+				_, err = b.eng.Process(b.ctx, batch, engine.ProcessOptions{})
+				require.NoError(t, err)
+			}
+		}
+		require.Equal(t, 1, b.erp.Count(model.Order), "handed over")
+		got, err := b.crm.Get(b.ctx, model.Deal, []string{"d1"})
+		require.NoError(t, err)
+		require.NotContains(t, got["d1"].Fields["erp_sync_status"].Str, "synced", "the write after recording failed")
+		var last engine.Batch
+		for _, st := range status {
+			if strings.Contains(st.Status["d1"], "synced") {
+				last = st
+			}
+		}
+		require.NotEmpty(t, last.Status, "the recording queued the status: %v", status)
+		status = []engine.Batch{last}
+		require.Contains(t, status[0].Status["d1"], "synced to erp order")
+		// The queue carries it through JSON.
+		raw, err := json.Marshal(status[0])
+		require.NoError(t, err)
+		var decoded engine.Batch
+		require.NoError(t, json.Unmarshal(raw, &decoded))
+		_, err = b.eng.Process(b.ctx, decoded, engine.ProcessOptions{})
+		require.NoError(t, err)
+		got, err = b.crm.Get(b.ctx, model.Deal, []string{"d1"})
+		require.NoError(t, err)
+		require.Contains(t, got["d1"].Fields["erp_sync_status"].Str, "synced to erp order")
+		// Once written, running it again writes nothing.
+		writes := refused.Load()
+		_, err = b.eng.Process(b.ctx, decoded, engine.ProcessOptions{})
+		require.NoError(t, err)
+		require.Equal(t, writes, refused.Load(), "no second write")
 	})
 
 	t.Run("OrderToCash", func(t *testing.T) {

@@ -82,6 +82,9 @@ func (e *Engine) Process(ctx context.Context, b Batch, opt ProcessOptions) (outs
 		}
 		endSpan(span, err)
 	}()
+	if len(b.Status) > 0 && len(b.Records) == 0 && len(b.Fetch) == 0 {
+		return nil, e.applyStatus(ctx, l, b.Status)
+	}
 	b, gone, err := e.materialize(ctx, l, b)
 	if err != nil {
 		return nil, e.failed(l, len(b.Records)+len(b.Fetch), err)
@@ -527,6 +530,14 @@ func (e *Engine) record(ctx context.Context, bp *BatchPlan, answers []response, 
 				return fmt.Errorf("enqueue pulls: %w", err)
 			}
 		}
+		if texts := statusTexts(bp, outs, now); len(texts) > 0 && e.queue != nil {
+			// Written right after this transaction (writeStatus); the job
+			// writes what a crash in between left unwritten, and is a no-op
+			// otherwise. Live: it runs before later batches of the leg.
+			if err := e.queue.EnqueueTx(ctx, tx, []Batch{{Leg: l.Name, Status: texts, Attempt: 1, Live: true}}, time.Time{}); err != nil {
+				return fmt.Errorf("enqueue status: %w", err)
+			}
+		}
 		if len(retry) > 0 {
 			next := Batch{Leg: l.Name, Records: retry, Attempt: b.Attempt + 1, Force: b.Force, Live: b.Live}
 			at := e.now().Add(e.retry.Delay(b.Attempt, e.jitter()))
@@ -634,6 +645,61 @@ func (e *Engine) writeStatus(ctx context.Context, bp *BatchPlan, outs []Outcome)
 	if err != nil {
 		e.log.WarnContext(ctx, "write status field", FlowAttr(l.Name), "system", l.Source, "field", l.StatusField, "err", err)
 	}
+}
+
+// statusTexts are the status texts a batch's outcomes put on source records
+// whose status field says something else; nil when the leg has none.
+func statusTexts(bp *BatchPlan, outs []Outcome, now time.Time) map[string]string {
+	l := bp.Leg
+	if l.StatusField == "" {
+		return nil
+	}
+	var out map[string]string
+	for i, p := range bp.Records {
+		text := statusText(l, outs[i], now)
+		if text == "" || prefixEqual(p.Raw.Fields[l.StatusField].Str, text) {
+			continue
+		}
+		if out == nil {
+			out = map[string]string{}
+		}
+		out[p.Source.ID] = text
+	}
+	return out
+}
+
+// applyStatus runs a status batch: it reads the records and writes each text
+// that the status field does not say yet (a crash stopped writeStatus after
+// the outcome was recorded). A record the source no longer has is skipped; a
+// write the source refuses for the whole call is retried by the queue.
+func (e *Engine) applyStatus(ctx context.Context, l *Leg, texts map[string]string) error {
+	ids := sortedKeys(texts)
+	cur, err := e.conns[l.Source].Get(ctx, l.Entity, ids)
+	if err != nil {
+		return fmt.Errorf("status %s: read %s: %w", l.Name, l.Entity, err)
+	}
+	var ops []connector.Op
+	for _, id := range ids {
+		r, ok := cur[id]
+		if !ok || prefixEqual(r.Fields[l.StatusField].Str, texts[id]) {
+			continue
+		}
+		ops = append(ops, connector.Op{Kind: connector.OpUpdate, ID: id, Fields: model.Fields{l.StatusField: model.Text(texts[id])}})
+	}
+	if len(ops) == 0 {
+		return nil
+	}
+	res, err := e.conns[l.Source].Write(ctx, l.Entity, ops)
+	if err != nil {
+		return fmt.Errorf("status %s: write %s: %w", l.Name, l.StatusField, err)
+	}
+	for i, r := range res {
+		if r.Err != nil {
+			e.log.WarnContext(ctx, "write status field", FlowAttr(l.Name), "system", l.Source, "id", ops[i].ID, "field", l.StatusField, "err", r.Err)
+		}
+	}
+	e.log.InfoContext(ctx, "status written after a restart", FlowAttr(l.Name), "records", len(ops))
+	return nil
 }
 
 // prefixEqual reports whether two status texts say the same thing, ignoring
