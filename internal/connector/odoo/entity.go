@@ -1,9 +1,11 @@
 package odoo
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
+	"github.com/concord-sync/concord/internal/connector"
 	"github.com/concord-sync/concord/internal/connector/odoo/odoorpc"
 	"github.com/concord-sync/concord/internal/model"
 )
@@ -22,7 +24,8 @@ type entityDef struct {
 	// messages maps texts of Odoo refusals that name no field (SQL
 	// constraints) to the canonical field at fault.
 	messages map[string]string
-	// linkField returns the field holding the link key.
+	// linkField returns the field holding the link key; nil when the entity
+	// is only read (invoices: the engine links them through their order).
 	linkField func(c *Conn) string
 	// domain restricts what the entity covers (companies only, say).
 	domain func(c *Conn) odoorpc.Domain
@@ -40,12 +43,22 @@ type entityDef struct {
 	// template is true when the record's product template's write_date counts
 	// as a change of the record (product.product).
 	template bool
+	// noActive is true for models without an active field (orders,
+	// invoices): records are never archived.
+	noActive bool
+	// expand reads what toFields needs beyond the record's own fields (an
+	// order's lines, an invoice's order), for all rows in one call.
+	expand func(ctx context.Context, c *Conn, rows []odoorpc.Record) error
+	// write replaces the generic Write (orders: confirm and invoice).
+	write func(ctx context.Context, c *Conn, d *entityDef, ops []connector.Op) ([]connector.Result, error)
 }
 
 var entities = map[model.Entity]*entityDef{
 	model.Account: accountDef(),
 	model.Contact: contactDef(),
 	model.Product: productDef(),
+	model.Order:   orderDef(),
+	model.Invoice: invoiceDef(),
 }
 
 // fieldError is a refusal by the connector itself (an unknown country code, a

@@ -36,5 +36,5 @@ func (w tWriter) Write(p []byte) (int, error) {
 }
 
 // clones: 11 conformance subtests per entity, 3 entities, the package's own
-// three tests and the benchmark's two.
-func TestMain(m *testing.M) { odootest.Main(m, 38) }
+// three tests, the three order tests, doctor's two and the benchmark's two.
+func TestMain(m *testing.M) { odootest.Main(m, 43) }

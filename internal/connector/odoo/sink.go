@@ -26,6 +26,12 @@ func (c *Conn) Write(ctx context.Context, entity model.Entity, ops []connector.O
 	if err != nil {
 		return nil, err
 	}
+	if d.write != nil {
+		return d.write(ctx, c, d, ops)
+	}
+	if len(d.readOnly) == len(d.fields) {
+		return nil, fmt.Errorf("write odoo %s: the connector reads %s only: %w", entity, entity, connector.ErrUnsupported)
+	}
 	results := make([]connector.Result, len(ops))
 	var creates, updates []int
 	vals := make([]odoorpc.Values, len(ops))
@@ -62,7 +68,7 @@ func (c *Conn) Write(ctx context.Context, entity model.Entity, ops []connector.O
 				full = odoorpc.Values{}
 			}
 			maps.Copy(full, v)
-			if op.LinkKey != "" {
+			if op.LinkKey != "" && d.linkField != nil {
 				full[d.linkField(c)] = op.LinkKey
 			}
 			vals[i] = full
@@ -233,6 +239,9 @@ func (c *Conn) fillVersions(ctx context.Context, d *entityDef, results []connect
 
 // Archive implements connector.Archiver: it sets active to false.
 func (c *Conn) Archive(ctx context.Context, entity model.Entity, ids []string) ([]connector.Result, error) {
+	if d, err := c.def(entity); err != nil || d.noActive {
+		return nil, fmt.Errorf("archive odoo %s: Concord never archives or deletes %ss in Odoo: %w", entity, entity, connector.ErrUnsupported)
+	}
 	ops := make([]connector.Op, len(ids))
 	for i, id := range ids {
 		ops[i] = connector.Op{Kind: connector.OpUpdate, ID: id, Fields: model.Fields{"active": model.Bool(false)}}

@@ -272,7 +272,7 @@ func (c *Conn) Lookup(ctx context.Context, entity model.Entity, linkKeys []strin
 		return nil, err
 	}
 	out := map[string]model.Record{}
-	if len(linkKeys) == 0 {
+	if len(linkKeys) == 0 || d.linkField == nil {
 		return out, nil
 	}
 	ids, err := c.rpc.Search(ctx, d.model, append(d.baseDomain(c), odoorpc.Leaf(d.linkField(c), "in", linkKeys)),
@@ -307,8 +307,15 @@ func (c *Conn) get(ctx context.Context, d *entityDef, ids []int64) (map[int64]mo
 	if len(ids) == 0 {
 		return out, nil
 	}
-	link := d.linkField(c)
-	fields := append(slices.Clone(d.read), "write_date", "active", link)
+	link := ""
+	fields := append(slices.Clone(d.read), "write_date")
+	if d.linkField != nil {
+		link = d.linkField(c)
+		fields = append(fields, link)
+	}
+	if !d.noActive {
+		fields = append(fields, "active")
+	}
 	rows, err := c.rpc.Read(ctx, d.model, ids, fields, d.readContext(c))
 	if errors.Is(err, odoorpc.ErrMissing) {
 		// Deleted since the search: read what is left.
@@ -327,6 +334,11 @@ func (c *Conn) get(ctx context.Context, d *entityDef, ids []int64) (map[int64]mo
 			return nil, mapErr(fmt.Errorf("read %s templates: %w", d.entity, err))
 		}
 	}
+	if d.expand != nil {
+		if err := d.expand(ctx, c, rows); err != nil {
+			return nil, mapErr(fmt.Errorf("read %s: %w", d.entity, err))
+		}
+	}
 	for _, r := range rows {
 		at := r.Time("write_date")
 		if t := tmpl[r.Int("product_tmpl_id")]; t.After(at) {
@@ -337,9 +349,11 @@ func (c *Conn) get(ctx context.Context, d *entityDef, ids []int64) (map[int64]mo
 			Entity:    d.entity,
 			ID:        strconv.FormatInt(r.ID(), 10),
 			UpdatedAt: at,
-			LinkKey:   r.String(link),
-			Archived:  !r.Bool("active"),
+			Archived:  !d.noActive && !r.Bool("active"),
 			Fields:    f,
+		}
+		if link != "" {
+			rec.LinkKey = r.String(link)
 		}
 		rec.Version = d.version(at, f, rec.Archived)
 		out[r.ID()] = rec
@@ -362,6 +376,11 @@ func (d *entityDef) content(f model.Fields, archived bool) string {
 		if !slices.Contains(d.readOnly, n) {
 			names = append(names, n)
 		}
+	}
+	if len(names) == 0 {
+		// Read-only entities: every value, so that two changes within the
+		// second of write_date are told apart.
+		names = d.fields
 	}
 	v := f.Fingerprint(names)
 	if archived {

@@ -28,6 +28,7 @@ const (
 	SettingPartnerLinkField = "partner_link_field"
 	SettingProductLinkField = "product_link_field"
 	SettingWarehouse        = "warehouse"
+	SettingInvoiceOrders    = "invoice_orders"
 )
 
 // Defaults.
@@ -39,6 +40,7 @@ const (
 	DefaultReadLimit        = 200
 	DefaultPartnerLinkField = "ref"
 	DefaultProductLinkField = "barcode"
+	DefaultInvoiceOrders    = InvoiceDraft
 )
 
 // Settings are the decoded settings of one Odoo system.
@@ -59,13 +61,16 @@ type Settings struct {
 	// Warehouse is the code of the warehouse whose quantity on hand is a
 	// product's stock; empty means every warehouse of the company.
 	Warehouse string `json:"warehouse,omitempty"`
+	// InvoiceOrders says what follows the confirmation of a handed-off
+	// order: none, draft (an invoice is created) or posted.
+	InvoiceOrders string `json:"invoice_orders,omitempty"`
 }
 
 // Spec returns the connector's spec.
 func Spec() connector.Spec {
 	return connector.Spec{
 		Name:    Name,
-		Summary: "Odoo ERP (17.0) over JSON-RPC: companies, their contacts and products (orders and invoices not yet).",
+		Summary: "Odoo ERP (17.0) over JSON-RPC: companies, their contacts, products, sale orders (confirmed and invoiced) and customer invoices with their payment status.",
 		Fields: []connector.Field{
 			{Name: SettingURL, Type: "string", Description: "Base URL of the Odoo server.", Example: "http://127.0.0.1:8069", Required: true},
 			{Name: SettingDatabase, Type: "string", Description: "Odoo database name.", Example: "concord", Required: true},
@@ -76,6 +81,7 @@ func Spec() connector.Spec {
 			{Name: SettingPartnerLinkField, Type: "string", Description: "Char field of res.partner that holds the CRM id.", Default: DefaultPartnerLinkField},
 			{Name: SettingProductLinkField, Type: "string", Description: "Char field of product.product that holds the CRM id.", Default: DefaultProductLinkField},
 			{Name: SettingWarehouse, Type: "string", Description: "Code of the warehouse whose quantity on hand is a product's stock; empty for all the company's warehouses.", Default: ""},
+			{Name: SettingInvoiceOrders, Type: "string", Description: "After a handed-off order is confirmed: none (finance invoices in Odoo), draft (Concord creates the invoice through Odoo's invoicing wizard, left in draft) or posted (created and posted).", Default: DefaultInvoiceOrders},
 		},
 		Validate: func(settings map[string]any) []error {
 			_, errs := decode(settings)
@@ -129,6 +135,11 @@ func decode(settings map[string]any) (Settings, []error) {
 			errs = append(errs, &connector.SettingError{Path: SettingOverlap, Msg: "must be a non-negative duration such as 30s"})
 		}
 	}
+	switch s.InvoiceOrders {
+	case "", InvoiceNone, InvoiceDraft, InvoicePosted:
+	default:
+		errs = append(errs, &connector.SettingError{Path: SettingInvoiceOrders, Msg: fmt.Sprintf("is %q: want none, draft or posted", s.InvoiceOrders)})
+	}
 	if s.BatchSize < 0 || s.BatchSize > 1000 {
 		errs = append(errs, &connector.SettingError{Path: SettingBatchSize, Msg: "must be between 1 and 1000"})
 	}
@@ -142,13 +153,16 @@ func decode(settings map[string]any) (Settings, []error) {
 
 // Conn is an opened Odoo system. It is safe for concurrent use.
 type Conn struct {
-	rpc         *odoorpc.Client
-	log         *slog.Logger
-	overlap     time.Duration
-	batch       int
-	partnerLink string
-	productLink string
-	closeOnce   sync.Once
+	rpc                *odoorpc.Client
+	log                *slog.Logger
+	overlap            time.Duration
+	batch              int
+	partnerLink        string
+	productLink        string
+	database, username string
+	// invoiceOrders: InvoiceNone, InvoiceDraft or InvoicePosted.
+	invoiceOrders string
+	closeOnce     sync.Once
 
 	// Looked up once at Open.
 	company        int64
@@ -173,7 +187,7 @@ func Open(ctx context.Context, s Settings, log *slog.Logger) (*Conn, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c := &Conn{log: log, overlap: DefaultOverlap, batch: s.BatchSize,
+	c := &Conn{log: log, overlap: DefaultOverlap, batch: s.BatchSize, database: s.Database, username: s.Username,
 		partnerLink: s.PartnerLinkField, productLink: s.ProductLinkField}
 	if s.Overlap != "" {
 		d, err := time.ParseDuration(s.Overlap)
@@ -190,6 +204,10 @@ func Open(ctx context.Context, s Settings, log *slog.Logger) (*Conn, error) {
 	}
 	if c.productLink == "" {
 		c.productLink = DefaultProductLinkField
+	}
+	c.invoiceOrders = s.InvoiceOrders
+	if c.invoiceOrders == "" {
+		c.invoiceOrders = DefaultInvoiceOrders
 	}
 	rpc, err := odoorpc.New(odoorpc.Config{URL: s.URL, Database: s.Database, Username: s.Username, Password: s.Password, Logger: log})
 	if err != nil {
@@ -301,4 +319,4 @@ func (c *Conn) Close(ctx context.Context) error {
 }
 
 // entityOrder lists the supported entities in a stable order.
-var entityOrder = []model.Entity{model.Account, model.Contact, model.Product}
+var entityOrder = []model.Entity{model.Account, model.Contact, model.Product, model.Order, model.Invoice}
