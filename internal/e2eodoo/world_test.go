@@ -461,3 +461,122 @@ func (w tWriter) Write(p []byte) (int, error) {
 
 // itoa formats a record id.
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// order is an Odoo sale.order as read over JSON-RPC.
+type order struct {
+	ID             int64
+	Name           string
+	Ref            string // client_order_ref: the deal id
+	State          string
+	Partner        int64
+	InvoiceAddress int64
+	Untaxed, Tax   decimal.Decimal
+	Total          decimal.Decimal
+	Lines          []orderLine
+	Invoices       []int64
+}
+
+// orderLine is one line of a sale.order.
+type orderLine struct {
+	Product   int64
+	Quantity  decimal.Decimal
+	UnitPrice decimal.Decimal
+	Discount  decimal.Decimal // percent
+	Subtotal  decimal.Decimal
+	PriceTax  decimal.Decimal
+	Taxes     []int64
+}
+
+// orders returns Odoo's sale orders whose client_order_ref is ref ("" for all), by id.
+func (w *world) orders(ref string) []order {
+	w.t.Helper()
+	dom := odoorpc.Domain{}
+	if ref != "" {
+		dom = odoorpc.Domain{odoorpc.Leaf("client_order_ref", "=", ref)}
+	}
+	recs, err := w.odoo.SearchRead(w.ctx(), "sale.order", dom, []string{"name", "client_order_ref", "state", "partner_id", "partner_invoice_id",
+		"amount_untaxed", "amount_tax", "amount_total", "order_line", "invoice_ids"}, odoorpc.SearchOptions{Order: "id asc"})
+	require.NoError(w.t, err)
+	out := make([]order, 0, len(recs))
+	for _, r := range recs {
+		o := order{ID: r.ID(), Name: r.String("name"), Ref: r.String("client_order_ref"), State: r.String("state"),
+			Partner: r.Int("partner_id"), InvoiceAddress: r.Int("partner_invoice_id"), Invoices: r.IDs("invoice_ids")}
+		o.Untaxed, _ = r.Decimal("amount_untaxed")
+		o.Tax, _ = r.Decimal("amount_tax")
+		o.Total, _ = r.Decimal("amount_total")
+		if ids := r.IDs("order_line"); len(ids) > 0 {
+			lines, err := w.odoo.SearchRead(w.ctx(), "sale.order.line", odoorpc.Domain{odoorpc.Leaf("id", "in", ids), odoorpc.Leaf("display_type", "=", false)},
+				[]string{"product_id", "product_uom_qty", "price_unit", "discount", "price_subtotal", "price_tax", "tax_id"}, odoorpc.SearchOptions{Order: "sequence asc, id asc"})
+			require.NoError(w.t, err)
+			for _, l := range lines {
+				ol := orderLine{Product: l.Int("product_id"), Taxes: l.IDs("tax_id")}
+				ol.Quantity, _ = l.Decimal("product_uom_qty")
+				ol.UnitPrice, _ = l.Decimal("price_unit")
+				ol.Discount, _ = l.Decimal("discount")
+				ol.Subtotal, _ = l.Decimal("price_subtotal")
+				ol.PriceTax, _ = l.Decimal("price_tax")
+				o.Lines = append(o.Lines, ol)
+			}
+		}
+		out = append(out, o)
+	}
+	return out
+}
+
+// oneOrder requires exactly one Odoo sale order for the deal and returns it.
+func (w *world) oneOrder(deal string) order {
+	w.t.Helper()
+	got := w.orders(deal)
+	require.Len(w.t, got, 1, "one Odoo sale order with client_order_ref %s", deal)
+	return got[0]
+}
+
+// invoice is an Odoo customer invoice (account.move) as read over JSON-RPC.
+type invoice struct {
+	ID           int64
+	Name         string
+	State        string // draft, posted, cancel
+	PaymentState string
+	Total        decimal.Decimal
+	Residual     decimal.Decimal
+}
+
+// invoice reads one account.move.
+func (w *world) invoice(id int64) invoice {
+	w.t.Helper()
+	recs, err := w.odoo.Read(w.ctx(), "account.move", []int64{id}, []string{"name", "state", "payment_state", "amount_total", "amount_residual"}, nil)
+	require.NoError(w.t, err)
+	require.Len(w.t, recs, 1, "invoice %d", id)
+	inv := invoice{ID: id, Name: recs[0].String("name"), State: recs[0].String("state"), PaymentState: recs[0].String("payment_state")}
+	inv.Total, _ = recs[0].Decimal("amount_total")
+	inv.Residual, _ = recs[0].Decimal("amount_residual")
+	return inv
+}
+
+// postInvoice posts a draft invoice, as the accountant would.
+func (w *world) postInvoice(id int64) {
+	w.t.Helper()
+	_, err := w.odoo.Call(w.ctx(), "account.move", "action_post", []int64{id}, nil)
+	require.NoError(w.t, err, "post invoice %d", id)
+}
+
+// payInvoice registers the full payment of a posted invoice through Odoo's
+// account.payment.register wizard, as the accountant would.
+func (w *world) payInvoice(id int64) {
+	w.t.Helper()
+	actx := odoorpc.ActiveContext("account.move", id)
+	wiz, err := w.odoo.Create(w.ctx(), "account.payment.register", []odoorpc.Values{{}}, actx)
+	require.NoError(w.t, err, "payment wizard for invoice %d", id)
+	_, err = w.odoo.Call(w.ctx(), "account.payment.register", "action_create_payments", wiz, actx)
+	require.NoError(w.t, err, "register the payment of invoice %d", id)
+}
+
+// lineNet is a deal line's untaxed amount as Odoo computes it: quantity x unit
+// price less the discount, rounded to cents.
+func lineNet(l lineSpec) decimal.Decimal {
+	net := decimal.RequireFromString(l.qty).Mul(decimal.RequireFromString(l.price))
+	if l.discountPct != "" {
+		net = net.Mul(decimal.NewFromInt(100).Sub(decimal.RequireFromString(l.discountPct))).Div(decimal.NewFromInt(100))
+	}
+	return net.Round(2)
+}
