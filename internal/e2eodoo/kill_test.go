@@ -1,0 +1,226 @@
+package e2eodoo
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/concord-sync/concord/internal/connector/odoo/odoorpc"
+	"github.com/concord-sync/concord/internal/sandbox/hubspot"
+)
+
+// TestIntegrationKillOrderHandoff runs `concord serve` while sales reps win
+// deals in waves, kills it with SIGKILL every few seconds (wherever it is:
+// creating partners, creating, confirming or invoicing orders, recording
+// links) and starts it again at once. After the last restart it is left to
+// finish; then every won deal must be exactly one confirmed, invoiced Odoo
+// sale order with the deal's lines, every company and billing contact exactly
+// one res.partner, and no other order in Odoo.
+func TestIntegrationKillOrderHandoff(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, worldOptions{pollInterval: "1s"})
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rnd := rand.New(rand.NewPCG(seed, 12))
+
+	erp := []int64{w.product("KIL-1", "Kill widget", "12.5"), w.product("KIL-2", "Kill gadget", "80"), w.product("KIL-3", "Kill service", "150")}
+	type customer struct{ company, contact string }
+	var customers []customer
+	for i := range 4 {
+		c := w.company(fmt.Sprintf("Kill Co %d", i), "Austin", "US")
+		customers = append(customers, customer{c, w.contact(c, "Bill", fmt.Sprintf("Payer %d", i), fmt.Sprintf("ap%d@kill.example", i))})
+	}
+
+	srv := w.serve()
+	var items []string
+	deadline := time.Now().Add(2 * time.Minute)
+	for len(items) < len(erp) {
+		items = items[:0]
+		for _, e := range erp {
+			for _, o := range w.crm.Objects(hubspot.Products) {
+				if prop(o, "erp_id") == itoa(e) {
+					items = append(items, o.ID)
+				}
+			}
+		}
+		if done, why := srv.exited(); done {
+			require.FailNow(t, why)
+		}
+		require.True(t, time.Now().Before(deadline), "the catalogue reached the CRM")
+		time.Sleep(300 * time.Millisecond)
+	}
+
+	type wonDeal struct {
+		id    string
+		cust  customer
+		lines int
+	}
+	var won []wonDeal
+	winWave := func(n int) {
+		for range n {
+			i := len(won)
+			c := customers[i%len(customers)]
+			d, _ := w.deal(fmt.Sprintf("Kill deal %d", i), c.company, c.contact,
+				lineSpec{items[rnd.IntN(len(items))], fmt.Sprint(1 + rnd.IntN(9)), "12.5", ""},
+				lineSpec{items[rnd.IntN(len(items))], fmt.Sprint(1 + rnd.IntN(3)), "80", fmt.Sprint(rnd.IntN(20))})
+			w.win(d)
+			won = append(won, wonDeal{d, c, 2})
+		}
+	}
+
+	const rounds = 10
+	for round := range rounds {
+		winWave(2 + rnd.IntN(2))
+		delay := time.Duration(1500+rnd.IntN(2500)) * time.Millisecond
+		time.Sleep(delay)
+		if done, why := srv.exited(); done {
+			require.FailNow(t, "serve ended by itself", why)
+		}
+		srv.kill(t)
+		n, err := w.odoo.SearchCount(w.ctx(), "sale.order", odoorpc.Domain{}, nil)
+		require.NoError(t, err)
+		t.Logf("round %d: killed after %s; %d deals won, %d sale orders in Odoo", round, delay, len(won), n)
+		srv = w.serve()
+	}
+
+	// Left alone now: it must finish every handoff.
+	start := time.Now()
+	for {
+		var missing []string
+		for _, d := range won {
+			got := w.orders(d.id)
+			if len(got) != 1 || got[0].State != "sale" || len(got[0].Invoices) != 1 || !strings.HasPrefix(prop(w.get(hubspot.Deals, d.id), "erp_sync_status"), "synced") {
+				missing = append(missing, fmt.Sprintf("%s (%d orders)", d.id, len(got)))
+			}
+		}
+		if len(missing) == 0 {
+			break
+		}
+		if done, why := srv.exited(); done {
+			require.FailNow(t, why)
+		}
+		require.True(t, time.Since(start) < 3*time.Minute, "every won deal handed over within 3 minutes of the last restart; left: %v", missing)
+		time.Sleep(2 * time.Second)
+	}
+	t.Logf("all %d deals handed over %s after the last restart", len(won), time.Since(start).Round(time.Millisecond))
+	require.Zero(t, srv.stop(t, time.Minute), "SIGTERM: serve finishes and exits 0:\n%s", tail(srv.log, 20))
+
+	for _, d := range won {
+		o := w.oneOrder(d.id)
+		require.Equal(t, "sale", o.State, "deal %s: order %d confirmed", d.id, o.ID)
+		require.Len(t, o.Invoices, 1, "deal %s: order %d invoiced once", d.id, o.ID)
+		require.Len(t, o.Lines, d.lines, "deal %s: order %d has the deal's lines, once", d.id, o.ID)
+		require.Equal(t, w.onePartner(d.cust.company).ID(), o.Partner, "deal %s: sold to its company", d.id)
+		require.Equal(t, w.onePartner(d.cust.contact).ID(), o.InvoiceAddress, "deal %s: invoiced to its billing contact", d.id)
+	}
+	require.Len(t, w.orders(""), len(won), "no other sale order")
+	n, err := w.odoo.SearchCount(w.ctx(), "account.move", odoorpc.Domain{odoorpc.Leaf("move_type", "=", "out_invoice")}, nil)
+	require.NoError(t, err)
+	require.EqualValues(t, len(won), n, "one invoice per order, no other")
+	for _, c := range customers {
+		w.onePartner(c.company) // exactly one each: no duplicate partner from an interrupted create
+		w.onePartner(c.contact)
+	}
+	for _, e := range erp {
+		w.crmProductOf(e) // one CRM product each
+	}
+}
+
+// serveProc is a running `concord serve`.
+type serveProc struct {
+	cmd  *exec.Cmd
+	log  string
+	done chan struct{}
+	err  error // set when done is closed
+}
+
+// serve starts `concord serve` (no HTTP listener), its output appended to
+// serve.log. If the test ends with it still running, it is killed.
+func (w *world) serve() *serveProc {
+	w.t.Helper()
+	p := &serveProc{log: filepath.Join(w.dir, "serve.log"), done: make(chan struct{})}
+	f, err := os.OpenFile(p.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	require.NoError(w.t, err)
+	p.cmd = exec.Command(concordBin, "serve", "--addr", "", "--log-level", "info", "--config", w.cfg)
+	p.cmd.Dir = w.dir
+	p.cmd.Stdout, p.cmd.Stderr = f, f
+	require.NoError(w.t, p.cmd.Start())
+	go func() {
+		p.err = p.cmd.Wait()
+		_ = f.Close()
+		close(p.done)
+	}()
+	w.t.Cleanup(func() {
+		select {
+		case <-p.done:
+		default:
+			_ = p.cmd.Process.Kill()
+			<-p.done
+		}
+		if w.t.Failed() {
+			w.t.Logf("serve.log (last lines):\n%s", tail(p.log, 60))
+		}
+	})
+	return p
+}
+
+// exited reports whether serve ended, and how.
+func (p *serveProc) exited() (bool, string) {
+	select {
+	case <-p.done:
+		return true, fmt.Sprintf("serve exited (%v):\n%s", p.err, tail(p.log, 40))
+	default:
+		return false, ""
+	}
+}
+
+// kill sends SIGKILL and waits for the process to be gone.
+func (p *serveProc) kill(t *testing.T) {
+	t.Helper()
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGKILL))
+	<-p.done
+}
+
+// stop sends SIGTERM and waits for serve to end (at most grace); it returns
+// the exit code, -1 when serve had to be killed.
+func (p *serveProc) stop(t *testing.T, grace time.Duration) int {
+	t.Helper()
+	if done, _ := p.exited(); !done {
+		require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+	}
+	select {
+	case <-p.done:
+	case <-time.After(grace):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+		return -1
+	}
+	var exit *exec.ExitError
+	if errors.As(p.err, &exit) {
+		return exit.ExitCode()
+	}
+	require.NoError(t, p.err)
+	return 0
+}
+
+// tail returns the last n lines of a file.
+func tail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
