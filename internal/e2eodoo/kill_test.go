@@ -77,18 +77,23 @@ func TestIntegrationKillOrderHandoff(t *testing.T) {
 		}
 	}
 
-	const rounds = 10
+	const rounds = 8
 	for round := range rounds {
 		winWave(2 + rnd.IntN(2))
-		delay := time.Duration(1500+rnd.IntN(2500)) * time.Millisecond
+		// serve takes 2-3 s to open both systems; then it hands deals over.
+		delay := time.Duration(4000+rnd.IntN(5000)) * time.Millisecond
 		time.Sleep(delay)
 		if done, why := srv.exited(); done {
 			require.FailNow(t, "serve ended by itself", why)
 		}
 		srv.kill(t)
-		n, err := w.odoo.SearchCount(w.ctx(), "sale.order", odoorpc.Domain{}, nil)
+		states := map[string]int{}
+		for _, o := range w.orders("") {
+			states[fmt.Sprintf("%s/%d invoices", o.State, len(o.Invoices))]++
+		}
+		partners, err := w.odoo.SearchCount(w.ctx(), "res.partner", odoorpc.Domain{odoorpc.Leaf("ref", "!=", false)}, nil)
 		require.NoError(t, err)
-		t.Logf("round %d: killed after %s; %d deals won, %d sale orders in Odoo", round, delay, len(won), n)
+		t.Logf("round %d: killed after %s; %d deals won; in Odoo %d partners from the CRM, sale orders %v", round, delay, len(won), partners, states)
 		srv = w.serve()
 	}
 

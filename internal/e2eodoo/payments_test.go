@@ -39,7 +39,14 @@ func TestIntegrationPayments(t *testing.T) {
 	t.Run("Draft", func(t *testing.T) {
 		w.syncOK() // the invoice may have been made after this pass's payments read
 		require.Equal(t, "draft", dealProp(deal, "erp_invoice_state"))
-		require.Empty(t, dealProp(deal, "erp_invoice_number"), "a draft has no number yet")
+		// A draft is "/" in Odoo, except the first invoice of a journal, on
+		// which Odoo proposes the starting number: the deal shows what Odoo shows.
+		if name := w.invoice(inv).Name; name == "/" || name == "" {
+			require.Empty(t, dealProp(deal, "erp_invoice_number"), "a draft has no number yet")
+		} else {
+			t.Logf("first draft of the journal: Odoo shows %q", name)
+			require.Equal(t, name, dealProp(deal, "erp_invoice_number"))
+		}
 		require.Empty(t, dealProp(deal, "erp_paid_date"))
 	})
 
