@@ -78,11 +78,31 @@ func TestIntegrationKillOrderHandoff(t *testing.T) {
 	}
 
 	const rounds = 8
+	interrupted := 0 // orders found unfinished (draft, or confirmed without invoice) at a kill
 	for round := range rounds {
 		winWave(2 + rnd.IntN(2))
-		// serve takes 2-3 s to open both systems; then it hands deals over.
-		delay := time.Duration(4000+rnd.IntN(5000)) * time.Millisecond
-		time.Sleep(delay)
+		// Odd rounds kill at a random point (serve takes 2-3 s to open both
+		// systems, then creates partners and orders); even rounds wait until
+		// Odoo holds a sale order of this wave and kill within the next
+		// second and a half: inside the create, confirm and invoice steps.
+		var delay time.Duration
+		if round%2 == 1 {
+			delay = time.Duration(2000+rnd.IntN(6000)) * time.Millisecond
+			time.Sleep(delay)
+		} else {
+			started := time.Now()
+			last := odoorpc.Domain{odoorpc.Leaf("client_order_ref", "=", won[len(won)-1].id)}
+			for time.Since(started) < 15*time.Second {
+				n, err := w.odoo.SearchCount(w.ctx(), "sale.order", last, nil)
+				require.NoError(t, err)
+				if n > 0 {
+					break
+				}
+				time.Sleep(150 * time.Millisecond)
+			}
+			time.Sleep(time.Duration(rnd.IntN(1500)) * time.Millisecond)
+			delay = time.Since(started).Round(time.Millisecond)
+		}
 		if done, why := srv.exited(); done {
 			require.FailNow(t, "serve ended by itself", why)
 		}
@@ -90,6 +110,9 @@ func TestIntegrationKillOrderHandoff(t *testing.T) {
 		states := map[string]int{}
 		for _, o := range w.orders("") {
 			states[fmt.Sprintf("%s/%d invoices", o.State, len(o.Invoices))]++
+			if o.State != "sale" || len(o.Invoices) == 0 {
+				interrupted++
+			}
 		}
 		partners, err := w.odoo.SearchCount(w.ctx(), "res.partner", odoorpc.Domain{odoorpc.Leaf("ref", "!=", false)}, nil)
 		require.NoError(t, err)
@@ -104,7 +127,11 @@ func TestIntegrationKillOrderHandoff(t *testing.T) {
 		for _, d := range won {
 			got := w.orders(d.id)
 			if len(got) != 1 || got[0].State != "sale" || len(got[0].Invoices) != 1 || !strings.HasPrefix(prop(w.get(hubspot.Deals, d.id), "erp_sync_status"), "synced") {
-				missing = append(missing, fmt.Sprintf("%s (%d orders)", d.id, len(got)))
+				desc := fmt.Sprintf("%s: %d orders", d.id, len(got))
+				for _, o := range got {
+					desc += fmt.Sprintf(", order %d %s with %d invoices", o.ID, o.State, len(o.Invoices))
+				}
+				missing = append(missing, desc+fmt.Sprintf(", erp_sync_status %q", prop(w.get(hubspot.Deals, d.id), "erp_sync_status")))
 			}
 		}
 		if len(missing) == 0 {
@@ -116,7 +143,7 @@ func TestIntegrationKillOrderHandoff(t *testing.T) {
 		require.True(t, time.Since(start) < 3*time.Minute, "every won deal handed over within 3 minutes of the last restart; left: %v", missing)
 		time.Sleep(2 * time.Second)
 	}
-	t.Logf("all %d deals handed over %s after the last restart", len(won), time.Since(start).Round(time.Millisecond))
+	t.Logf("all %d deals handed over %s after the last restart; %d orders were caught unfinished by a kill", len(won), time.Since(start).Round(time.Millisecond), interrupted)
 	require.Zero(t, srv.stop(t, time.Minute), "SIGTERM: serve finishes and exits 0:\n%s", tail(srv.log, 20))
 
 	for _, d := range won {
