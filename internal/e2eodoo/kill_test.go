@@ -167,6 +167,62 @@ func TestIntegrationKillOrderHandoff(t *testing.T) {
 	}
 }
 
+// TestIntegrationKill_InterruptedHandoffIsFinished reproduces, without
+// randomness, the two windows the kill test falls into: Concord died after
+// Odoo created the order of a won deal (a quotation) and before it confirmed
+// it, or after it confirmed it and before it invoiced it; in both cases before
+// Concord recorded the link. The next run must find the order by its customer
+// reference (the deal id) and finish it: confirmed and invoiced, no second
+// order, the deal marked synced.
+func TestIntegrationKill_InterruptedHandoffIsFinished(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, worldOptions{})
+	erpID := w.product("ADO-1", "Adopted gadget", "80")
+	w.syncOK()
+	item := w.crmProductOf(erpID).ID
+	company := w.company("Adopt Inc", "Austin", "US")
+	billing := w.contact(company, "Ada", "Adopt", "ap@adopt.example")
+	first, _ := w.deal("First deal", company, billing, lineSpec{item, "1", "80", ""})
+	w.win(first)
+	w.syncOK() // the customer and contact are in Odoo now, through a normal handoff
+	partner, contact := w.onePartner(company).ID(), w.onePartner(billing).ID()
+
+	for _, tc := range []struct {
+		name    string
+		confirm bool
+	}{{"Quotation", false}, {"ConfirmedNotInvoiced", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			deal, _ := w.deal("Interrupted "+tc.name, company, billing, lineSpec{item, "2", "80", "7"}, lineSpec{item, "1", "75", ""})
+			// What the interrupted attempt wrote, as the connector writes it.
+			ids, err := w.odoo.Create(w.ctx(), "sale.order", []odoorpc.Values{{
+				"partner_id": partner, "partner_invoice_id": contact, "client_order_ref": deal,
+				"order_line": []any{
+					odoorpc.Create(odoorpc.Values{"product_id": erpID, "product_uom_qty": 2, "price_unit": 80, "discount": 7}),
+					odoorpc.Create(odoorpc.Values{"product_id": erpID, "product_uom_qty": 1, "price_unit": 75}),
+				},
+			}}, nil)
+			require.NoError(t, err)
+			if tc.confirm {
+				_, err = w.odoo.Call(w.ctx(), "sale.order", "action_confirm", ids, nil)
+				require.NoError(t, err)
+			}
+			w.win(deal)
+			w.sync()
+			w.sync()
+			o := w.oneOrder(deal)
+			require.Equal(t, ids[0], o.ID, "the interrupted order, finished: no second order")
+			require.Equal(t, "sale", o.State, "confirmed")
+			require.Len(t, o.Invoices, 1, "and invoiced")
+			evs := w.events("--flow", "orders", "--source-id", deal)
+			require.NotEmpty(t, evs)
+			require.NotContains(t, []string{"failed", "dead", "retrying"}, evs[0].Outcome, "%s", evs[0].Error)
+			require.Equal(t, itoa(o.ID), evs[0].TargetID)
+			require.True(t, strings.HasPrefix(prop(w.get(hubspot.Deals, deal), "erp_sync_status"), fmt.Sprintf("synced to erp order %d", o.ID)),
+				"status %q", prop(w.get(hubspot.Deals, deal), "erp_sync_status"))
+		})
+	}
+}
+
 // serveProc is a running `concord serve`.
 type serveProc struct {
 	cmd  *exec.Cmd

@@ -15,7 +15,7 @@ import (
 var concordBin string
 
 // clones is how many Odoo databases the tests take (one per newWorld).
-const clones = 5 // customers, catalogue, orders, payments, kill
+const clones = 6 // customers, catalogue, orders, payments, two kill tests
 
 func TestMain(m *testing.M) {
 	os.Exit(testMain(m))
