@@ -126,7 +126,7 @@ func TestIntegrationKillOrderHandoff(t *testing.T) {
 		var missing []string
 		for _, d := range won {
 			got := w.orders(d.id)
-			if len(got) != 1 || got[0].State != "sale" || len(got[0].Invoices) != 1 || !strings.HasPrefix(prop(w.get(hubspot.Deals, d.id), "erp_sync_status"), "synced") {
+			if len(got) != 1 || got[0].State != "sale" || len(got[0].Invoices) != 1 {
 				desc := fmt.Sprintf("%s: %d orders", d.id, len(got))
 				for _, o := range got {
 					desc += fmt.Sprintf(", order %d %s with %d invoices", o.ID, o.State, len(o.Invoices))
@@ -144,7 +144,6 @@ func TestIntegrationKillOrderHandoff(t *testing.T) {
 		time.Sleep(2 * time.Second)
 	}
 	t.Logf("all %d deals handed over %s after the last restart; %d orders were caught unfinished by a kill", len(won), time.Since(start).Round(time.Millisecond), interrupted)
-	require.Zero(t, srv.stop(t, time.Minute), "SIGTERM: serve finishes and exits 0:\n%s", tail(srv.log, 20))
 
 	for _, d := range won {
 		o := w.oneOrder(d.id)
@@ -165,15 +164,36 @@ func TestIntegrationKillOrderHandoff(t *testing.T) {
 	for _, e := range erp {
 		w.crmProductOf(e) // one CRM product each
 	}
+
+	// Each deal says so: its status written after the order was handed over.
+	var stale []string
+	for wait := time.Now(); ; time.Sleep(time.Second) {
+		stale = stale[:0]
+		for _, d := range won {
+			o := w.oneOrder(d.id)
+			if status := prop(w.get(hubspot.Deals, d.id), "erp_sync_status"); !strings.HasPrefix(status, fmt.Sprintf("synced to erp order %d", o.ID)) {
+				var outcomes []string
+				for _, e := range w.events("--flow", "orders", "--source-id", d.id) {
+					outcomes = append(outcomes, fmt.Sprintf("%d:%s->%s", e.ID, e.Outcome, e.TargetID))
+				}
+				stale = append(stale, fmt.Sprintf("deal %s (order %d) status %q, orders events newest first %v", d.id, o.ID, status, outcomes))
+			}
+		}
+		if len(stale) == 0 || time.Since(wait) > 30*time.Second {
+			break
+		}
+	}
+	require.Empty(t, stale, "every handed-over deal shows its order in erp_sync_status")
+	require.Zero(t, srv.stop(t, time.Minute), "SIGTERM: serve finishes and exits 0:\n%s", tail(srv.log, 20))
 }
 
 // TestIntegrationKill_InterruptedHandoffIsFinished reproduces, without
-// randomness, the two windows the kill test falls into: Concord died after
-// Odoo created the order of a won deal (a quotation) and before it confirmed
-// it, or after it confirmed it and before it invoiced it; in both cases before
-// Concord recorded the link. The next run must find the order by its customer
-// reference (the deal id) and finish it: confirmed and invoiced, no second
-// order, the deal marked synced.
+// randomness, the windows the kill test falls into: Concord died after Odoo
+// created the order of a won deal (a quotation) and before it confirmed it,
+// after it confirmed it and before it invoiced it, or after it invoiced it;
+// in every case before Concord recorded the link. The next run must find the
+// order by its customer reference (the deal id) and finish it: confirmed and
+// invoiced, no second order, the deal marked synced.
 func TestIntegrationKill_InterruptedHandoffIsFinished(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, worldOptions{})
@@ -188,9 +208,9 @@ func TestIntegrationKill_InterruptedHandoffIsFinished(t *testing.T) {
 	partner, contact := w.onePartner(company).ID(), w.onePartner(billing).ID()
 
 	for _, tc := range []struct {
-		name    string
-		confirm bool
-	}{{"Quotation", false}, {"ConfirmedNotInvoiced", true}} {
+		name             string
+		confirm, invoice bool
+	}{{"Quotation", false, false}, {"ConfirmedNotInvoiced", true, false}, {"InvoicedNotRecorded", true, true}} {
 		t.Run(tc.name, func(t *testing.T) {
 			deal, _ := w.deal("Interrupted "+tc.name, company, billing, lineSpec{item, "2", "80", "7"}, lineSpec{item, "1", "75", ""})
 			// What the interrupted attempt wrote, as the connector writes it.
@@ -204,6 +224,13 @@ func TestIntegrationKill_InterruptedHandoffIsFinished(t *testing.T) {
 			require.NoError(t, err)
 			if tc.confirm {
 				_, err = w.odoo.Call(w.ctx(), "sale.order", "action_confirm", ids, nil)
+				require.NoError(t, err)
+			}
+			if tc.invoice {
+				actx := odoorpc.ActiveContext("sale.order", ids...)
+				wiz, err := w.odoo.Create(w.ctx(), "sale.advance.payment.inv", []odoorpc.Values{{"advance_payment_method": "delivered"}}, actx)
+				require.NoError(t, err)
+				_, err = w.odoo.Call(w.ctx(), "sale.advance.payment.inv", "create_invoices", wiz, actx)
 				require.NoError(t, err)
 			}
 			w.win(deal)
