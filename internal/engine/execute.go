@@ -698,7 +698,7 @@ func (e *Engine) applyStatus(ctx context.Context, l *Leg, texts map[string]strin
 			e.log.WarnContext(ctx, "write status field", FlowAttr(l.Name), "system", l.Source, "id", ops[i].ID, "field", l.StatusField, "err", r.Err)
 		}
 	}
-	e.log.InfoContext(ctx, "status written after a restart", FlowAttr(l.Name), "records", len(ops))
+	e.log.InfoContext(ctx, "status written from the queue (the write right after recording did not happen)", FlowAttr(l.Name), "records", len(ops))
 	return nil
 }
 
