@@ -406,6 +406,13 @@ func TestEngine_Quarantine(t *testing.T) {
 	require.Contains(t, reasons["c2"].Reason, "not-an-address")
 	require.Equal(t, "name", reasons["c3"].Field)
 	require.Equal(t, 2, b.erp.Count(model.Account), "the rest of the batch went on")
+	evs, err := b.st.ListEvents(b.ctx, &store.ListEventsParams{Outcome: store.OutcomeQuarantined})
+	require.NoError(t, err)
+	errs := map[string]string{}
+	for _, ev := range evs {
+		errs[ev.SourceID] = ev.Error
+	}
+	require.Equal(t, "name: required field is blank", errs["c3"], "the event names the field")
 
 	// Fixed at the source, the record passes and leaves the quarantine.
 	bad.Fields["email"] = model.Text("fixed@example.com")

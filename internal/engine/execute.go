@@ -423,7 +423,7 @@ func (e *Engine) record(ctx context.Context, bp *BatchPlan, answers []response, 
 			Flow: l.Name, Entity: l.Entity, SourceSystem: l.Source, SourceID: p.Source.ID,
 			TargetSystem: l.Target, TargetID: p.TargetID, ConcordID: p.ConcordID, ConfigVersion: e.version,
 			Snapshot: mustJSON(p.Raw), Plan: planJSON(p), Response: responseJSON(answers[i]),
-			Outcome: o.Outcome, Error: p.Reason, Attempt: b.Attempt, Replay: b.ReplayOf,
+			Outcome: o.Outcome, Error: eventError(p), Attempt: b.Attempt, Replay: b.ReplayOf,
 			StartedAt: started.UTC(), Duration: per,
 		})
 		evIdx = append(evIdx, i)
@@ -645,6 +645,15 @@ func (e *Engine) writeStatus(ctx context.Context, bp *BatchPlan, outs []Outcome)
 	if err != nil {
 		e.log.WarnContext(ctx, "write status field", FlowAttr(l.Name), "system", l.Source, "field", l.StatusField, "err", err)
 	}
+}
+
+// eventError is the error an event records: the reason, led by the field at
+// fault when the reason does not name it ("sku: required field is blank").
+func eventError(p *RecordPlan) string {
+	if p.Field != "" && p.Reason != "" && !strings.Contains(p.Reason, p.Field) {
+		return p.Field + ": " + p.Reason
+	}
+	return p.Reason
 }
 
 // statusTexts are the status texts a batch's outcomes put on source records
