@@ -1,7 +1,10 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"text/tabwriter"
@@ -13,7 +16,8 @@ import (
 
 func newBenchCmd(g *globals) *cobra.Command {
 	var p bench.Params
-	var stores []string
+	var stores, scenarios []string
+	var mysqlDSN string
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure sync throughput and memory through the real store and queue",
@@ -29,7 +33,11 @@ flat. --systems memory uses two in-memory systems that hold every record.
 
 PostgreSQL is measured when --store includes postgres (DSN from --dsn or
 TEST_DATABASE_URL). No config file is needed. Figures are recorded in
-docs/benchmarks.md.`,
+docs/benchmarks.md.
+
+--scenario NAME[,NAME] runs named scenarios instead, each printing its figure next
+to a baseline measured in the same run (--scenario list names them and what each
+needs; --scenario all runs every one).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := g.logger()
@@ -39,6 +47,14 @@ docs/benchmarks.md.`,
 			p.Log = log
 			if p.DSN == "" {
 				p.DSN = os.Getenv("TEST_DATABASE_URL")
+			}
+			if mysqlDSN == "" {
+				mysqlDSN = os.Getenv("TEST_MYSQL_DSN")
+			}
+			if len(scenarios) > 0 {
+				env := bench.Env{Records: p.Records, BatchSize: p.BatchSize, Stores: stores, PostgresDSN: p.DSN, MySQLDSN: mysqlDSN,
+					Log: log, Progress: cmd.ErrOrStderr()}
+				return runScenarios(cmd.Context(), cmd.OutOrStdout(), env, scenarios)
 			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', tabwriter.AlignRight)
 			fmt.Fprintf(w, "STORE\tSYSTEMS\tRECORDS\tSECONDS\tCHANGES/S\tRAW INSERT/S\tRAW/SYNC\tPEAK HEAP MB\tRSS 10%% MB\tRSS 50%% MB\tRSS 100%% MB\tPEAK RSS MB\t\n")
@@ -77,6 +93,81 @@ docs/benchmarks.md.`,
 	cmd.Flags().IntVar(&p.BatchSize, "batch", 1000, "records per batch")
 	cmd.Flags().StringSliceVar(&stores, "store", []string{"sqlite"}, "stores to measure: sqlite, postgres")
 	cmd.Flags().StringVar(&p.DSN, "dsn", "", "PostgreSQL DSN for --store postgres")
+	cmd.Flags().StringSliceVar(&scenarios, "scenario", nil, "run these scenarios, each next to its baseline: a name, a comma-separated list, all, or list to name them")
+	cmd.Flags().StringVar(&mysqlDSN, "mysql-dsn", "", "MySQL/MariaDB DSN for the scenarios that write into one (default TEST_MYSQL_DSN)")
 	cmd.Flags().StringVar(&p.Systems, "systems", "stream", "the systems synced: stream (generated source, counting sink: nothing held per record) or memory (in-memory systems)")
 	return cmd
+}
+
+// runScenarios runs the named scenarios (all, or list to print them) and
+// prints one row per figure as soon as its scenario ends.
+func runScenarios(ctx context.Context, out io.Writer, env bench.Env, names []string) error {
+	if len(names) == 1 && names[0] == "list" {
+		w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		fmt.Fprintf(w, "SCENARIO\tMEASURES\tNEEDS\n")
+		for _, s := range bench.Scenarios() {
+			fmt.Fprintf(w, "%s\t%s\t%s\n", s.Name, s.Summary, s.Needs)
+		}
+		return w.Flush()
+	}
+	var run []bench.Scenario
+	for _, n := range names {
+		if n == "all" {
+			run = bench.Scenarios()
+			break
+		}
+		s, ok := bench.Lookup(n)
+		if !ok {
+			return usageErr(fmt.Errorf("--scenario %q: no such scenario (have %s; list describes them)", n, bench.Names()))
+		}
+		run = append(run, s)
+	}
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(w, "SCENARIO\tCASE\tCONCORD\tBASELINE\tRATIO\tTARGET\tNOTE\n")
+	var failed error
+	for _, s := range run {
+		dir, err := os.MkdirTemp("", "concord-bench-"+s.Name+"-")
+		if err != nil {
+			return err
+		}
+		env.Dir = dir
+		figs, err := s.Run(ctx, env)
+		os.RemoveAll(dir)
+		for _, f := range figs {
+			ratio := "-"
+			if r := f.Ratio(); r > 0 {
+				ratio = fmt.Sprintf("%.2fx", r)
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s %s\t%s (%s)\t%s\t%s\t%s\n", s.Name, f.Case, num(f.Value), f.Unit, num(f.Baseline), f.BaselineName, ratio, f.Target, f.Note)
+		}
+		if err != nil {
+			if errors.Is(err, bench.ErrMissing) && len(run) > 1 { // all: say what was skipped, go on
+				fmt.Fprintf(w, "%s\tnot run: %v\t\t\t\t\t\n", s.Name, err)
+			} else {
+				failed = errors.Join(failed, fmt.Errorf("scenario %s: %w", s.Name, err))
+			}
+		}
+		if err := w.Flush(); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(w, "\n(go %s, %s/%s, %d CPUs; ratio = times worse than the baseline)\n", runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	return failed
+}
+
+// num prints a figure with the precision its size needs.
+func num(v float64) string {
+	switch {
+	case v == 0:
+		return "-"
+	case v >= 100:
+		return fmt.Sprintf("%.0f", v)
+	case v >= 1:
+		return fmt.Sprintf("%.2f", v)
+	default:
+		return fmt.Sprintf("%.3f", v)
+	}
 }

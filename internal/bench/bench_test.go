@@ -2,6 +2,7 @@ package bench_test
 
 import (
 	"context"
+	"io"
 	"os"
 	"testing"
 
@@ -51,4 +52,31 @@ func TestRun(t *testing.T) {
 	}
 	_, err := bench.Run(context.Background(), bench.Params{Records: 10, Store: "sqlite", Dir: t.TempDir(), Systems: "nope"})
 	require.ErrorContains(t, err, `systems "nope"`)
+}
+
+// TestScenario_Engine runs the engine scenario small: one figure per store,
+// next to a baseline from the same run, and a clear error for a missing DSN.
+func TestScenario_Engine(t *testing.T) {
+	t.Parallel()
+	s, ok := bench.Lookup("engine")
+	require.True(t, ok)
+	figs, err := s.Run(context.Background(), bench.Env{Records: 300, BatchSize: 100, Stores: []string{"sqlite"}, Dir: t.TempDir(), Progress: io.Discard})
+	require.NoError(t, err)
+	require.Len(t, figs, 1)
+	require.Equal(t, "changes/s", figs[0].Unit)
+	require.Positive(t, figs[0].Value)
+	require.Positive(t, figs[0].Baseline)
+	require.Positive(t, figs[0].Ratio())
+
+	_, err = s.Run(context.Background(), bench.Env{Records: 10, Stores: []string{"postgres"}, Dir: t.TempDir(), Progress: io.Discard})
+	require.ErrorIs(t, err, bench.ErrMissing)
+	_, ok = bench.Lookup("nope")
+	require.False(t, ok)
+}
+
+func TestFigure_Ratio(t *testing.T) {
+	t.Parallel()
+	require.InDelta(t, 2.0, bench.Figure{Value: 50, Baseline: 100}.Ratio(), 1e-9)                      // a rate half the baseline's
+	require.InDelta(t, 3.0, bench.Figure{Value: 30, Baseline: 10, LowerIsBetter: true}.Ratio(), 1e-9) // a duration three times as long
+	require.Zero(t, bench.Figure{Value: 30}.Ratio())
 }
