@@ -806,6 +806,9 @@ func (e *Engine) settleLinks(ctx context.Context, tx store.Tx, l *Leg, pairs []l
 }
 
 func mustJSON(v any) []byte {
+	if r, ok := v.(model.Record); ok { // the hot path: no reflection, no re-validation of the output
+		return r.AppendJSON(make([]byte, 0, 256))
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		// Records and plans hold only JSON-safe values; this is a programming error.

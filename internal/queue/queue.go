@@ -260,7 +260,7 @@ func (q *Queue) EnqueueTx(ctx context.Context, tx store.Tx, batches []engine.Bat
 		if b.Live {
 			prio = 1
 		}
-		blob, err := json.Marshal(b)
+		blob, err := b.MarshalJSON() // hand-written: encoding/json would re-validate its output
 		if err != nil {
 			return fmt.Errorf("enqueue: encode batch: %w", err)
 		}
@@ -553,7 +553,7 @@ func (q *Queue) take(id int64, nonce uint64) (engine.Batch, bool) {
 // checkpoint replaces a job's payload with what is left of its batch, inside
 // the transaction that records the part done.
 func (q *Queue) checkpoint(ctx context.Context, tx store.Tx, id int64, rest engine.Batch) error {
-	blob, err := json.Marshal(rest)
+	blob, err := rest.MarshalJSON()
 	if err != nil {
 		return fmt.Errorf("encode rest of batch %d: %w", id, err)
 	}

@@ -34,8 +34,9 @@ type Store struct {
 var _ store.Store = (*Store)(nil)
 
 // Open opens (creating if needed) the SQLite database at path, sets WAL mode,
-// busy_timeout, foreign keys and synchronous=NORMAL, limits the pool to one
-// connection, and applies pending migrations. path may be ":memory:" for a
+// busy_timeout, foreign keys, synchronous=NORMAL and temp_store=MEMORY, limits
+// the writing pool to one connection (with a read-only pool beside it for the
+// engine's lookups outside a transaction), and applies pending migrations. path may be ":memory:" for a
 // private in-memory database; it must not contain '?'. A new database file is
 // created with mode 0600 (its -wal and -shm files take the same mode); an
 // existing file's mode is left alone. A nil logger discards logs.
@@ -47,7 +48,8 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error)
 		return nil, fmt.Errorf("open sqlite store: %w", err)
 	}
 	dsn := path + fmt.Sprintf("?_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)"+
-		"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate", BusyTimeoutMillis)
+		"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=temp_store(MEMORY)"+
+		"&_txlock=immediate", BusyTimeoutMillis)
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
@@ -60,7 +62,16 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error)
 		_ = db.Close()
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 	}
+	var reader *sql.DB
+	if path != ":memory:" { // a second :memory: pool would be another database
+		reader, err = openReader(ctx, path)
+		if err != nil {
+			_ = db.Close()
+			return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+		}
+	}
 	s := &Store{Store: sqlstore.New(sqlstore.Config{
+		Reader:            reader,
 		DB:                db,
 		Dialect:           sqlstore.SQLite,
 		Logger:            logger,
@@ -74,10 +85,33 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error)
 		err = s.PrepareHot(ctx)
 	}
 	if err != nil {
-		_ = db.Close()
+		_ = s.Close()
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 	}
 	return s, nil
+}
+
+// readers is the size of the read-only pool: WAL lets readers run beside the
+// one writer, so the engine's lookups need not wait for a recording
+// transaction to commit.
+const readers = 2
+
+// openReader opens the read-only pool for the store's hot lookups.
+func openReader(ctx context.Context, path string) (*sql.DB, error) {
+	dsn := path + fmt.Sprintf("?_pragma=busy_timeout(%d)&_pragma=query_only(1)", BusyTimeoutMillis)
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(readers)
+	db.SetMaxIdleConns(readers)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
+	if err := db.PingContext(ctx); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("read pool: %w", err)
+	}
+	return db, nil
 }
 
 // FileMode is the mode of a database file the store creates: it holds customer

@@ -1,12 +1,15 @@
 package sqlitestore_test
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/concord-sync/concord/internal/model"
 	"github.com/concord-sync/concord/internal/store"
 	"github.com/concord-sync/concord/internal/store/sqlitestore"
 	"github.com/concord-sync/concord/internal/store/storetest"
@@ -87,4 +90,39 @@ func TestOpen(t *testing.T) {
 func BenchmarkInsertBatch(b *testing.B) {
 	b.Run("WriteOnly", func(b *testing.B) { storetest.BenchInsertBatch(b, openTemp(b), false) })
 	b.Run("WithLookups", func(b *testing.B) { storetest.BenchInsertBatch(b, openTemp(b), true) })
+}
+
+// TestStore_LookupsBesideWriter: the engine's hot lookups made outside a
+// transaction (links, fingerprints) run on the read-only pool, so they answer
+// while a recording transaction holds the one writer connection, and they see
+// only what is committed. Without the read pool they wait for the writer.
+func TestStore_LookupsBesideWriter(t *testing.T) {
+	t.Parallel()
+	s := openTemp(t)
+	ctx := t.Context()
+	at := time.Now().UTC()
+	require.NoError(t, s.InTx(ctx, func(tx store.Tx) error {
+		return tx.PutLinks(ctx, &store.PutLinksParams{Links: []store.Link{{Entity: model.Account, ConcordID: "k1", System: "crm", ExternalID: "c1", CreatedAt: at, UpdatedAt: at}}})
+	}))
+	require.NoError(t, s.InTx(ctx, func(tx store.Tx) error {
+		if err := tx.PutLinks(ctx, &store.PutLinksParams{Links: []store.Link{{Entity: model.Account, ConcordID: "k2", System: "crm", ExternalID: "c2", CreatedAt: at, UpdatedAt: at}}}); err != nil {
+			return err
+		}
+		if err := tx.PutFingerprints(ctx, []store.Fingerprint{{Flow: "f", System: "crm", Entity: model.Account, ExternalID: "c2", Hash: "h", UpdatedAt: at}}); err != nil {
+			return err
+		}
+		lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		links, err := s.GetLinks(lctx, &store.GetLinksParams{System: "crm", Entity: model.Account, ExternalIDs: []string{"c1", "c2"}})
+		require.NoError(t, err, "a lookup outside the transaction waited for the writer")
+		require.Contains(t, links, "c1")
+		require.NotContains(t, links, "c2", "an uncommitted link was read")
+		fps, err := s.GetFingerprints(lctx, &store.GetFingerprintsParams{Flow: "f", System: "crm", Entity: model.Account, ExternalIDs: []string{"c2"}})
+		require.NoError(t, err)
+		require.Empty(t, fps, "an uncommitted fingerprint was read")
+		return nil
+	}))
+	links, err := s.GetLinks(ctx, &store.GetLinksParams{System: "crm", Entity: model.Account, ExternalIDs: []string{"c1", "c2"}})
+	require.NoError(t, err)
+	require.Len(t, links, 2, "committed links are read from the read pool")
 }

@@ -27,7 +27,7 @@ func (o *ops) GetFingerprints(ctx context.Context, p *store.GetFingerprintsParam
 	}
 	ids := dedupe(p.ExternalIDs)
 	collect := func(q string, args ...any) error {
-		rows, err := o.query(ctx, q, args...)
+		rows, err := o.read(ctx, q, args...)
 		if err != nil {
 			return err
 		}

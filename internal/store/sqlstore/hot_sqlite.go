@@ -109,6 +109,22 @@ func (s *Store) PrepareHot(ctx context.Context) error {
 		}
 	}
 	s.stmts = stmts
+	if s.reader == nil {
+		return nil
+	}
+	reads := make(map[string]*sql.Stmt, 3*10)
+	for _, build := range []func(int) string{sqliteLinksByExternalSQL, sqliteLinksByConcordSQL, sqliteFingerprintsGetSQL} {
+		for rows := 1; rows <= hotChunk; rows <<= 1 {
+			q := build(rows)
+			st, err := s.reader.PrepareContext(ctx, q)
+			if err != nil {
+				closeStmts(reads)
+				return fmt.Errorf("prepare read statements: %w", err)
+			}
+			reads[q] = st
+		}
+	}
+	s.readStmts = reads
 	return nil
 }
 
@@ -135,6 +151,18 @@ func (o *ops) exec(ctx context.Context, q string, args ...any) (sql.Result, erro
 		return st.ExecContext(ctx, args...)
 	}
 	return o.q.ExecContext(ctx, q, args...)
+}
+
+// read runs the read-only query q: outside a transaction on the reader pool
+// when the store has one, else as query does.
+func (o *ops) read(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if o.tx != nil || o.s.reader == nil {
+		return o.query(ctx, q, args...)
+	}
+	if st := o.s.readStmts[q]; st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return o.s.reader.QueryContext(ctx, q, args...)
 }
 
 // query runs q, prepared if it is a hot statement.

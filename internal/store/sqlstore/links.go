@@ -203,7 +203,7 @@ func (o *ops) getLinks(ctx context.Context, system string, entity model.Entity, 
 	}
 	ids = dedupe(ids)
 	collect := func(q string, args ...any) error {
-		rows, err := o.query(ctx, q, args...)
+		rows, err := o.read(ctx, q, args...)
 		if err != nil {
 			return err
 		}

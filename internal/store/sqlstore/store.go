@@ -38,6 +38,12 @@ type Config struct {
 	// pgx.QueryExecModeCacheDescribe, so that they are planned for the actual
 	// arrays instead of falling back to a generic plan.
 	BatchArgs []any
+	// Reader, when set, is a second pool on the same database, opened read
+	// only, for the engine's hot lookups made outside a transaction (links and
+	// fingerprints): on SQLite, whose writer pool holds one connection, they
+	// then run beside the writing transactions instead of waiting for them.
+	// The Store owns it and closes it on Close.
+	Reader *sql.DB
 }
 
 // Store implements store.Store on database/sql. All methods are safe for
@@ -54,7 +60,11 @@ type Store struct {
 	batchArgs []any
 	// stmts are the prepared SQLite hot-path statements by text; read-only
 	// after PrepareHot.
-	stmts     map[string]*sql.Stmt
+	stmts map[string]*sql.Stmt
+	// reader and readStmts are Config.Reader and the hot lookups prepared on
+	// it; nil without a reader.
+	reader    *sql.DB
+	readStmts map[string]*sql.Stmt
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -71,7 +81,7 @@ func New(cfg Config) *Store {
 	if isUnique == nil {
 		isUnique = func(error) bool { return false }
 	}
-	s := &Store{db: cfg.DB, dialect: cfg.Dialect, logger: logger, isUnique: isUnique, batchArgs: cfg.BatchArgs}
+	s := &Store{db: cfg.DB, dialect: cfg.Dialect, logger: logger, isUnique: isUnique, batchArgs: cfg.BatchArgs, reader: cfg.Reader}
 	s.ops = ops{s: s, q: cfg.DB}
 	return s
 }
@@ -86,7 +96,11 @@ func (s *Store) Dialect() string { return string(s.dialect) }
 // the first call's result.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		if err := errors.Join(closeStmts(s.stmts), s.db.Close()); err != nil {
+		errs := []error{closeStmts(s.stmts), closeStmts(s.readStmts), s.db.Close()}
+		if s.reader != nil {
+			errs = append(errs, s.reader.Close())
+		}
+		if err := errors.Join(errs...); err != nil {
 			s.closeErr = fmt.Errorf("close store: %w", err)
 		}
 	})
