@@ -76,7 +76,7 @@ func TestScenario_Engine(t *testing.T) {
 
 func TestFigure_Ratio(t *testing.T) {
 	t.Parallel()
-	require.InDelta(t, 2.0, bench.Figure{Value: 50, Baseline: 100}.Ratio(), 1e-9)                      // a rate half the baseline's
+	require.InDelta(t, 2.0, bench.Figure{Value: 50, Baseline: 100}.Ratio(), 1e-9)                     // a rate half the baseline's
 	require.InDelta(t, 3.0, bench.Figure{Value: 30, Baseline: 10, LowerIsBetter: true}.Ratio(), 1e-9) // a duration three times as long
 	require.Zero(t, bench.Figure{Value: 30}.Ratio())
 }
