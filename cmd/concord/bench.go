@@ -18,6 +18,7 @@ func newBenchCmd(g *globals) *cobra.Command {
 	var p bench.Params
 	var stores, scenarios []string
 	var mysqlDSN string
+	var repeat int
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure sync throughput and memory through the real store and queue",
@@ -52,7 +53,7 @@ needs; --scenario all runs every one).`,
 				mysqlDSN = os.Getenv("TEST_MYSQL_DSN")
 			}
 			if len(scenarios) > 0 {
-				env := bench.Env{Records: p.Records, BatchSize: p.BatchSize, Stores: stores, PostgresDSN: p.DSN, MySQLDSN: mysqlDSN,
+				env := bench.Env{Records: p.Records, BatchSize: p.BatchSize, Repeat: repeat, Stores: stores, PostgresDSN: p.DSN, MySQLDSN: mysqlDSN,
 					Log: log, Progress: cmd.ErrOrStderr()}
 				return runScenarios(cmd.Context(), cmd.OutOrStdout(), env, scenarios)
 			}
@@ -94,6 +95,7 @@ needs; --scenario all runs every one).`,
 	cmd.Flags().StringSliceVar(&stores, "store", []string{"sqlite"}, "stores to measure: sqlite, postgres")
 	cmd.Flags().StringVar(&p.DSN, "dsn", "", "PostgreSQL DSN for --store postgres")
 	cmd.Flags().StringSliceVar(&scenarios, "scenario", nil, "run these scenarios, each next to its baseline: a name, a comma-separated list, all, or list to name them")
+	cmd.Flags().IntVar(&repeat, "repeat", 1, "with --scenario: run each measurement and its baseline this many times, alternately, and print the medians")
 	cmd.Flags().StringVar(&mysqlDSN, "mysql-dsn", "", "MySQL/MariaDB DSN for the scenarios that write into one (default TEST_MYSQL_DSN)")
 	cmd.Flags().StringVar(&p.Systems, "systems", "stream", "the systems synced: stream (generated source, counting sink: nothing held per record) or memory (in-memory systems)")
 	return cmd

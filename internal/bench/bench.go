@@ -222,7 +222,8 @@ func Run(ctx context.Context, p Params) (Result, error) {
 }
 
 // rawInsert writes, in one transaction on a fresh store, the rows a sync of
-// p.Records changes records: one event, two links and one fingerprint each.
+// p.Records changes records: one event (with a snapshot, plan and answer of the
+// sizes the sync records), two links and one fingerprint each.
 func rawInsert(ctx context.Context, p Params) (float64, error) {
 	st, drop, err := openStore(ctx, p, "raw.db")
 	if err != nil {
@@ -242,10 +243,10 @@ func rawInsert(ctx context.Context, p Params) (float64, error) {
 			for k := range n {
 				i := from + k
 				r := account(i)
-				snap := fmt.Appendf(nil, `{"entity":"account","id":%q,"fields":{"name":{"k":"text","s":%q}}}`, r.ID, r.Fields["name"].Str)
 				cid := fmt.Sprintf("raw-%d", i)
 				events[k] = store.Event{Flow: "raw", Entity: model.Account, SourceSystem: "crm", SourceID: r.ID, TargetSystem: "erp", TargetID: "m" + r.ID,
-					ConcordID: cid, ConfigVersion: "bench", Snapshot: snap, Plan: snap, Outcome: store.OutcomeCreated, Attempt: 1, StartedAt: now}
+					ConcordID: cid, ConfigVersion: "bench", Snapshot: r.AppendJSON(nil), Plan: createPlan(r), Response: fmt.Appendf(nil, `{"id":"m%s","version":"v1"}`, r.ID),
+					Outcome: store.OutcomeCreated, Attempt: 1, StartedAt: now}
 				links = append(links, store.Link{Entity: model.Account, ConcordID: cid, System: "crm", ExternalID: r.ID},
 					store.Link{Entity: model.Account, ConcordID: cid, System: "erp", ExternalID: "m" + r.ID})
 				fps[k] = store.Fingerprint{Flow: "raw", System: "crm", Entity: model.Account, ExternalID: r.ID, Hash: r.Fields.Fingerprint(benchFields), UpdatedAt: now}
@@ -266,6 +267,23 @@ func rawInsert(ctx context.Context, p Params) (float64, error) {
 		return 0, fmt.Errorf("raw insert: %w", err)
 	}
 	return float64(p.Records) / time.Since(start).Seconds(), nil
+}
+
+// createPlan is an event plan of the size the sync records for a create: every
+// field moved, from nothing to its value.
+func createPlan(r model.Record) []byte {
+	b := []byte(`{"action":"create","changes":[`)
+	for i, f := range benchFields {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"field":`...)
+		b = model.AppendJSONString(b, f)
+		b = append(b, `,"from":null,"to":`...)
+		b = r.Fields[f].AppendJSON(b)
+		b = append(b, '}')
+	}
+	return append(b, "]}"...)
 }
 
 // watchHeap samples the Go heap until the returned func is called.

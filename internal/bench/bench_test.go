@@ -80,3 +80,10 @@ func TestFigure_Ratio(t *testing.T) {
 	require.InDelta(t, 3.0, bench.Figure{Value: 30, Baseline: 10, LowerIsBetter: true}.Ratio(), 1e-9) // a duration three times as long
 	require.Zero(t, bench.Figure{Value: 30}.Ratio())
 }
+
+func TestMedian(t *testing.T) {
+	t.Parallel()
+	require.Zero(t, bench.Median(nil))
+	require.InDelta(t, 2.0, bench.Median([]float64{3, 1, 2}), 1e-9)
+	require.InDelta(t, 2.5, bench.Median([]float64{4, 1, 3, 2}), 1e-9)
+}

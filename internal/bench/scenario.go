@@ -30,6 +30,10 @@ type Env struct {
 	// own default.
 	Records   int
 	BatchSize int
+	// Repeat runs a scenario's measurement and its baseline this many times,
+	// alternately, and reports the medians, so that a change of load during
+	// the run moves both (0 or 1: once).
+	Repeat int
 	// Stores are the engine stores to measure (sqlite, postgres).
 	Stores []string
 	// PostgresDSN and MySQLDSN point at servers where the scenario may create
@@ -121,20 +125,35 @@ func engineScenario() Scenario {
 				if s == "postgres" && env.PostgresDSN == "" {
 					return out, missing("engine", "--dsn or TEST_DATABASE_URL for --store postgres")
 				}
-				dir, err := os.MkdirTemp(env.Dir, "engine-")
-				if err != nil {
-					return out, err
+				// Each Run syncs, then inserts the same rows raw: repeated, the
+				// two alternate, and the medians are compared.
+				var syncs, raws []float64
+				var r Result
+				for k := range max(env.Repeat, 1) {
+					dir, err := os.MkdirTemp(env.Dir, "engine-")
+					if err != nil {
+						return out, err
+					}
+					fmt.Fprintf(env.Progress, "engine: %d records on %s (run %d of %d)\n", records, s, k+1, max(env.Repeat, 1))
+					got, err := Run(ctx, Params{Records: records, BatchSize: env.BatchSize, Store: s, DSN: env.PostgresDSN, Dir: dir, Log: env.Log})
+					if err != nil {
+						return out, err
+					}
+					if k == 0 {
+						r = got // memory: the first run's (the peak RSS is the process's, raw inserts included after it)
+					}
+					syncs, raws = append(syncs, got.ChangesPerS), append(raws, got.RawPerS)
 				}
-				fmt.Fprintf(env.Progress, "engine: %d records on %s\n", records, s)
-				r, err := Run(ctx, Params{Records: records, BatchSize: env.BatchSize, Store: s, DSN: env.PostgresDSN, Dir: dir, Log: env.Log})
-				if err != nil {
-					return out, err
-				}
+				r.ChangesPerS, r.RawPerS = median(syncs), median(raws)
 				target := ">= 50,000/s and <= 2x"
 				if s == "postgres" {
 					target = ">= 20,000/s and <= 2x"
 				}
-				out = append(out, Figure{Scenario: "engine", Case: fmt.Sprintf("%s, %d changes", s, records),
+				runs := ""
+				if env.Repeat > 1 {
+					runs = fmt.Sprintf(", median of %d", env.Repeat)
+				}
+				out = append(out, Figure{Scenario: "engine", Case: fmt.Sprintf("%s, %d changes%s", s, records, runs),
 					Value: r.ChangesPerS, Unit: "changes/s", Baseline: r.RawPerS, BaselineName: "raw insert of the same rows",
 					Target: target, Note: fmt.Sprintf("RSS %s/%s/%s MiB at 10/50/100 %%, peak %s MiB",
 						mib(r.RSSAt[0]), mib(r.RSSAt[1]), mib(r.RSSAt[2]), mib(r.PeakRSS))})
@@ -142,6 +161,20 @@ func engineScenario() Scenario {
 			return out, nil
 		},
 	}
+}
+
+// median returns the middle value of xs (the mean of the two middle ones for
+// an even count); 0 for none.
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if n := len(s); n%2 == 0 {
+		return (s[n/2-1] + s[n/2]) / 2
+	}
+	return s[len(s)/2]
 }
 
 func mib(b uint64) string {

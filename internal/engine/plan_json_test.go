@@ -34,6 +34,18 @@ func TestPlanJSON(t *testing.T) {
 	}
 }
 
+// TestResponseJSON pins the hand-written encoding of the target's answer to
+// encoding/json's, escapes included.
+func TestResponseJSON(t *testing.T) {
+	t.Parallel()
+	require.Nil(t, responseJSON(response{}))
+	for _, r := range []response{{ID: "42"}, {ID: "42", Version: "7"}, {Error: "refused: \"name\" <blank>\n"}, {Version: "v"}, {ID: "é", Version: "1", Error: "x"}} {
+		want, err := json.Marshal(r)
+		require.NoError(t, err)
+		require.Equal(t, string(want), string(responseJSON(r)))
+	}
+}
+
 // TestBatch_MarshalJSON round-trips a batch through the hand-written encoder.
 func TestBatch_MarshalJSON(t *testing.T) {
 	t.Parallel()
