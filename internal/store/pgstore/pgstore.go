@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -35,6 +36,13 @@ func Open(ctx context.Context, dsn string, logger *slog.Logger) (*Store, error) 
 	if err != nil {
 		return nil, fmt.Errorf("open postgres store: %w", err)
 	}
+	// database/sql keeps 2 idle connections by default: the poller, the
+	// workers (each holding its leg's lock on a pinned connection), the
+	// recording transactions and River's fetcher and completer need more at
+	// once, and every connection over 2 was closed after use and opened again
+	// (a new backend and new statement descriptions each time).
+	db.SetMaxIdleConns(idleConns)
+	db.SetConnMaxIdleTime(5 * time.Minute)
 	if err := db.PingContext(ctx); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("open postgres store: %w", err)
@@ -59,6 +67,9 @@ func Open(ctx context.Context, dsn string, logger *slog.Logger) (*Store, error) 
 	}
 	return s, nil
 }
+
+// idleConns is how many connections the pool keeps open between uses.
+const idleConns = 16
 
 func isUniqueViolation(err error) bool {
 	var e *pgconn.PgError
