@@ -2,10 +2,13 @@ package pgstore_test
 
 import (
 	"os"
+	"sync"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/concord-sync/concord/internal/model"
 	"github.com/concord-sync/concord/internal/store"
 	"github.com/concord-sync/concord/internal/store/pgstore"
 	"github.com/concord-sync/concord/internal/store/storetest"
@@ -64,4 +67,26 @@ func TestOpen(t *testing.T) {
 func BenchmarkInsertBatch(b *testing.B) {
 	b.Run("WriteOnly", func(b *testing.B) { storetest.BenchInsertBatch(b, openSchema(b), false) })
 	b.Run("WithLookups", func(b *testing.B) { storetest.BenchInsertBatch(b, openSchema(b), true) })
+}
+
+// TestOpen_KeepsConnections: the engine's poller, workers, recording
+// transactions and River use several connections at once; the pool keeps
+// them open between uses instead of closing all but two and connecting again
+// (a new backend and new statement descriptions each time).
+func TestOpen_KeepsConnections(t *testing.T) {
+	t.Parallel()
+	s := openSchema(t)
+	for range 5 {
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				_, err := s.GetLinks(t.Context(), &store.GetLinksParams{System: "crm", Entity: model.Account, ExternalIDs: []string{"c1"}})
+				assert.NoError(t, err)
+			})
+		}
+		wg.Wait()
+	}
+	st := s.DB().Stats()
+	require.Zero(t, st.MaxIdleClosed, "connections closed for want of idle room: %+v", st)
+	require.Zero(t, st.MaxIdleTimeClosed)
 }
