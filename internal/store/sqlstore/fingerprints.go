@@ -42,8 +42,9 @@ func (o *ops) GetFingerprints(ctx context.Context, p *store.GetFingerprintsParam
 	}
 	var err error
 	if o.pg() {
-		err = collect("SELECT "+fingerprintCols+
-			" FROM concord_fingerprint WHERE flow = $1 AND system = $2 AND entity = $3 AND external_id = ANY($4)",
+		// One index probe per id, whatever the statistics (see pgProbe in links.go).
+		err = collect("SELECT f.* FROM unnest($4::text[]) AS k(id) CROSS JOIN LATERAL (SELECT "+fingerprintCols+
+			" FROM concord_fingerprint WHERE flow = $1 AND system = $2 AND entity = $3 AND external_id = k.id OFFSET 0) f",
 			o.batch(p.Flow, p.System, string(p.Entity), ids)...)
 	} else {
 		args := make([]any, 0, min(len(ids), hotChunk)+3)
