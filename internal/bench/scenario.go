@@ -80,6 +80,7 @@ func (f Figure) Ratio() float64 {
 func Scenarios() []Scenario {
 	return []Scenario{
 		engineScenario(),
+		hubspotScenario(),
 	}
 }
 
