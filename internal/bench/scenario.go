@@ -81,6 +81,7 @@ func Scenarios() []Scenario {
 	return []Scenario{
 		engineScenario(),
 		hubspotScenario(),
+		trytonScenario(),
 	}
 }
 
