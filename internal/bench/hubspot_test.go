@@ -81,3 +81,22 @@ func TestSteadyRate(t *testing.T) {
 		})
 	}
 }
+
+// TestHubSpotFigure_Repeat: repeated runs print the median run's figure and
+// every run's rate.
+func TestHubSpotFigure_Repeat(t *testing.T) {
+	t.Parallel()
+	run := func(steady float64) hubspotResult {
+		return hubspotResult{Records: 40000, Limit: 190, Elapsed: 22 * time.Second, Steady: steady, SteadyUpserts: 210, Ceiling: 1900}
+	}
+	f := hubspotFigure("sqlite", []hubspotResult{run(1900), run(1700), run(1850)})
+	require.InDelta(t, 1850.0, f.Value, 1e-9)
+	require.Contains(t, f.Case, "median run of 3")
+	require.Contains(t, f.Note, "the runs' records/s 1900, 1700, 1850")
+
+	f = hubspotFigure("sqlite", []hubspotResult{run(1800), run(1700)})
+	require.InDelta(t, 1700.0, f.Value, 1e-9) // the lower middle: a run that happened
+
+	f = hubspotFigure("sqlite", []hubspotResult{run(1800)})
+	require.NotContains(t, f.Case, "median")
+}

@@ -80,3 +80,17 @@ func TestTrytonParamsFrom(t *testing.T) {
 	require.True(t, ok)
 	require.Contains(t, s.Needs, "TRYTON_URL")
 }
+
+// TestTrytonFigure: the connector's rate against the plain client's, as the
+// medians of the runs.
+func TestTrytonFigure(t *testing.T) {
+	t.Parallel()
+	f := trytonFigure([]trytonResult{{Records: 1000, ConnectorPerS: 190, PlainPerS: 200}, {Records: 1000, ConnectorPerS: 150, PlainPerS: 210},
+		{Records: 1000, ConnectorPerS: 170, PlainPerS: 160}})
+	require.InDelta(t, 170.0, f.Value, 1e-9)
+	require.InDelta(t, 200.0, f.Baseline, 1e-9)
+	require.InDelta(t, 200.0/170, f.Ratio(), 1e-9)
+	require.Equal(t, "1000 party creates, 50 per call, medians of 3 runs", f.Case)
+	require.Contains(t, f.Note, "190/200, 150/210, 170/160")
+	require.Equal(t, "parties/s", f.Unit)
+}
