@@ -38,7 +38,8 @@ docs/benchmarks.md.
 
 --scenario NAME[,NAME] runs named scenarios instead, each printing its figure next
 to a baseline measured in the same run (--scenario list names them and what each
-needs; --scenario all runs every one).`,
+needs; --scenario all runs every one). --records and --batch, when given, change a
+scenario's size and batch; unset, each scenario uses its own defaults.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := g.logger()
@@ -55,6 +56,13 @@ needs; --scenario all runs every one).`,
 			if len(scenarios) > 0 {
 				env := bench.Env{Records: p.Records, BatchSize: p.BatchSize, Repeat: repeat, Stores: stores, PostgresDSN: p.DSN, MySQLDSN: mysqlDSN,
 					Log: log, Progress: cmd.ErrOrStderr()}
+				// Unset, --records and --batch leave each scenario its own defaults.
+				if !cmd.Flags().Changed("records") {
+					env.Records = 0
+				}
+				if !cmd.Flags().Changed("batch") {
+					env.BatchSize = 0
+				}
 				return runScenarios(cmd.Context(), cmd.OutOrStdout(), env, scenarios)
 			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', tabwriter.AlignRight)
@@ -90,8 +98,8 @@ needs; --scenario all runs every one).`,
 			return w.Flush()
 		},
 	}
-	cmd.Flags().IntVar(&p.Records, "records", 100000, "changes to sync")
-	cmd.Flags().IntVar(&p.BatchSize, "batch", 1000, "records per batch")
+	cmd.Flags().IntVar(&p.Records, "records", 100000, "changes to sync (with --scenario: each scenario's default when unset)")
+	cmd.Flags().IntVar(&p.BatchSize, "batch", 1000, "records per batch (with --scenario: each scenario's default when unset)")
 	cmd.Flags().StringSliceVar(&stores, "store", []string{"sqlite"}, "stores to measure: sqlite, postgres")
 	cmd.Flags().StringVar(&p.DSN, "dsn", "", "PostgreSQL DSN for --store postgres")
 	cmd.Flags().StringSliceVar(&scenarios, "scenario", nil, "run these scenarios, each next to its baseline: a name, a comma-separated list, all, or list to name them")

@@ -80,6 +80,8 @@ func (f Figure) Ratio() float64 {
 func Scenarios() []Scenario {
 	return []Scenario{
 		engineScenario(),
+		hubspotScenario(),
+		trytonScenario(),
 	}
 }
 
