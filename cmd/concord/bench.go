@@ -154,7 +154,10 @@ func runScenarios(ctx context.Context, out io.Writer, env bench.Env, names []str
 			if errors.Is(err, bench.ErrMissing) && len(run) > 1 { // all: say what was skipped, go on
 				fmt.Fprintf(w, "%s\tnot run: %v\t\t\t\t\t\n", s.Name, err)
 			} else {
-				failed = errors.Join(failed, fmt.Errorf("scenario %s: %w", s.Name, err))
+				if !errors.Is(err, bench.ErrMissing) { // that one names the scenario already
+					err = fmt.Errorf("scenario %s: %w", s.Name, err)
+				}
+				failed = errors.Join(failed, err)
 			}
 		}
 		if err := w.Flush(); err != nil {
