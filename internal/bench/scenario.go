@@ -76,6 +76,7 @@ func (f Figure) Ratio() float64 {
 func Scenarios() []Scenario {
 	return []Scenario{
 		engineScenario(),
+		webhookScenario(),
 	}
 }
 
