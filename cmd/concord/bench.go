@@ -37,7 +37,10 @@ docs/benchmarks.md.
 
 --scenario NAME[,NAME] runs named scenarios instead, each printing its figure next
 to a baseline measured in the same run (--scenario list names them and what each
-needs; --scenario all runs every one).`,
+needs; --scenario all runs every one).
+
+concord bench webhook --url URL drives a running receiver (your own concord serve)
+with signed HubSpot deliveries and prints their acknowledgement latency.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := g.logger()
@@ -95,6 +98,7 @@ needs; --scenario all runs every one).`,
 	cmd.Flags().StringVar(&p.DSN, "dsn", "", "PostgreSQL DSN for --store postgres")
 	cmd.Flags().StringSliceVar(&scenarios, "scenario", nil, "run these scenarios, each next to its baseline: a name, a comma-separated list, all, or list to name them")
 	cmd.Flags().StringVar(&mysqlDSN, "mysql-dsn", "", "MySQL/MariaDB DSN for the scenarios that write into one (default TEST_MYSQL_DSN)")
+	cmd.AddCommand(newBenchWebhookCmd())
 	cmd.Flags().StringVar(&p.Systems, "systems", "stream", "the systems synced: stream (generated source, counting sink: nothing held per record) or memory (in-memory systems)")
 	return cmd
 }
