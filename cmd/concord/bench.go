@@ -55,7 +55,11 @@ with signed HubSpot deliveries and prints their acknowledgement latency.`,
 				mysqlDSN = os.Getenv("TEST_MYSQL_DSN")
 			}
 			if len(scenarios) > 0 {
-				env := bench.Env{Records: p.Records, BatchSize: p.BatchSize, Stores: stores, PostgresDSN: p.DSN, MySQLDSN: mysqlDSN,
+				records := p.Records
+				if !cmd.Flags().Changed("records") {
+					records = 0 // each scenario's own default (docs/cli.md)
+				}
+				env := bench.Env{Records: records, BatchSize: p.BatchSize, Stores: stores, PostgresDSN: p.DSN, MySQLDSN: mysqlDSN,
 					Log: log, Progress: cmd.ErrOrStderr()}
 				return runScenarios(cmd.Context(), cmd.OutOrStdout(), env, scenarios)
 			}
