@@ -187,9 +187,9 @@ const commitTimeout = 30 * time.Second
 // are committed together in the next one (group commit): one transaction, one
 // store round of fsync and one job per leg for all of them, instead of one each.
 // A group whose transaction fails is committed again delivery by delivery, so
-// one delivery the store refuses does not fail the others. When ctx ends first,
-// accept returns its error; the delivery may still be stored (the sender's
-// retry is then a duplicate, ignored).
+// one delivery the store refuses does not fail the others. accept waits for
+// the commit even when ctx ends (a sender that hung up), so that the counts
+// say what was stored; commitTimeout bounds the wait.
 func (r *Receiver) accept(ctx context.Context, system string, events []connector.WebhookEvent, body []byte) (acceptResult, error) {
 	d := &delivery{system: system, events: events, body: body, at: r.now().UTC(), done: make(chan acceptOutcome, 1)}
 	r.gmu.Lock()
@@ -199,12 +199,8 @@ func (r *Receiver) accept(ctx context.Context, system string, events []connector
 		go r.commitLoop(context.WithoutCancel(ctx))
 	}
 	r.gmu.Unlock()
-	select {
-	case out := <-d.done:
-		return out.res, out.err
-	case <-ctx.Done():
-		return acceptResult{}, ctx.Err()
-	}
+	out := <-d.done
+	return out.res, out.err
 }
 
 // commitLoop commits the waiting deliveries, a group at a time, until none
@@ -232,7 +228,7 @@ func (r *Receiver) commitLoop(ctx context.Context) {
 // when that fails and the group has more than one delivery, each is tried
 // alone.
 func (r *Receiver) commitGroup(ctx context.Context, group []*delivery) {
-	res, err := r.store(ctx, group)
+	res, err := r.storeGroup(ctx, group)
 	if err != nil && len(group) > 1 {
 		r.log.WarnContext(ctx, "webhook group not stored; storing its deliveries one by one", "deliveries", len(group), "err", err)
 		for _, d := range group {
@@ -249,12 +245,19 @@ func (r *Receiver) commitGroup(ctx context.Context, group []*delivery) {
 	}
 }
 
-// store stores the events of the deliveries and queues the new ones in one
+// storeGroup stores the events of the deliveries and queues the new ones in one
 // transaction, and returns each delivery's counts. Events the connector could
 // not route are stored with the reason and counted as unrouted; they never
 // refuse the delivery. The records announced by all deliveries of a system and
 // entity are queued with one call, so they share one job per leg.
-func (r *Receiver) store(ctx context.Context, group []*delivery) ([]acceptResult, error) {
+func (r *Receiver) storeGroup(ctx context.Context, group []*delivery) (_ []acceptResult, err error) {
+	// The committer runs outside net/http's per-request recovery: a panic
+	// fails the group (its transaction is rolled back) instead of the process.
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("store webhook deliveries: panic: %v", p)
+		}
+	}()
 	ctx, cancel := context.WithTimeout(ctx, commitTimeout)
 	defer cancel()
 	var rows []store.WebhookEvent
@@ -271,7 +274,7 @@ func (r *Receiver) store(ctx context.Context, group []*delivery) ([]acceptResult
 		res     []acceptResult
 		skipped []*connector.WebhookEvent
 	)
-	err := r.st.InTx(ctx, func(tx store.Tx) error {
+	err = r.st.InTx(ctx, func(tx store.Tx) error {
 		res, skipped = make([]acceptResult, len(group)), nil
 		fresh, err := tx.InsertWebhookEvents(ctx, rows)
 		if err != nil {
