@@ -70,14 +70,27 @@ func (o *ops) MarkAnnounced(ctx context.Context, leg string, ids []string, at, s
 }
 
 // UnmarkAnnounced removes the waiting marks of ids of a leg.
+// A job's ids go in one statement on PostgreSQL and in one transaction on
+// SQLite, not one commit per id.
 func (o *ops) UnmarkAnnounced(ctx context.Context, leg string, ids []string) error {
-	q := o.rebind(unmarkAnnouncedSQL)
-	for _, id := range ids {
-		if _, err := o.exec(ctx, q, leg, id); err != nil {
-			return fmt.Errorf("unmark announced %s/%s: %w", leg, id, err)
-		}
+	if len(ids) == 0 {
+		return nil
 	}
-	return nil
+	if o.pg() {
+		if _, err := o.q.ExecContext(ctx, `DELETE FROM concord_announced WHERE leg = $1 AND record_id = ANY($2::text[])`, o.batch(leg, ids)...); err != nil {
+			return fmt.Errorf("unmark %d announced %s: %w", len(ids), leg, err)
+		}
+		return nil
+	}
+	return o.atomic(ctx, func(o *ops) error {
+		q := o.rebind(unmarkAnnouncedSQL)
+		for _, id := range ids {
+			if _, err := o.exec(ctx, q, leg, id); err != nil {
+				return fmt.Errorf("unmark announced %s/%s: %w", leg, id, err)
+			}
+		}
+		return nil
+	})
 }
 
 // insertWebhookEventsPostgres is InsertWebhookEvents in one statement (a group
