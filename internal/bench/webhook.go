@@ -46,7 +46,8 @@ type WebhookResult struct {
 	// doing the same signature check and one SQLite insert per delivery, run
 	// just before it.
 	Concord, Minimal webhookload.Result
-	// Receiver is what serve's receiver counted.
+	// Receiver is what serve's receiver counted, the warm-up deliveries
+	// included (5 before the measured ones).
 	Receiver server.WebhookStats
 	// JobsQueued counts the jobs the deliveries queued during the run,
 	// JobsPending those not finished when the last delivery was answered.
