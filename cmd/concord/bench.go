@@ -39,7 +39,10 @@ docs/benchmarks.md.
 --scenario NAME[,NAME] runs named scenarios instead, each printing its figure next
 to a baseline measured in the same run (--scenario list names them and what each
 needs; --scenario all runs every one). --records and --batch, when given, change a
-scenario's size and batch; unset, each scenario uses its own defaults.`,
+scenario's size and batch; unset, each scenario uses its own defaults.
+
+concord bench webhook --url URL drives a running receiver (your own concord serve)
+with signed HubSpot deliveries and prints their acknowledgement latency.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := g.logger()
@@ -105,6 +108,7 @@ scenario's size and batch; unset, each scenario uses its own defaults.`,
 	cmd.Flags().StringSliceVar(&scenarios, "scenario", nil, "run these scenarios, each next to its baseline: a name, a comma-separated list, all, or list to name them")
 	cmd.Flags().IntVar(&repeat, "repeat", 1, "with --scenario: run each measurement and its baseline this many times, alternately, and print the medians")
 	cmd.Flags().StringVar(&mysqlDSN, "mysql-dsn", "", "MySQL/MariaDB DSN for the scenarios that write into one (default TEST_MYSQL_DSN)")
+	cmd.AddCommand(newBenchWebhookCmd())
 	cmd.Flags().StringVar(&p.Systems, "systems", "stream", "the systems synced: stream (generated source, counting sink: nothing held per record) or memory (in-memory systems)")
 	return cmd
 }

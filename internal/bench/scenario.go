@@ -82,6 +82,7 @@ func Scenarios() []Scenario {
 		engineScenario(),
 		hubspotScenario(),
 		trytonScenario(),
+		webhookScenario(),
 	}
 }
 

@@ -20,7 +20,9 @@ const AnnounceStale = time.Hour
 // records are read from the system when the batch runs. Announcements coalesce:
 // a record already announced on a leg whose job has not started adds nothing to
 // the queue, since that job reads the record's latest values; only the newly
-// announced ids are queued, in one batch per leg. The marks are written in tx,
+// announced ids are queued, in one batch per leg, which a queue that is an
+// AnnounceEnqueuer appends to the leg's announcement job that has not started
+// (one waiting job per leg however many records). The marks are written in tx,
 // so they exist if and only if the jobs do. It returns the number of legs that
 // take the change; 0 means no flow reads it.
 func (e *Engine) EnqueueAnnounced(ctx context.Context, tx store.Tx, system string, entity model.Entity, ids []string) (int, error) {
@@ -50,10 +52,27 @@ func (e *Engine) EnqueueAnnounced(ctx context.Context, tx store.Tx, system strin
 	if len(batches) == 0 {
 		return legs, nil
 	}
+	if aq, ok := e.queue.(AnnounceEnqueuer); ok {
+		for _, b := range batches {
+			if err := aq.AnnounceTx(ctx, tx, b); err != nil {
+				return 0, fmt.Errorf("enqueue announced %s %s: %w", system, entity, err)
+			}
+		}
+		return legs, nil
+	}
 	if err := e.queue.EnqueueTx(ctx, tx, batches, time.Time{}); err != nil {
 		return 0, fmt.Errorf("enqueue announced %s %s: %w", system, entity, err)
 	}
 	return legs, nil
+}
+
+// AnnounceEnqueuer is a queue that can merge announced records into a leg's
+// announcement job that has not started yet (*queue.Queue is one); with it,
+// the announcements of many records wait as one job per leg.
+type AnnounceEnqueuer interface {
+	// AnnounceTx queues b (a live batch of ids to fetch) inside tx, appended to
+	// the leg's waiting announcement job when there is one.
+	AnnounceTx(ctx context.Context, tx store.Tx, b Batch) error
 }
 
 // startAnnounced is called when a batch starts to read announced records: it

@@ -139,6 +139,9 @@ type applyArgs struct {
 	Nonce   uint64 `json:"nonce"`
 	Records int    `json:"records"`
 	Attempt int    `json:"attempt"`
+	// Announce marks a job of records announced by webhook: until it starts,
+	// AnnounceTx appends newly announced ids to its batch.
+	Announce bool `json:"announce,omitempty"`
 }
 
 // Kind implements river.JobArgs.
@@ -250,6 +253,12 @@ func QueueName(leg string) string {
 // EnqueueTx implements engine.Enqueuer: the batches are inserted in tx and become
 // visible to workers only when tx commits.
 func (q *Queue) EnqueueTx(ctx context.Context, tx store.Tx, batches []engine.Batch, at time.Time) error {
+	return q.enqueue(ctx, tx, batches, at, false)
+}
+
+// enqueue inserts the batches' jobs in tx; announce marks them as jobs
+// AnnounceTx may append record ids to until they start.
+func (q *Queue) enqueue(ctx context.Context, tx store.Tx, batches []engine.Batch, at time.Time, announce bool) error {
 	params := make([]river.InsertManyParams, 0, len(batches))
 	for _, b := range batches {
 		name, ok := q.queues[b.Leg]
@@ -270,7 +279,7 @@ func (q *Queue) EnqueueTx(ctx context.Context, tx store.Tx, batches []engine.Bat
 		}
 		nonce := rand.Uint64()
 		q.keep(id, nonce, b)
-		args := applyArgs{Leg: b.Leg, Payload: id, Nonce: nonce, Records: len(b.Records), Attempt: b.Attempt}
+		args := applyArgs{Leg: b.Leg, Payload: id, Nonce: nonce, Records: len(b.Records), Attempt: b.Attempt, Announce: announce}
 		params = append(params, river.InsertManyParams{Args: args, InsertOpts: &river.InsertOpts{Queue: name, Priority: prio, ScheduledAt: at}})
 	}
 	if len(params) == 0 {

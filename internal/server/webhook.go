@@ -48,6 +48,12 @@ type Receiver struct {
 
 	mu    sync.Mutex
 	stats map[string]*WebhookStats
+
+	// gmu guards the deliveries waiting for the group committer, and whether
+	// one runs.
+	gmu        sync.Mutex
+	waiting    []*delivery
+	committing bool
 }
 
 // NewReceiver returns a receiver for the systems whose connectors verify
@@ -151,60 +157,192 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 
 type acceptResult struct{ queued, duplicates, unrouted int }
 
-// accept stores the events and queues the new ones in one transaction. Events
-// the connector could not route are stored with the reason and counted as
-// unrouted; they never refuse the delivery.
+// delivery is one verified delivery waiting for its group's commit.
+type delivery struct {
+	system string
+	events []connector.WebhookEvent
+	body   []byte
+	at     time.Time
+	// done receives the delivery's result once its transaction committed (or
+	// failed); buffered, so the committer never waits for a gone request.
+	done chan acceptOutcome
+}
+
+type acceptOutcome struct {
+	res acceptResult
+	err error
+}
+
+// maxGroup bounds the deliveries committed in one transaction.
+const maxGroup = 256
+
+// commitTimeout bounds one group's transaction: the committer does not run on
+// any one request's ctx, since a sender that hangs up must not roll back the
+// deliveries of the others.
+const commitTimeout = 30 * time.Second
+
+// accept stores the events of a delivery and queues the new ones, durably,
+// before it returns: it hands the delivery to the group committer and waits for
+// its transaction. Deliveries that arrive while a transaction commits wait and
+// are committed together in the next one (group commit): one transaction, one
+// store round of fsync and one job per leg for all of them, instead of one each.
+// A group whose transaction fails is committed again delivery by delivery, so
+// one delivery the store refuses does not fail the others. accept waits for
+// the commit even when ctx ends (a sender that hung up), so that the counts
+// say what was stored; commitTimeout bounds the wait.
 func (r *Receiver) accept(ctx context.Context, system string, events []connector.WebhookEvent, body []byte) (acceptResult, error) {
-	var res acceptResult
-	now := r.now().UTC()
-	rows := make([]store.WebhookEvent, len(events))
-	for i, e := range events {
-		rows[i] = store.WebhookEvent{System: system, EventID: e.ID, Key: e.Key, Entity: e.Entity, RecordID: e.RecordID, Skipped: e.Unrouted, Body: body, ReceivedAt: now}
+	d := &delivery{system: system, events: events, body: body, at: r.now().UTC(), done: make(chan acceptOutcome, 1)}
+	r.gmu.Lock()
+	r.waiting = append(r.waiting, d)
+	if !r.committing {
+		r.committing = true
+		go r.commitLoop(context.WithoutCancel(ctx))
 	}
-	var skipped []int
-	err := r.st.InTx(ctx, func(tx store.Tx) error {
-		res, skipped = acceptResult{}, nil
+	r.gmu.Unlock()
+	out := <-d.done
+	return out.res, out.err
+}
+
+// commitLoop commits the waiting deliveries, a group at a time, until none
+// waits. One runs at a time (r.committing).
+func (r *Receiver) commitLoop(ctx context.Context) {
+	for {
+		r.gmu.Lock()
+		n := min(len(r.waiting), maxGroup)
+		if n == 0 {
+			r.committing = false
+			r.gmu.Unlock()
+			return
+		}
+		group := r.waiting[:n:n]
+		r.waiting = r.waiting[n:]
+		if len(r.waiting) == 0 {
+			r.waiting = nil
+		}
+		r.gmu.Unlock()
+		r.commitGroup(ctx, group)
+	}
+}
+
+// commitGroup stores a group in one transaction and answers each delivery;
+// when that fails and the group has more than one delivery, each is tried
+// alone.
+func (r *Receiver) commitGroup(ctx context.Context, group []*delivery) {
+	res, err := r.storeGroup(ctx, group)
+	if err != nil && len(group) > 1 {
+		r.log.WarnContext(ctx, "webhook group not stored; storing its deliveries one by one", "deliveries", len(group), "err", err)
+		for _, d := range group {
+			r.commitGroup(ctx, []*delivery{d})
+		}
+		return
+	}
+	for i, d := range group {
+		if err != nil {
+			d.done <- acceptOutcome{err: err}
+			continue
+		}
+		d.done <- acceptOutcome{res: res[i]}
+	}
+}
+
+// storeGroup stores the events of the deliveries and queues the new ones in one
+// transaction, and returns each delivery's counts. Events the connector could
+// not route are stored with the reason and counted as unrouted; they never
+// refuse the delivery. The records announced by all deliveries of a system and
+// entity are queued with one call, so they share one job per leg.
+func (r *Receiver) storeGroup(ctx context.Context, group []*delivery) (_ []acceptResult, err error) {
+	// The committer runs outside net/http's per-request recovery: a panic
+	// fails the group (its transaction is rolled back) instead of the process.
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("store webhook deliveries: panic: %v", p)
+		}
+	}()
+	ctx, cancel := context.WithTimeout(ctx, commitTimeout)
+	defer cancel()
+	var rows []store.WebhookEvent
+	for _, d := range group {
+		for _, e := range d.events {
+			rows = append(rows, store.WebhookEvent{System: d.system, EventID: e.ID, Key: e.Key, Entity: e.Entity, RecordID: e.RecordID, Skipped: e.Unrouted, Body: d.body, ReceivedAt: d.at})
+		}
+	}
+	type target struct {
+		system string
+		entity model.Entity
+	}
+	var (
+		res     []acceptResult
+		skipped []*connector.WebhookEvent
+	)
+	err = r.st.InTx(ctx, func(tx store.Tx) error {
+		res, skipped = make([]acceptResult, len(group)), nil
 		fresh, err := tx.InsertWebhookEvents(ctx, rows)
 		if err != nil {
 			return err
 		}
-		byEntity := map[model.Entity][]string{}
-		var order []model.Entity
-		for i, e := range events {
-			switch {
-			case !fresh[i]:
-				res.duplicates++
-				continue
-			case e.Unrouted != "":
-				res.unrouted++
-				skipped = append(skipped, i)
-				continue
-			}
-			if _, seen := byEntity[e.Entity]; !seen {
-				order = append(order, e.Entity)
-			}
-			if !slices.Contains(byEntity[e.Entity], e.RecordID) {
+		// Per delivery, the distinct records it announces per entity (what it
+		// counts as queued or unrouted); per system and entity, the union of
+		// all of them (what is queued).
+		perDelivery := make([]map[model.Entity][]string, len(group))
+		union := map[target][]string{}
+		inUnion := map[target]map[string]bool{}
+		var order []target
+		k := 0
+		for i, d := range group {
+			byEntity := map[model.Entity][]string{}
+			for j := range d.events {
+				e := &d.events[j]
+				isFresh := fresh[k]
+				k++
+				switch {
+				case !isFresh:
+					res[i].duplicates++
+					continue
+				case e.Unrouted != "":
+					res[i].unrouted++
+					skipped = append(skipped, e)
+					continue
+				}
+				if slices.Contains(byEntity[e.Entity], e.RecordID) {
+					continue
+				}
 				byEntity[e.Entity] = append(byEntity[e.Entity], e.RecordID)
+				t := target{d.system, e.Entity}
+				if inUnion[t] == nil {
+					inUnion[t] = map[string]bool{}
+					order = append(order, t)
+				}
+				if !inUnion[t][e.RecordID] {
+					inUnion[t][e.RecordID] = true
+					union[t] = append(union[t], e.RecordID)
+				}
 			}
+			perDelivery[i] = byEntity
 		}
-		for _, ent := range order {
-			ids := byEntity[ent]
-			legs, err := r.ann.EnqueueAnnounced(ctx, tx, system, ent, ids)
+		routed := map[target]bool{}
+		for _, t := range order {
+			legs, err := r.ann.EnqueueAnnounced(ctx, tx, t.system, t.entity, union[t])
 			if err != nil {
 				return err
 			}
-			if legs == 0 {
-				res.unrouted += len(ids)
-			} else {
-				res.queued += len(ids)
+			routed[t] = legs > 0
+		}
+		for i, d := range group {
+			for ent, ids := range perDelivery[i] {
+				if routed[target{d.system, ent}] {
+					res[i].queued += len(ids)
+				} else {
+					res[i].unrouted += len(ids)
+				}
 			}
 		}
 		return nil
 	})
-	if err == nil {
-		for _, i := range skipped {
-			r.log.DebugContext(ctx, "webhook event skipped", "system", system, "event_id", events[i].ID, "record_id", events[i].RecordID, "reason", events[i].Unrouted)
-		}
+	if err != nil {
+		return nil, err
 	}
-	return res, err
+	for _, e := range skipped {
+		r.log.DebugContext(ctx, "webhook event skipped", "event_id", e.ID, "record_id", e.RecordID, "reason", e.Unrouted)
+	}
+	return res, nil
 }

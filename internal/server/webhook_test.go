@@ -24,6 +24,7 @@ import (
 	"github.com/concord-sync/concord/internal/queue"
 	"github.com/concord-sync/concord/internal/server"
 	"github.com/concord-sync/concord/internal/store"
+	"github.com/concord-sync/concord/internal/store/pgstore"
 	"github.com/concord-sync/concord/internal/store/sqlitestore"
 	"github.com/concord-sync/concord/internal/store/storetest"
 )
@@ -36,12 +37,23 @@ type pushCRM struct {
 	*memory.Conn
 	// gets counts the record reads (Get calls) and the ids read.
 	gets, read *atomic.Int64
+	// gate, when set, holds every read after it took the records' values,
+	// until the test lets it go.
+	gate *getGate
 }
+
+// getGate holds a read: the read sends on reading, then waits on release.
+type getGate struct{ reading, release chan struct{} }
 
 func (c pushCRM) Get(ctx context.Context, entity model.Entity, ids []string) (map[string]model.Record, error) {
 	c.gets.Add(1)
 	c.read.Add(int64(len(ids)))
-	return c.Conn.Get(ctx, entity, ids)
+	recs, err := c.Conn.Get(ctx, entity, ids)
+	if c.gate != nil {
+		c.gate.reading <- struct{}{}
+		<-c.gate.release
+	}
+	return recs, err
 }
 
 type delivery struct {
@@ -91,13 +103,27 @@ type testBundle struct {
 	eng  *engine.Engine
 	recv *server.Receiver
 	srv  *httptest.Server
+	// postgres makes the store PostgreSQL (a schema of the test's own on
+	// TEST_DATABASE_URL) instead of SQLite.
+	postgres bool
+	// wrap, when set, wraps the engine as the receiver's Announcer.
+	wrap func(server.Announcer) server.Announcer
 }
 
-func setup(t *testing.T) *testBundle {
+// setup builds the bundle; opts change it before the engine and receiver are
+// built from it.
+func setup(t *testing.T, opts ...func(*testBundle)) *testBundle {
 	t.Helper()
-	b := &testBundle{ctx: context.Background(), crm: pushCRM{memory.New("crm", model.Account), &atomic.Int64{}, &atomic.Int64{}}, erp: memory.New("erp", model.Account)}
+	b := &testBundle{ctx: context.Background(), crm: pushCRM{Conn: memory.New("crm", model.Account), gets: &atomic.Int64{}, read: &atomic.Int64{}}, erp: memory.New("erp", model.Account)}
+	for _, o := range opts {
+		o(b)
+	}
 	var err error
-	b.st, err = sqlitestore.Open(b.ctx, t.TempDir()+"/concord.db", storetest.Logger(t))
+	if b.postgres {
+		b.st, err = pgstore.Open(b.ctx, storetest.PostgresSchema(t, storetest.PostgresURL(t)), storetest.Logger(t))
+	} else {
+		b.st, err = sqlitestore.Open(b.ctx, t.TempDir()+"/concord.db", storetest.Logger(t))
+	}
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = b.st.Close() })
 	name, _ := model.LookupField(model.Account, "name")
@@ -108,7 +134,11 @@ func setup(t *testing.T) *testBundle {
 	conns := map[string]connector.Connector{"crm": b.crm, "erp": b.erp}
 	b.eng, err = engine.New(engine.Params{Store: b.st, Connectors: conns, Legs: []engine.Leg{leg}, Queue: b.q})
 	require.NoError(t, err)
-	b.recv = server.NewReceiver(b.st, server.Verifiers(conns), b.eng, storetest.Logger(t))
+	var ann server.Announcer = b.eng
+	if b.wrap != nil {
+		ann = b.wrap(b.eng)
+	}
+	b.recv = server.NewReceiver(b.st, server.Verifiers(conns), ann, storetest.Logger(t))
 	mux := http.NewServeMux()
 	b.recv.Register(mux)
 	b.srv = httptest.NewServer(mux)

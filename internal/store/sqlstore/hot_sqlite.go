@@ -108,6 +108,14 @@ func (s *Store) PrepareHot(ctx context.Context) error {
 			stmts[q] = st
 		}
 	}
+	for _, q := range []string{webhookEventInsertSQL, markAnnouncedSQL, unmarkAnnouncedSQL} {
+		st, err := s.db.PrepareContext(ctx, q)
+		if err != nil {
+			closeStmts(stmts)
+			return fmt.Errorf("prepare statements: %w", err)
+		}
+		stmts[q] = st
+	}
 	s.stmts = stmts
 	if s.reader == nil {
 		return nil

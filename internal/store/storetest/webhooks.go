@@ -61,6 +61,31 @@ func exerciseWebhooks(t *testing.T, setup func(t *testing.T) (store.Store, conte
 		require.Equal(t, 2, n)
 	})
 
+	t.Run("SameKeyInOneCall", func(t *testing.T) {
+		t.Parallel()
+		s, ctx := setup(t)
+		now := time.Now().UTC()
+		// A group of deliveries stored at once holds one event twice (the
+		// sender retried while the first was being stored): the first is new.
+		a := store.WebhookEvent{System: "crm", EventID: "1", Key: "k-a", Entity: model.Account, RecordID: "42", Body: []byte(`[1]`), ReceivedAt: now}
+		b := store.WebhookEvent{System: "crm", EventID: "2", Key: "k-b", Entity: model.Account, RecordID: "43", ReceivedAt: now}
+		other := a
+		other.System = "erp" // the same key from another system is another event
+		fresh, err := s.InsertWebhookEvents(ctx, []store.WebhookEvent{a, b, a, other, b})
+		require.NoError(t, err)
+		require.Equal(t, []bool{true, true, false, true, false}, fresh)
+		c := store.WebhookEvent{System: "crm", EventID: "3", Key: "k-c", Entity: model.Account, RecordID: "44", ReceivedAt: now}
+		fresh, err = s.InsertWebhookEvents(ctx, []store.WebhookEvent{c, a, c})
+		require.NoError(t, err)
+		require.Equal(t, []bool{true, false, false}, fresh)
+		var n int
+		require.NoError(t, s.DB().QueryRowContext(ctx, "SELECT COUNT(*) FROM concord_webhook_event").Scan(&n))
+		require.Equal(t, 4, n)
+		var body []byte
+		require.NoError(t, s.DB().QueryRowContext(ctx, "SELECT body FROM concord_webhook_event WHERE system = 'crm' AND dedup_key = 'k-a'").Scan(&body))
+		require.Equal(t, `[1]`, string(body))
+	})
+
 	t.Run("RollbackForgets", func(t *testing.T) {
 		t.Parallel()
 		s, ctx := setup(t)
@@ -110,6 +135,19 @@ func exerciseAnnounced(t *testing.T, setup func(t *testing.T) (store.Store, cont
 		fresh, err = s.MarkAnnounced(ctx, "customers", []string{"3"}, now.Add(3*time.Hour), now.Add(2*time.Hour))
 		require.NoError(t, err)
 		require.Equal(t, []bool{false}, fresh, "renewed: no longer stale")
+	})
+
+	t.Run("SameIDInOneCall", func(t *testing.T) {
+		t.Parallel()
+		s, ctx := setup(t)
+		now := time.Now().UTC()
+		stale := now.Add(-time.Hour)
+		fresh, err := s.MarkAnnounced(ctx, "customers", []string{"1", "2", "1", "3", "2"}, now, stale)
+		require.NoError(t, err)
+		require.Equal(t, []bool{true, true, false, true, false}, fresh)
+		fresh, err = s.MarkAnnounced(ctx, "customers", []string{"4", "1", "4"}, now, stale)
+		require.NoError(t, err)
+		require.Equal(t, []bool{true, false, false}, fresh)
 	})
 
 	t.Run("RollbackForgets", func(t *testing.T) {
