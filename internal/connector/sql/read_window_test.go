@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/concord-sync/concord/internal/connector"
+	sqlconn "github.com/concord-sync/concord/internal/connector/sql"
 	"github.com/concord-sync/concord/internal/model"
 )
 
@@ -62,4 +63,48 @@ func TestConn_ReadLateRowInFullWindow(t *testing.T) {
 	}
 
 	require.Equal(t, 1, n, "late row inside the overlap window must be delivered; cursor=%s late=%s", cursor, late)
+}
+
+// TestConn_ReadPagesByNumericID: rows sharing one updated_at are paged in the
+// order of their ids as the database compares them, so a page boundary never
+// skips a row. Found in review: PostgreSQL sorted by the id read as text
+// ("10" before "9") while the next page compared ids as numbers, and row 9
+// was lost behind a cursor at 10.
+func TestConn_ReadPagesByNumericID(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	forEachBackend(t, func(t *testing.T, b backend) {
+		f := newFixture(t, b)
+		f.settings = clone(f.settings, "overlap", "0s") // keyset paging alone, no window to hide a skipped row
+		c := f.open(t)
+		var ts any = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+		if b.driver != sqlconn.DriverPostgres {
+			ts = "2020-01-01 00:00:00.000000"
+		}
+		ph := "?, ?, ?"
+		if b.driver == sqlconn.DriverPostgres {
+			ph = "$1, $2, $3"
+		}
+		ids := []int{8, 9, 10, 11, 100}
+		for _, id := range ids {
+			_, err := f.admin.ExecContext(ctx, "INSERT INTO "+f.quote(f.accounts)+" (customer_id, company_name, updated_at) VALUES ("+ph+")", id, fmt.Sprint("Company ", id), ts)
+			require.NoError(t, err)
+		}
+		for _, limit := range []int{1, 2, 3} {
+			var got []string
+			cursor := ""
+			for range 20 {
+				page, err := c.Read(ctx, connector.ReadRequest{Entity: model.Account, Cursor: cursor, Limit: limit})
+				require.NoError(t, err)
+				for _, r := range page.Records {
+					got = append(got, r.ID)
+				}
+				cursor = page.Next
+				if page.Done {
+					break
+				}
+			}
+			require.Equal(t, []string{"8", "9", "10", "11", "100"}, got, "limit %d", limit)
+		}
+	})
 }

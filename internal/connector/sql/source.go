@@ -242,7 +242,11 @@ func (c *Conn) read(ctx context.Context, req connector.ReadRequest) (connector.R
 		limit = DefaultLimit
 	}
 	d := c.d
-	u, id := d.ident(t.updatedAt), d.ident(t.id)
+	// The columns are qualified with the table: PostgreSQL names the select
+	// list's CAST(id AS TEXT) "id", and an unqualified ORDER BY id would sort
+	// the ids as text ("10" before "9") while the WHERE compares them as the
+	// column's type, skipping rows at a page boundary.
+	u, id := d.ident(append(slices.Clone(t.name), t.updatedAt)...), d.ident(append(slices.Clone(t.name), t.id)...)
 	order := " ORDER BY " + u + ", " + id + " LIMIT " + fmt.Sprint(limit)
 
 	a := &args{d: d}
@@ -252,7 +256,11 @@ func (c *Conn) read(ctx context.Context, req connector.ReadRequest) (connector.R
 		if err != nil {
 			return connector.ReadResult{}, fmt.Errorf("read %s: %w", req.Entity, err)
 		}
-		where = " WHERE " + u + " > " + a.add(ts) + " OR (" + u + " = " + a.add(ts) + " AND " + id + " > " + a.add(cur.ID) + ")"
+		// "u >= ts AND (u > ts OR id > cursor id)" rather than the equal
+		// "u > ts OR (u = ts AND id > cursor id)": the databases read the first
+		// as a range of an index on updated_at, the second as a scan of the
+		// whole table for every page.
+		where = " WHERE " + u + " >= " + a.add(ts) + " AND (" + u + " > " + a.add(ts) + " OR " + id + " > " + a.add(cur.ID) + ")"
 	}
 	fresh, err := c.query(ctx, c.db, t, where+order, a)
 	if err != nil {
@@ -270,8 +278,10 @@ func (c *Conn) read(ctx context.Context, req connector.ReadRequest) (connector.R
 		ts, _ := c.bindTS(cur.TS)
 		start, _ := parseTimeText(cur.TS)
 		a := &args{d: d}
+		// Bounded on both sides, so that it is one range of an index on
+		// updated_at.
 		w := " WHERE " + u + " >= " + a.add(d.encodeTime(start.Add(-c.cfg.overlap))) +
-			" AND (" + u + " < " + a.add(ts) + " OR (" + u + " = " + a.add(ts) + " AND " + id + " <= " + a.add(cur.ID) + "))" +
+			" AND " + u + " <= " + a.add(ts) + " AND (" + u + " < " + a.add(ts) + " OR " + id + " <= " + a.add(cur.ID) + ")" +
 			" ORDER BY " + u + ", " + id + " LIMIT " + fmt.Sprint(room+len(cur.Seen))
 		rows, err := c.query(ctx, c.db, t, w, a)
 		if err != nil {
