@@ -83,6 +83,7 @@ func Scenarios() []Scenario {
 		hubspotScenario(),
 		trytonScenario(),
 		webhookScenario(),
+		sqlScenario(),
 	}
 }
 

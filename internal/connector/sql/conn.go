@@ -76,8 +76,42 @@ func Open(ctx context.Context, p connector.OpenParams) (*Conn, error) {
 	}
 	log.DebugContext(ctx, "sql connector opened", slog.String("driver", cfg.driver))
 	c := &Conn{system: p.System, cfg: cfg, d: dialects[cfg.driver], db: db, log: log}
+	if cfg.driver == DriverMySQL {
+		c.d = mariaDBDialect(ctx, db, c.d, log)
+	}
 	c.loadDigits(ctx)
 	return c, nil
+}
+
+// mariaDBDialect returns d with INSERT ... RETURNING turned on when the
+// server is MariaDB 10.5 or later, which has it (MySQL has not): a batch of
+// creates then learns its new ids from the INSERT instead of reading them
+// back by link key. It returns d when the version cannot be read.
+func mariaDBDialect(ctx context.Context, db *sql.DB, d *dialect, log *slog.Logger) *dialect {
+	var v string
+	if err := db.QueryRowContext(ctx, "SELECT VERSION()").Scan(&v); err != nil {
+		log.DebugContext(ctx, "sql server version unknown", slog.String("error", err.Error()))
+		return d
+	}
+	if !mariaDBReturning(v) {
+		return d
+	}
+	m := *d
+	m.returning = true
+	return &m
+}
+
+// mariaDBReturning reports whether a server VERSION() is MariaDB 10.5 or
+// later ("10.11.6-MariaDB-0+deb12u1").
+func mariaDBReturning(version string) bool {
+	if !strings.Contains(strings.ToLower(version), "mariadb") {
+		return false
+	}
+	var major, minor int
+	if _, err := fmt.Sscanf(version, "%d.%d", &major, &minor); err != nil {
+		return false
+	}
+	return major > 10 || major == 10 && minor >= 5
 }
 
 // openDB builds the pool for cfg, injecting the password.

@@ -23,8 +23,14 @@ type dialect struct {
 	quote byte
 	// dollar placeholders ($1) instead of ?.
 	dollar bool
-	// returning: INSERT ... RETURNING is supported (else LastInsertId).
+	// returning: INSERT ... RETURNING is supported (else LastInsertId). MySQL
+	// has none; Open turns it on for MariaDB 10.5 and later.
 	returning bool
+	// stmtRollback: a statement the database refuses (a constraint, a bad
+	// value) is undone alone and the transaction goes on (InnoDB), so a batch
+	// statement needs no savepoint around it. PostgreSQL aborts the whole
+	// transaction instead.
+	stmtRollback bool
 	// forUpdate locks rows read inside a write transaction.
 	forUpdate string
 	// textType is the CAST target for reading numbers as exact text.
@@ -39,7 +45,7 @@ type dialect struct {
 var dialects = map[string]*dialect{
 	DriverSQLite:   {name: DriverSQLite, quote: '`', returning: true, textType: "TEXT", timeAsText: true, timeLayout: sqliteTimeLayout, boolAsInt: true},
 	DriverPostgres: {name: DriverPostgres, quote: '"', dollar: true, returning: true, forUpdate: " FOR UPDATE", textType: "TEXT"},
-	DriverMySQL:    {name: DriverMySQL, quote: '`', forUpdate: " FOR UPDATE", textType: "CHAR", timeAsText: true, timeLayout: mysqlTimeLayout, boolAsInt: true},
+	DriverMySQL:    {name: DriverMySQL, quote: '`', forUpdate: " FOR UPDATE", textType: "CHAR", timeAsText: true, timeLayout: mysqlTimeLayout, boolAsInt: true, stmtRollback: true},
 }
 
 // ident quotes a validated identifier, part by part for "schema.table".

@@ -27,6 +27,11 @@ const maxBatchParams = 30000
 // the rows, so its cost grows with the square of the rows.
 const maxUpdateRows = 250
 
+// errRedo says a batch statement failed after it may have changed rows, with
+// no savepoint to undo it alone: the transaction is rolled back and the batch
+// written row by row.
+var errRedo = errors.New("batch statement failed without a savepoint")
+
 // errUnresolved says a batch statement's rows could not be matched to their
 // ops (an id or link key that reads back in another form); the rows are then
 // written one by one.
@@ -62,6 +67,9 @@ func (c *Conn) batchTx(ctx context.Context, op string, t *table, ops []connector
 	results := make([]connector.Result, len(ops))
 	b := &batch{c: c, tx: tx, t: t, op: op, ops: ops, results: results}
 	ok, err := b.run(ctx)
+	if errors.Is(err, errRedo) {
+		ok, err = false, nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -333,7 +341,9 @@ func rowChunks(rows []*batchRow, max int, params func(*batchRow) int) [][]*batch
 // bisect runs write on rows inside a savepoint. When the database refuses the
 // statement it is rolled back and each half is tried again; a row alone goes
 // to single. The error is a whole-call failure (a deadlock, a lost
-// connection).
+// connection). Where a refused statement is undone alone (stmtRollback) there
+// is no savepoint: a refusal is bisected the same way, and any other failure
+// returns errRedo, since the statement may have changed rows.
 func (b *batch) bisect(ctx context.Context, rows []*batchRow, write func(context.Context, []*batchRow) error, single func(context.Context, *batchRow) error) error {
 	if len(rows) == 0 {
 		return nil
@@ -341,13 +351,18 @@ func (b *batch) bisect(ctx context.Context, rows []*batchRow, write func(context
 	if len(rows) == 1 {
 		return single(ctx, rows[0])
 	}
-	if _, err := b.tx.ExecContext(ctx, "SAVEPOINT "+batchSavepoint); err != nil {
-		return fmt.Errorf("%s: savepoint: %w", b.op, err)
+	guard := !b.c.d.stmtRollback
+	if guard {
+		if _, err := b.tx.ExecContext(ctx, "SAVEPOINT "+batchSavepoint); err != nil {
+			return fmt.Errorf("%s: savepoint: %w", b.op, err)
+		}
 	}
 	err := write(ctx, rows)
 	if err == nil {
-		if _, err := b.tx.ExecContext(ctx, "RELEASE SAVEPOINT "+batchSavepoint); err != nil {
-			return fmt.Errorf("%s: release savepoint: %w", b.op, err)
+		if guard {
+			if _, err := b.tx.ExecContext(ctx, "RELEASE SAVEPOINT "+batchSavepoint); err != nil {
+				return fmt.Errorf("%s: release savepoint: %w", b.op, err)
+			}
 		}
 		for _, r := range rows {
 			b.results[r.i] = connector.Result{ID: r.id, UpdatedAt: r.now, Version: r.now.Format(time.RFC3339Nano)}
@@ -357,11 +372,16 @@ func (b *batch) bisect(ctx context.Context, rows []*batchRow, write func(context
 	if isTxAbort(err) || ctx.Err() != nil {
 		return fmt.Errorf("%s: %w", b.op, err)
 	}
-	if _, rerr := b.tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+batchSavepoint); rerr != nil {
-		return fmt.Errorf("%s: rollback batch: %w (batch error: %w)", b.op, rerr, err)
-	}
-	if _, rerr := b.tx.ExecContext(ctx, "RELEASE SAVEPOINT "+batchSavepoint); rerr != nil {
-		return fmt.Errorf("%s: release savepoint: %w", b.op, rerr)
+	if guard {
+		if _, rerr := b.tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+batchSavepoint); rerr != nil {
+			return fmt.Errorf("%s: rollback batch: %w (batch error: %w)", b.op, rerr, err)
+		}
+		if _, rerr := b.tx.ExecContext(ctx, "RELEASE SAVEPOINT "+batchSavepoint); rerr != nil {
+			return fmt.Errorf("%s: release savepoint: %w", b.op, rerr)
+		}
+	} else if ok, _ := refusal(err); !ok {
+		b.c.log.DebugContext(ctx, "sql batch failed, redoing row by row", slog.String("op", b.op), slog.Int("rows", len(rows)), slog.String("error", err.Error()))
+		return errRedo
 	}
 	b.c.log.DebugContext(ctx, "sql batch refused, splitting", slog.String("op", b.op), slog.Int("rows", len(rows)), slog.String("error", err.Error()))
 	half := len(rows) / 2
