@@ -31,6 +31,10 @@ type dialect struct {
 	// statement needs no savepoint around it. PostgreSQL aborts the whole
 	// transaction instead.
 	stmtRollback bool
+	// updateJoin: a batch UPDATE joins the table to a derived table of the
+	// rows' values (MySQL's multi-table UPDATE), instead of a CASE per column
+	// whose cost grows with the square of the rows.
+	updateJoin bool
 	// forUpdate locks rows read inside a write transaction.
 	forUpdate string
 	// textType is the CAST target for reading numbers as exact text.
@@ -45,7 +49,7 @@ type dialect struct {
 var dialects = map[string]*dialect{
 	DriverSQLite:   {name: DriverSQLite, quote: '`', returning: true, textType: "TEXT", timeAsText: true, timeLayout: sqliteTimeLayout, boolAsInt: true},
 	DriverPostgres: {name: DriverPostgres, quote: '"', dollar: true, returning: true, forUpdate: " FOR UPDATE", textType: "TEXT"},
-	DriverMySQL:    {name: DriverMySQL, quote: '`', forUpdate: " FOR UPDATE", textType: "CHAR", timeAsText: true, timeLayout: mysqlTimeLayout, boolAsInt: true, stmtRollback: true},
+	DriverMySQL:    {name: DriverMySQL, quote: '`', forUpdate: " FOR UPDATE", textType: "CHAR", timeAsText: true, timeLayout: mysqlTimeLayout, boolAsInt: true, stmtRollback: true, updateJoin: true},
 }
 
 // ident quotes a validated identifier, part by part for "schema.table".

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -192,7 +193,11 @@ func (b *batch) run(ctx context.Context) (bool, error) {
 	if err := b.inserts(ctx, inserts); err != nil {
 		return false, err
 	}
-	for _, chunk := range rowChunks(live, maxUpdateRows, func(r *batchRow) int { return 2*len(r.sets) + 2 }) {
+	maxRows := maxUpdateRows
+	if c.d.updateJoin {
+		maxRows = chunkSize
+	}
+	for _, chunk := range rowChunks(live, maxRows, func(r *batchRow) int { return 2*len(r.sets) + 2 }) {
 		if err := b.bisect(ctx, chunk, b.update, b.single); err != nil {
 			return false, err
 		}
@@ -493,22 +498,103 @@ func (b *batch) insert(ctx context.Context, rows []*batchRow) error {
 }
 
 // update writes rows with one UPDATE: each column is set by a CASE over the
-// rows that give it, and kept by the others.
+// rows that give it, and kept by the others (updateJoin: joined to the rows'
+// values, see updateJoin).
 func (b *batch) update(ctx context.Context, rows []*batchRow) error {
 	c, t := b.c, b.t
 	var cols []string
-	seen := map[string]bool{}
+	seen := map[string]int{}
 	sets := make([][]assignment, len(rows))
 	for i, r := range rows {
 		r.now = c.now()
 		sets[i] = append(slices.Clip(r.sets), assignment{t.updatedAt, c.d.encodeTime(r.now)})
 		for _, s := range sets[i] {
-			if !seen[s.col] {
-				seen[s.col] = true
+			if seen[s.col] == 0 {
 				cols = append(cols, s.col)
+			}
+			seen[s.col]++
+		}
+	}
+	var q strings.Builder
+	var a *args
+	if c.d.updateJoin {
+		q, a = b.updateJoin(rows, cols, sets, seen)
+	} else {
+		q, a = b.updateCase(rows, cols, sets)
+	}
+	res, err := b.tx.ExecContext(ctx, q.String(), a.vals...)
+	if err != nil {
+		return err
+	}
+	// Every row gets a new updated_at, so MySQL's changed rows are the rows
+	// matched too; fewer means a row went away, which the rows alone tell.
+	if n, err := res.RowsAffected(); err == nil && n != int64(len(rows)) {
+		return fmt.Errorf("update %s: %d of %d rows matched", t.entity, n, len(rows))
+	}
+	return nil
+}
+
+// updateJoin is the UPDATE of rows as a join of the table to a derived table
+// holding one row of values per row to update:
+//
+//	UPDATE t JOIN (SELECT ? AS k, ? AS c1, ? AS g1 UNION ALL SELECT ?, ?, ? ...) v
+//	ON t.id = v.k SET t.c1 = CASE WHEN v.g1 = 1 THEN v.c1 ELSE t.c1 END, ...
+//
+// A column every row gives is set plainly; one only some rows give carries a
+// flag column (g1) saying which, and is kept by the others. given counts the
+// rows giving each column.
+func (b *batch) updateJoin(rows []*batchRow, cols []string, sets [][]assignment, given map[string]int) (strings.Builder, *args) {
+	c, t := b.c, b.t
+	a := &args{d: c.d}
+	var q strings.Builder
+	q.WriteString("UPDATE " + c.d.ident(t.name...) + " AS t JOIN (")
+	for i, r := range rows {
+		if i > 0 {
+			q.WriteString(" UNION ALL ")
+		}
+		q.WriteString("SELECT " + a.add(r.id))
+		if i == 0 {
+			q.WriteString(" AS k")
+		}
+		for j, col := range cols {
+			var val any
+			found := false
+			for _, s := range sets[i] {
+				if s.col == col {
+					val, found = s.val, true
+					break
+				}
+			}
+			q.WriteString(", " + a.add(val))
+			if i == 0 {
+				q.WriteString(" AS v" + strconv.Itoa(j))
+			}
+			if given[col] < len(rows) {
+				q.WriteString(", " + a.add(c.d.encodeBool(found)))
+				if i == 0 {
+					q.WriteString(" AS g" + strconv.Itoa(j))
+				}
 			}
 		}
 	}
+	q.WriteString(") AS v ON t." + c.d.ident(t.id) + " = v.k SET ")
+	for j, col := range cols {
+		if j > 0 {
+			q.WriteString(", ")
+		}
+		dst, v := "t."+c.d.ident(col), "v.v"+strconv.Itoa(j)
+		if given[col] < len(rows) {
+			v = "CASE WHEN v.g" + strconv.Itoa(j) + " = 1 THEN " + v + " ELSE " + dst + " END"
+		}
+		q.WriteString(dst + " = " + v)
+	}
+	return q, a
+}
+
+// updateCase is the UPDATE of rows with a CASE per column over the rows that
+// give it; the others keep it.
+func (b *batch) updateCase(rows []*batchRow, cols []string, sets [][]assignment) (strings.Builder, *args) {
+	c, t := b.c, b.t
 	a := &args{d: c.d}
 	idCol := c.d.ident(t.id)
 	var q strings.Builder
@@ -536,14 +622,5 @@ func (b *batch) update(ctx context.Context, rows []*batchRow) error {
 		q.WriteString(a.add(r.id))
 	}
 	q.WriteByte(')')
-	res, err := b.tx.ExecContext(ctx, q.String(), a.vals...)
-	if err != nil {
-		return err
-	}
-	// Every row gets a new updated_at, so MySQL's changed rows are the rows
-	// matched too; fewer means a row went away, which the rows alone tell.
-	if n, err := res.RowsAffected(); err == nil && n != int64(len(rows)) {
-		return fmt.Errorf("update %s: %d of %d rows matched", t.entity, n, len(rows))
-	}
-	return nil
+	return q, a
 }
