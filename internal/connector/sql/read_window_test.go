@@ -108,3 +108,49 @@ func TestConn_ReadPagesByNumericID(t *testing.T) {
 		}
 	})
 }
+
+// TestConn_ReadOldCursor: a cursor saved by an earlier version, which kept
+// the delivered window rows as a map of id to updated_at text, still keeps
+// them from being delivered again, and a row it does not name is delivered.
+func TestConn_ReadOldCursor(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	forEachBackend(t, func(t *testing.T, b backend) {
+		f := newFixture(t, b)
+		c := f.open(t)
+		ops := make([]connector.Op, 5)
+		for i := range ops {
+			ops[i] = connector.Op{Kind: connector.OpCreate, LinkKey: fmt.Sprint("L", i), Fields: accountFields(i)}
+		}
+		_, err := c.Write(ctx, model.Account, ops)
+		require.NoError(t, err)
+		page, err := c.Read(ctx, connector.ReadRequest{Entity: model.Account, Limit: 10})
+		require.NoError(t, err)
+		require.Len(t, page.Records, 5)
+		var cur map[string]any
+		require.NoError(t, json.Unmarshal([]byte(page.Next), &cur))
+		old := func(skip string) string {
+			seen := map[string]string{}
+			for _, r := range page.Records {
+				if r.ID != skip {
+					seen[r.ID] = r.Version
+				}
+			}
+			b, err := json.Marshal(map[string]any{"t": cur["t"], "i": cur["i"], "s": seen})
+			require.NoError(t, err)
+			return string(b)
+		}
+		again, err := c.Read(ctx, connector.ReadRequest{Entity: model.Account, Cursor: old(""), Limit: 10})
+		require.NoError(t, err)
+		require.Empty(t, again.Records, "rows the old cursor names are not delivered again")
+		skipped := page.Records[2].ID
+		again, err = c.Read(ctx, connector.ReadRequest{Entity: model.Account, Cursor: old(skipped), Limit: 10})
+		require.NoError(t, err)
+		require.Len(t, again.Records, 1)
+		require.Equal(t, skipped, again.Records[0].ID)
+		// The cursor it returns is the new form and still remembers them all.
+		again, err = c.Read(ctx, connector.ReadRequest{Entity: model.Account, Cursor: again.Next, Limit: 10})
+		require.NoError(t, err)
+		require.Empty(t, again.Records)
+	})
+}

@@ -1,6 +1,7 @@
 package sqlconn
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -19,10 +20,25 @@ import (
 type cursor struct {
 	TS string `json:"t"`
 	ID string `json:"i"`
-	// Seen holds the rows of the overlap window already delivered, id -> their
-	// updated_at as read, so that a window holding more rows than a page is
-	// paged through instead of the same rows coming back each time.
-	Seen map[string]string `json:"s,omitempty"`
+	// Seen holds the rows of the overlap window already delivered, so that a
+	// window holding more rows than a page is paged through instead of the
+	// same rows coming back each time: their ids (W) and updated_at as Unix
+	// nanoseconds (A), oldest first, each but the first as the difference to
+	// the one before. A row may appear twice, at an old and a newer
+	// updated_at; the newer counts.
+	W []string `json:"w,omitempty"`
+	A []int64  `json:"a,omitempty"`
+	// Old is the form cursors of earlier versions kept Seen in: id -> the
+	// updated_at as read. It is read, never written.
+	Old map[string]string `json:"s,omitempty"`
+
+	seen []seenRow // decoded from W and A, or Old
+}
+
+// seenRow is a window row delivered at an instant.
+type seenRow struct {
+	id string
+	at int64 // updated_at, Unix nanoseconds
 }
 
 // maxSeen bounds the cursor's memory of delivered window rows; past it the
@@ -34,18 +50,48 @@ func parseCursor(s string) (*cursor, error) {
 		return nil, nil
 	}
 	var c cursor
-	if err := json.Unmarshal([]byte(s), &c); err != nil || c.TS == "" {
+	if err := json.Unmarshal([]byte(s), &c); err != nil || c.TS == "" || len(c.W) != len(c.A) {
 		return nil, fmt.Errorf("bad cursor %q", s)
 	}
 	if _, err := parseTimeText(c.TS); err != nil {
 		return nil, fmt.Errorf("bad cursor %q: %w", s, err)
 	}
+	var at int64
+	c.seen = make([]seenRow, len(c.W), len(c.W)+len(c.Old))
+	for i, id := range c.W {
+		at += c.A[i]
+		c.seen[i] = seenRow{id, at}
+	}
+	for id, ts := range c.Old {
+		if t, err := parseTimeText(ts); err == nil {
+			c.seen = append(c.seen, seenRow{id, t.UnixNano()})
+		}
+	}
+	if len(c.Old) > 0 {
+		slices.SortStableFunc(c.seen, func(a, b seenRow) int { return cmp.Compare(a.at, b.at) })
+	}
+	c.W, c.A, c.Old = nil, nil, nil
 	return &c, nil
 }
 
 func (c cursor) String() string {
+	c.W, c.A, c.Old = make([]string, len(c.seen)), make([]int64, len(c.seen)), nil
+	var prev int64
+	for i, r := range c.seen {
+		c.W[i], c.A[i], prev = r.id, r.at-prev, r.at
+	}
 	b, _ := json.Marshal(c)
 	return string(b)
+}
+
+// seenAt maps the ids of c's delivered window rows to the instant each was
+// last delivered at.
+func (c *cursor) seenAt() map[string]int64 {
+	m := make(map[string]int64, len(c.seen))
+	for _, r := range c.seen {
+		m[r.id] = r.at // oldest first: the newest wins
+	}
+	return m
 }
 
 // rawTime renders a driver's updated_at value for the cursor.
@@ -282,13 +328,14 @@ func (c *Conn) read(ctx context.Context, req connector.ReadRequest) (connector.R
 		// updated_at.
 		w := " WHERE " + u + " >= " + a.add(d.encodeTime(start.Add(-c.cfg.overlap))) +
 			" AND " + u + " <= " + a.add(ts) + " AND (" + u + " < " + a.add(ts) + " OR " + id + " <= " + a.add(cur.ID) + ")" +
-			" ORDER BY " + u + ", " + id + " LIMIT " + fmt.Sprint(room+len(cur.Seen))
+			" ORDER BY " + u + ", " + id + " LIMIT " + fmt.Sprint(room+len(cur.seen))
 		rows, err := c.query(ctx, c.db, t, w, a)
 		if err != nil {
 			return connector.ReadResult{}, fmt.Errorf("read overlap: %w", err)
 		}
+		seen := cur.seenAt()
 		for _, s := range rows {
-			if len(window) < room && cur.Seen[s.rec.ID] != s.rawTS {
+			if at, ok := seen[s.rec.ID]; len(window) < room && (!ok || at != s.rec.UpdatedAt.UnixNano()) {
 				window = append(window, s)
 			}
 		}
@@ -321,15 +368,17 @@ func (c *Conn) read(ctx context.Context, req connector.ReadRequest) (connector.R
 		next.TS, next.ID = fresh[n-1].rawTS, fresh[n-1].rec.ID
 	}
 	if next.TS != "" {
-		next.Seen = c.remember(next, cur, window, fresh)
+		next.seen = c.remember(next, cur, window, fresh)
 		res.Next = next.String()
 	}
 	return res, nil
 }
 
-// remember is the cursor's Seen after a page: what it had and what the page
-// delivered, less what fell out of the overlap window before the new position.
-func (c *Conn) remember(next cursor, cur *cursor, window, fresh []scanned) map[string]string {
+// remember is the cursor's memory of delivered window rows after a page: what
+// it had and what the page delivered, less what fell out of the overlap
+// window before the new position, oldest first. Fresh rows sort after every
+// row remembered, so only window rows need sorting in.
+func (c *Conn) remember(next cursor, cur *cursor, window, fresh []scanned) []seenRow {
 	if c.cfg.overlap <= 0 {
 		return nil
 	}
@@ -337,38 +386,36 @@ func (c *Conn) remember(next cursor, cur *cursor, window, fresh []scanned) map[s
 	if err != nil {
 		return nil
 	}
-	floor := pos.Add(-c.cfg.overlap)
-	seen := map[string]string{}
-	keep := func(id, ts string) {
-		if t, err := parseTimeText(ts); err == nil && !t.Before(floor) {
-			seen[id] = ts
-		}
-	}
+	floor := pos.Add(-c.cfg.overlap).UnixNano()
+	var old []seenRow
 	if cur != nil {
-		for id, ts := range cur.Seen {
-			keep(id, ts)
-		}
+		old = cur.seen
 	}
-	for _, s := range window {
-		keep(s.rec.ID, s.rawTS)
+	var out []seenRow
+	if len(window) > 0 {
+		out = make([]seenRow, 0, len(old)+len(window)+len(fresh))
+		out = append(out, old...)
+		for _, s := range window {
+			out = append(out, seenRow{s.rec.ID, s.rec.UpdatedAt.UnixNano()})
+		}
+		slices.SortStableFunc(out, func(a, b seenRow) int { return cmp.Compare(a.at, b.at) })
+	} else {
+		i, _ := slices.BinarySearchFunc(old, floor, func(r seenRow, f int64) int { return cmp.Compare(r.at, f) })
+		out = make([]seenRow, 0, len(old)-i+len(fresh))
+		out = append(out, old[i:]...)
 	}
 	for _, s := range fresh {
-		keep(s.rec.ID, s.rawTS)
+		out = append(out, seenRow{s.rec.ID, s.rec.UpdatedAt.UnixNano()})
 	}
-	if len(seen) > maxSeen {
-		ids := make([]string, 0, len(seen))
-		for id := range seen {
-			ids = append(ids, id)
-		}
-		slices.SortFunc(ids, func(a, b string) int { return strings.Compare(seen[a], seen[b]) })
-		for _, id := range ids[:len(ids)-maxSeen] {
-			delete(seen, id)
-		}
+	i, _ := slices.BinarySearchFunc(out, floor, func(r seenRow, f int64) int { return cmp.Compare(r.at, f) })
+	out = out[i:]
+	if len(out) > maxSeen {
+		out = out[len(out)-maxSeen:]
 	}
-	if len(seen) == 0 {
+	if len(out) == 0 {
 		return nil
 	}
-	return seen
+	return out
 }
 
 func project(r model.Record, fields []string) model.Record {
