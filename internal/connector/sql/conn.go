@@ -154,6 +154,11 @@ func openDB(cfg *config) (*sql.DB, error) {
 		if cfg.password != "" {
 			mc.Passwd = cfg.password
 		}
+		if !strings.Contains(cfg.dsn, "interpolateParams=") {
+			// One round trip per statement instead of prepare, execute and
+			// close: a batch binds thousands of values to a statement used once.
+			mc.InterpolateParams = true
+		}
 		c, err := mysql.NewConnector(mc)
 		if err != nil {
 			return nil, fmt.Errorf("mysql connector: %w", err)
