@@ -84,6 +84,7 @@ func Scenarios() []Scenario {
 		trytonScenario(),
 		webhookScenario(),
 		sqlScenario(),
+		sqlEngineScenario(),
 	}
 }
 

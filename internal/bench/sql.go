@@ -124,8 +124,8 @@ func newSQLTables(ctx context.Context, pgDSN, myDSN string, rows int, index bool
 	}
 	s.src = src
 	if index {
-		// What concord doctor asks for on a table it polls.
-		if _, err := s.pg.ExecContext(ctx, `CREATE INDEX "`+src+`_updated_at" ON "`+src+`" (updated_at)`); err != nil {
+		// What docs/connectors/sql.md asks for, and concord doctor checks.
+		if _, err := s.pg.ExecContext(ctx, `CREATE INDEX "`+src+`_updated_at" ON "`+src+`" (updated_at, customer_id)`); err != nil {
 			return nil, fmt.Errorf("index source table: %w", err)
 		}
 	}
