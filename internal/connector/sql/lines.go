@@ -26,13 +26,15 @@ func (c *Conn) linesSelect(lt *table) string {
 }
 
 // linesOrder orders child rows by position (rows without one last, the same on
-// every database), then by line id.
+// every database), then by line id. The columns are qualified with the table,
+// so that PostgreSQL sorts by them and not by the select list's text casts,
+// which take their names ("10" before "2").
 func (c *Conn) linesOrder(lt *table) string {
-	id := c.d.ident(lt.id)
+	id := c.d.ident(append(slices.Clone(lt.name), lt.id)...)
 	if lt.position == "" {
 		return " ORDER BY " + id
 	}
-	p := c.d.ident(lt.position)
+	p := c.d.ident(append(slices.Clone(lt.name), lt.position)...)
 	return " ORDER BY CASE WHEN " + p + " IS NULL THEN 1 ELSE 0 END, " + p + ", " + id
 }
 

@@ -628,3 +628,28 @@ func TestConn_LinesInjection(t *testing.T) {
 		require.True(t, strings.HasPrefix(got[res[0].ID].Fields.Get("lines").Lines[0].Fields.Get("description").Str, "'); DROP"))
 	})
 }
+
+// TestConn_LinesOrderByID: lines with no position column come back in the
+// order of their ids as numbers, as written. Found in review: PostgreSQL
+// sorted them by the id read as text, putting line 10 before line 2.
+func TestConn_LinesOrderByID(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	forEachBackend(t, func(t *testing.T, b backend) {
+		f := newOrderFixture(t, b)
+		lines := f.linesMapping()
+		delete(lines, "position")
+		f.settings["entities"].(map[string]any)["order"].(map[string]any)["fields"].(map[string]any)["lines"] = lines
+		c := f.open(t)
+		var want []model.Record
+		for i := range 12 {
+			want = append(want, line(1+i%seededProducts, fmt.Sprint(i+1), "1.5", "0"))
+		}
+		res, err := c.Write(ctx, model.Order, []connector.Op{{Kind: connector.OpCreate, LinkKey: "deal-12", Fields: orderFields(12, want...)}})
+		require.NoError(t, err)
+		require.NoError(t, res[0].Err)
+		got, err := c.Get(ctx, model.Order, []string{res[0].ID})
+		require.NoError(t, err)
+		requireLines(t, want, got[res[0].ID].Fields.Get("lines"))
+	})
+}
