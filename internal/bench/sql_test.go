@@ -45,6 +45,13 @@ func TestScenario_SQL(t *testing.T) {
 		require.Equal(t, "<= 3x", f.Target)
 	}
 
+	env := sqlEnv(t, 300)
+	env.Repeat = 2
+	figs, err = s.Run(context.Background(), env)
+	require.NoError(t, err)
+	require.Equal(t, "backfill 300 rows, median of 2", figs[0].Case)
+	require.Equal(t, "incremental 1% (3 rows), median of 2", figs[1].Case)
+
 	_, err = s.Run(context.Background(), bench.Env{Records: 10, Progress: io.Discard})
 	require.ErrorIs(t, err, bench.ErrMissing)
 }
