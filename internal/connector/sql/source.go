@@ -20,8 +20,8 @@ import (
 type cursor struct {
 	TS string `json:"t"`
 	ID string `json:"i"`
-	// Seen holds the rows of the overlap window already delivered, so that a
-	// window holding more rows than a page is paged through instead of the
+	// W and A are the rows of the overlap window already delivered, so that
+	// a window holding more rows than a page is paged through instead of the
 	// same rows coming back each time: their ids (W) and updated_at as Unix
 	// nanoseconds (A), oldest first, each but the first as the difference to
 	// the one before. A row may appear twice, at an old and a newer
@@ -303,9 +303,10 @@ func (c *Conn) read(ctx context.Context, req connector.ReadRequest) (connector.R
 			return connector.ReadResult{}, fmt.Errorf("read %s: %w", req.Entity, err)
 		}
 		// "u >= ts AND (u > ts OR id > cursor id)" rather than the equal
-		// "u > ts OR (u = ts AND id > cursor id)": the databases read the first
-		// as a range of an index on updated_at, the second as a scan of the
-		// whole table for every page.
+		// "u > ts OR (u = ts AND id > cursor id)": PostgreSQL reads the first
+		// as a range of an index on updated_at, the second as a filter over
+		// the whole index (or table) for every page. MariaDB reads both as a
+		// range.
 		where = " WHERE " + u + " >= " + a.add(ts) + " AND (" + u + " > " + a.add(ts) + " OR " + id + " > " + a.add(cur.ID) + ")"
 	}
 	fresh, err := c.query(ctx, c.db, t, where+order, a)
