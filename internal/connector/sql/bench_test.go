@@ -15,7 +15,8 @@ import (
 // benchmark (bench.RunSQL): accounts copied from PostgreSQL to MariaDB or
 // MySQL through the connector and with a plain batched Go copy in the same
 // run, backfill and 1% incremental. BENCH_ROWS sets the rows (default
-// 100,000). It reports the seconds of each and the ratios connector/plain.
+// 100,000); BENCH_NO_INDEX=1 leaves the source's updated_at unindexed. It
+// reports the seconds of each and the ratios connector/plain.
 //
 //	go test -run '^$' -bench BackfillPostgresToMySQL -benchtime 1x ./internal/connector/sql/
 func BenchmarkBackfillPostgresToMySQL(b *testing.B) {
