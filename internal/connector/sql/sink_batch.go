@@ -24,8 +24,9 @@ const batchSavepoint = "concord_batch"
 // 32,766 and the 65,535 of PostgreSQL and MySQL.
 const maxBatchParams = 30000
 
-// maxUpdateRows bounds the rows of one batch UPDATE: each column is a CASE over
-// the rows, so its cost grows with the square of the rows.
+// maxUpdateRows bounds the rows of one batch UPDATE in the CASE form (not
+// updateJoin): each column is a CASE over the rows, so its cost grows with the
+// square of the rows.
 const maxUpdateRows = 250
 
 // errRedo says a batch statement failed after it may have changed rows, with
