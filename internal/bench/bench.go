@@ -176,39 +176,11 @@ func Run(ctx context.Context, p Params) (Result, error) {
 	}
 	stopHeap := watchHeap(&res.PeakHeap)
 	start := time.Now()
-	if _, err := eng.Tick(ctx); err != nil { // as sync --once does first
-		return res, err
-	}
-	if err := q.Start(ctx, eng); err != nil {
-		return res, err
-	}
-	stopped := false
-	defer func() {
-		if !stopped { // interrupted or failed: stop the workers before the store closes
-			_ = q.Stop(context.WithoutCancel(ctx))
-		}
-	}()
-	for {
-		if err := q.WaitRoom(ctx); err != nil {
-			return res, err
-		}
-		r, err := eng.Poll(ctx, "bench")
-		if err != nil {
-			return res, err
-		}
-		if r.Done {
-			break
-		}
-	}
-	if err := q.Drain(ctx, 5*time.Millisecond); err != nil {
+	if err := syncOnce(ctx, eng, q, "bench"); err != nil {
 		return res, err
 	}
 	res.Elapsed = time.Since(start)
 	stopHeap()
-	stopped = true
-	if err := q.Stop(ctx); err != nil {
-		return res, err
-	}
 	if got := arrived(); got != p.Records {
 		return res, fmt.Errorf("bench: %d of %d records arrived", got, p.Records)
 	}
@@ -284,6 +256,38 @@ func createPlan(r model.Record) []byte {
 		b = append(b, '}')
 	}
 	return append(b, "]}"...)
+}
+
+// syncOnce is what sync --once does for one leg: a tick, polls until the
+// source is drained while the workers apply the batches, then a drained queue.
+func syncOnce(ctx context.Context, eng *engine.Engine, q *queue.Queue, leg string) (err error) {
+	if _, err := eng.Tick(ctx); err != nil {
+		return err
+	}
+	if err := q.Start(ctx, eng); err != nil {
+		return err
+	}
+	defer func() {
+		if serr := q.Stop(context.WithoutCancel(ctx)); serr != nil && err == nil {
+			err = serr
+		}
+	}()
+	for {
+		if err := q.WaitRoom(ctx); err != nil {
+			return err
+		}
+		r, err := eng.Poll(ctx, leg)
+		if err != nil {
+			return err
+		}
+		if r.Done {
+			break
+		}
+	}
+	if err := q.Drain(ctx, 25*time.Millisecond); err != nil {
+		return fmt.Errorf("wait for queue: %w", err)
+	}
+	return nil
 }
 
 // watchHeap samples the Go heap until the returned func is called.

@@ -282,38 +282,6 @@ func runHubSpot(ctx context.Context, p hubspotParams) (hubspotResult, error) {
 	return res, nil
 }
 
-// syncOnce is what sync --once does for one leg: a tick, polls until the
-// source is drained while the workers apply the batches, then a drained queue.
-func syncOnce(ctx context.Context, eng *engine.Engine, q *queue.Queue, leg string) (err error) {
-	if _, err := eng.Tick(ctx); err != nil {
-		return err
-	}
-	if err := q.Start(ctx, eng); err != nil {
-		return err
-	}
-	defer func() {
-		if serr := q.Stop(context.WithoutCancel(ctx)); serr != nil && err == nil {
-			err = serr
-		}
-	}()
-	for {
-		if err := q.WaitRoom(ctx); err != nil {
-			return err
-		}
-		r, err := eng.Poll(ctx, leg)
-		if err != nil {
-			return err
-		}
-		if r.Done {
-			break
-		}
-	}
-	if err := q.Drain(ctx, 25*time.Millisecond); err != nil {
-		return fmt.Errorf("wait for queue: %w", err)
-	}
-	return nil
-}
-
 // upsertCall is one batch upsert as the sandbox saw it.
 type upsertCall struct {
 	arrived, answered time.Time

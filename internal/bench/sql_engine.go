@@ -181,7 +181,7 @@ func RunSQLEngine(ctx context.Context, p SQLEngineParams) (SQLEngineResult, erro
 	debug.FreeOSMemory()
 	resetPeakRSS()
 	start := time.Now()
-	if err := syncAll(ctx, eng, q); err != nil {
+	if err := syncOnce(ctx, eng, q, "bench"); err != nil {
 		return res, fmt.Errorf("bench sql-engine: %w", err)
 	}
 	res.Elapsed = time.Since(start)
@@ -205,40 +205,6 @@ func RunSQLEngine(ctx context.Context, p SQLEngineParams) (SQLEngineResult, erro
 		res.PlainPeakRSS = peakRSS()
 	}
 	return res, nil
-}
-
-// syncAll runs the engine as `sync --once` does: a tick, then polls until the
-// source is done, the queue's workers writing the batches, then a drain.
-func syncAll(ctx context.Context, eng *engine.Engine, q *queue.Queue) error {
-	if _, err := eng.Tick(ctx); err != nil {
-		return err
-	}
-	if err := q.Start(ctx, eng); err != nil {
-		return err
-	}
-	stopped := false
-	defer func() {
-		if !stopped { // interrupted or failed: stop the workers before the store closes
-			_ = q.Stop(context.WithoutCancel(ctx))
-		}
-	}()
-	for {
-		if err := q.WaitRoom(ctx); err != nil {
-			return err
-		}
-		r, err := eng.Poll(ctx, "bench")
-		if err != nil {
-			return err
-		}
-		if r.Done {
-			break
-		}
-	}
-	if err := q.Drain(ctx, 5*time.Millisecond); err != nil {
-		return err
-	}
-	stopped = true
-	return q.Stop(ctx)
 }
 
 // countingWrites passes everything to the connector it wraps and counts the
