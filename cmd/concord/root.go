@@ -57,6 +57,7 @@ Values from systems are printed with control characters escaped (\x1b, \x00).`,
 		newAssessCmd(g),
 		newReportCmd(g),
 		newReconcileCmd(g),
+		newVersionCmd(),
 	)
 	return root
 }
