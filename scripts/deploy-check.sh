@@ -19,6 +19,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=$PATH:/usr/local/go/bin
+export PATH=$PATH:$(go env GOPATH)/bin # goreleaser, where go install put it
 say() { printf '[deploy-check] %s\n' "$*"; }
 fail() { printf '[deploy-check] FAIL: %s\n' "$*" >&2; exit 1; }
 tmp=$(mktemp -d)
@@ -144,6 +145,6 @@ if command -v goreleaser >/dev/null; then
 	goreleaser check >"$tmp/goreleaser.log" 2>&1 || { cat "$tmp/goreleaser.log"; fail "goreleaser check"; }
 	say "goreleaser check: ok"
 else
-	say "goreleaser is not installed: .goreleaser.yaml checked by hand (docs/deploy.md says how)"
+	say "goreleaser is not installed: .goreleaser.yaml not checked (go install github.com/goreleaser/goreleaser/v2@v2.15.1)"
 fi
 say "ok"
