@@ -7,12 +7,14 @@
 # project's own checks below), builds the binary exactly as the Dockerfile's
 # build stage does (its `go build` line, run here with the Dockerfile's Go),
 # checks that it is static, and runs it as the image would (user 65532,
-# `version --json`, `--help`). It also verifies the systemd unit
+# `version --json`, `--help`). It cross-compiles windows/amd64 (all release
+# targets with DEPLOY_CHECK_CROSS=all). It also verifies the systemd unit
 # (systemd-analyze, when present) and .goreleaser.yaml (goreleaser check, when
 # installed). Idempotent: it writes only under a temporary directory.
 #
 #   scripts/deploy-check.sh              what works here
 #   DEPLOY_CHECK_DOCKER=0 scripts/...    skip Docker even where it works
+#   DEPLOY_CHECK_CROSS=all scripts/...   build every release target (none: none)
 #
 # The first run builds concord with CGO off (a few minutes on a cold build
 # cache); later runs take seconds.
@@ -68,6 +70,9 @@ else
 fi
 say "$df: multi-stage ($froms stages), USER $user, ENTRYPOINT concord, CMD serve, EXPOSE 8088, VOLUME /data: ok"
 
+go_version=$(sed -n 's/^ARG GO_VERSION=//p' "$df")
+[[ -n $go_version ]] || fail "$df: no ARG GO_VERSION="
+
 # --- Docker, where it works.
 if [[ ${DEPLOY_CHECK_DOCKER:-1} != 0 ]] && command -v docker >/dev/null && docker info >/dev/null 2>&1; then
 	image=concord:deploy-check
@@ -79,7 +84,12 @@ if [[ ${DEPLOY_CHECK_DOCKER:-1} != 0 ]] && command -v docker >/dev/null && docke
 		user=$(docker image inspect -f '{{.Config.User}}' "$image")
 		[[ -n $user && ${user%%:*} != root && ${user%%:*} != 0 ]] || fail "$image runs as root"
 		say "docker run $image version: ok ($(docker image inspect -f '{{.Size}}' "$image") bytes)"
-		exit 0
+		# The image's binary, for the unit's check below.
+		mkdir -p "$tmp/out"
+		cid=$(docker create "$image")
+		docker cp "$cid:/usr/local/bin/concord" "$tmp/out/concord" >/dev/null
+		docker rm "$cid" >/dev/null
+		bin=$tmp/out/concord
 	fi
 	# A daemon that cannot pull the base images (no network) is no reason to
 	# fail: the checks without Docker below still run.
@@ -90,43 +100,58 @@ else
 fi
 
 # --- The build stage's go build, run here as the Dockerfile runs it.
-go_version=$(sed -n 's/^ARG GO_VERSION=//p' "$df")
-[[ -n $go_version ]] || fail "$df: no ARG GO_VERSION="
-cmd=$(sed -E -e 's/^RUN //' -e 's/--mount=[^ ]+ //g' -e 's/ && mkdir .*$//' -e 's/GOTOOLCHAIN=local //' \
-	-e "s#/out/#$tmp/out/#g" <<<"$build")
-say "go$go_version: $cmd"
-mkdir -p "$tmp/out"
-VERSION=$version COMMIT=$commit DATE=$date GOTOOLCHAIN=go$go_version GOFLAGS=${GOFLAGS:-} \
-	bash -euo pipefail -c "$cmd"
-bin=$tmp/out/concord
-[[ -x $bin ]] || fail "the build wrote no $bin"
+if [[ -z ${bin:-} ]]; then
+	cmd=$(sed -E -e 's/^RUN //' -e 's/--mount=[^ ]+ //g' -e 's/ && mkdir .*$//' -e 's/GOTOOLCHAIN=local //' \
+		-e "s#/out/#$tmp/out/#g" <<<"$build")
+	say "go$go_version: $cmd"
+	mkdir -p "$tmp/out"
+	VERSION=$version COMMIT=$commit DATE=$date GOTOOLCHAIN=go$go_version GOFLAGS=${GOFLAGS:-} \
+		bash -euo pipefail -c "$cmd"
+	bin=$tmp/out/concord
+	[[ -x $bin ]] || fail "the build wrote no $bin"
 
-# Static: no program interpreter (PT_INTERP), so it runs on distroless/static.
-if command -v readelf >/dev/null; then
-	readelf -l "$bin" | grep -q 'Requesting program interpreter' && fail "$bin is dynamically linked"
-else
-	LC_ALL=C ldd "$bin" 2>&1 | grep -q 'not a dynamic executable' || fail "$bin is dynamically linked: $(ldd "$bin" 2>&1)"
-fi
-GOTOOLCHAIN=go$go_version go version -m "$bin" | grep -q 'CGO_ENABLED=0' || fail "$bin was not built with CGO_ENABLED=0"
-
-# Run it the way the image does: user 65532, an empty environment but
-# CONCORD_CONFIG, from /data (here: an empty directory of that user's).
-run_as() {
-	if [[ $(id -u) == 0 ]] && command -v setpriv >/dev/null; then
-		setpriv --reuid 65532 --regid 65532 --clear-groups "$@"
+	# Static: no program interpreter (PT_INTERP), so it runs on distroless/static.
+	if command -v readelf >/dev/null; then
+		readelf -l "$bin" | grep -q 'Requesting program interpreter' && fail "$bin is dynamically linked"
 	else
-		"$@"
+		LC_ALL=C ldd "$bin" 2>&1 | grep -q 'not a dynamic executable' || fail "$bin is dynamically linked: $(ldd "$bin" 2>&1)"
 	fi
-}
-mkdir -p "$tmp/data"
-chmod 0755 "$tmp" "$tmp/out" && chmod 0755 "$bin"
-[[ $(id -u) == 0 ]] && chown 65532:65532 "$tmp/data"
-out=$(cd "$tmp/data" && run_as env -i CONCORD_CONFIG=/etc/concord/concord.yaml "$bin" version --json)
-grep -q "\"version\": \"$version\"" <<<"$out" || fail "version --json: $out"
-grep -q "\"commit\": \"$commit\"" <<<"$out" || fail "version --json: $out"
-grep -q "\"date\": \"$date\"" <<<"$out" || fail "version --json: $out"
-(cd "$tmp/data" && run_as env -i "$bin" --help >/dev/null) || fail "--help"
-say "static binary ($(du -h "$bin" | cut -f1)), $(run_as "$bin" version | head -1) as uid 65532: ok"
+	GOTOOLCHAIN=go$go_version go version -m "$bin" | grep -q 'CGO_ENABLED=0' || fail "$bin was not built with CGO_ENABLED=0"
+
+	# Run it the way the image does: user 65532, an empty environment but
+	# CONCORD_CONFIG, from /data (here: an empty directory of that user's).
+	run_as() {
+		if [[ $(id -u) == 0 ]] && command -v setpriv >/dev/null; then
+			setpriv --reuid 65532 --regid 65532 --clear-groups "$@"
+		else
+			"$@"
+		fi
+	}
+	mkdir -p "$tmp/data"
+	chmod 0755 "$tmp" "$tmp/out" && chmod 0755 "$bin"
+	[[ $(id -u) == 0 ]] && chown 65532:65532 "$tmp/data"
+	out=$(cd "$tmp/data" && run_as env -i CONCORD_CONFIG=/etc/concord/concord.yaml "$bin" version --json)
+	grep -q "\"version\": \"$version\"" <<<"$out" || fail "version --json: $out"
+	grep -q "\"commit\": \"$commit\"" <<<"$out" || fail "version --json: $out"
+	grep -q "\"date\": \"$date\"" <<<"$out" || fail "version --json: $out"
+	(cd "$tmp/data" && run_as env -i "$bin" --help >/dev/null) || fail "--help"
+	say "static binary ($(du -h "$bin" | cut -f1)), $(run_as "$bin" version | head -1) as uid 65532: ok"
+fi
+
+# --- Other release targets (.goreleaser.yaml): build-tagged code (syscalls
+# that exist on unix only) breaks them first, so windows/amd64 is built by
+# default; DEPLOY_CHECK_CROSS=all builds the five, none skips them.
+case ${DEPLOY_CHECK_CROSS:-windows/amd64} in
+none) targets= ;;
+all) targets="windows/amd64 windows/arm64 darwin/amd64 darwin/arm64 linux/arm64" ;;
+*) targets=$DEPLOY_CHECK_CROSS ;;
+esac
+for target in $targets; do
+	CGO_ENABLED=0 GOOS=${target%/*} GOARCH=${target#*/} GOTOOLCHAIN=go$go_version \
+		go build -trimpath -o "$tmp/cross" ./cmd/concord || fail "go build for $target"
+	rm -f "$tmp/cross"
+	say "go build for $target: ok"
+done
 
 # --- The systemd unit.
 if command -v systemd-analyze >/dev/null; then
