@@ -144,7 +144,7 @@ fi
 case ${DEPLOY_CHECK_CROSS:-windows/amd64} in
 none) targets= ;;
 all) targets="windows/amd64 windows/arm64 darwin/amd64 darwin/arm64 linux/arm64" ;;
-*) targets=$DEPLOY_CHECK_CROSS ;;
+*) targets=${DEPLOY_CHECK_CROSS:-windows/amd64} ;;
 esac
 for target in $targets; do
 	CGO_ENABLED=0 GOOS=${target%/*} GOARCH=${target#*/} GOTOOLCHAIN=go$go_version \
