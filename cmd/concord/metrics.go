@@ -20,5 +20,12 @@ func (a *app) newMetrics(legs []engine.Leg) *metrics.Metrics {
 	if a.run.health != nil {
 		snapshot = a.run.health.Snapshot
 	}
-	return metrics.New(metrics.Options{Legs: ml, Snapshot: snapshot, Systems: a.conns})
+	// concord_build_info says what concord version says: a release's
+	// -ldflags values where set.
+	v := versionInfo()
+	rev := v.Commit
+	if rev != "" && v.Modified {
+		rev += "-dirty"
+	}
+	return metrics.New(metrics.Options{Legs: ml, Snapshot: snapshot, Systems: a.conns, Version: v.Version, Revision: rev})
 }

@@ -37,7 +37,8 @@ Your own:    concord init --crm ... --erp ...            (a commented config fro
              concord plan --config concord.yaml      (what would change, nothing written)
              concord sync --once --config concord.yaml, then concord serve
 Docs:        docs/ (flows: docs/flows.md, configuration: docs/config.md, CLI: docs/cli.md,
-             connectors: docs/connectors/, examples: examples/)
+             connectors: docs/connectors/, examples: examples/,
+             deploying: docs/deploy.md)
 
 Exit codes: 0 ok, 1 runtime failure, 2 invalid config or usage, 130 interrupted
 (sync --once, demo: SIGTERM or Ctrl-C; see concord sync --help).
@@ -57,6 +58,7 @@ Values from systems are printed with control characters escaped (\x1b, \x00).`,
 		newAssessCmd(g),
 		newReportCmd(g),
 		newReconcileCmd(g),
+		newVersionCmd(),
 	)
 	return root
 }

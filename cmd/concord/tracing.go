@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"log/slog"
-	"runtime/debug"
 
 	"github.com/concord-sync/concord/internal/config"
 	"github.com/concord-sync/concord/internal/tracing"
@@ -28,12 +27,12 @@ func startTracing(ctx context.Context, cfg *config.Config, log *slog.Logger) (*t
 	return p, nil
 }
 
-// buildVersion is the module version concord was built as, "" for a
-// development build.
+// buildVersion is concord's version as concord version prints it (the
+// release's -ldflags value, else the module version), "" for a development
+// build.
 func buildVersion() string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok || bi.Main.Version == "(devel)" {
-		return ""
+	if v := versionInfo().Version; v != "devel" {
+		return v
 	}
-	return bi.Main.Version
+	return ""
 }

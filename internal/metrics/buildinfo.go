@@ -8,10 +8,17 @@ import (
 )
 
 // buildInfo returns the concord_build_info gauge: always 1, labelled with the
-// module version, the VCS revision (with "-dirty" when the tree had changes)
-// and the Go version the binary was built with.
-func buildInfo() prometheus.Collector {
+// version and revision given (else the module version, and the VCS revision
+// with "-dirty" when the tree had changes) and the Go version the binary was
+// built with.
+func buildInfo(givenVersion, givenRevision string) prometheus.Collector {
 	version, revision, goVersion := BuildInfo()
+	if givenVersion != "" {
+		version = givenVersion
+	}
+	if givenRevision != "" {
+		revision = givenRevision
+	}
 	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name:        "concord_build_info",
 		Help:        "Always 1; labelled with the version, the VCS revision and the Go version of the running binary.",

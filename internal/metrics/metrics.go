@@ -40,6 +40,10 @@ type Options struct {
 	// Systems are the opened systems: those with a rate limiter
 	// (RateLimited) report their waits.
 	Systems map[string]connector.Connector
+	// Version and Revision label concord_build_info, as concord version
+	// prints them (a release build's -ldflags values). Empty: the binary's
+	// build info (BuildInfo).
+	Version, Revision string
 }
 
 // RateLimited is a system whose requests wait for a rate limiter (HubSpot).
@@ -170,7 +174,7 @@ func New(o Options) *Metrics {
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		buildInfo(),
+		buildInfo(o.Version, o.Revision),
 		m.recordsRead, m.records, m.polls, m.pollDuration, m.writeDuration, m.pieceDuration,
 		m.queueWait, m.appliedLag, m.batchFailures, m.batchFailedRec,
 		&webhookCollector{m: m},

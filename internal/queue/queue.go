@@ -14,7 +14,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -335,7 +334,7 @@ func (q *Queue) lockSQLite(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("queue: lock file: %w", err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	if err := lockFile(f); err != nil {
 		f.Close()
 		return fmt.Errorf("queue: another concord process is running sync, serve or demo on %s; stop it first: %w", file, ErrBusy)
 	}
@@ -345,7 +344,7 @@ func (q *Queue) lockSQLite(ctx context.Context) error {
 
 func (q *Queue) unlock() {
 	if q.lock != nil {
-		_ = syscall.Flock(int(q.lock.Fd()), syscall.LOCK_UN)
+		_ = unlockFile(q.lock)
 		_ = q.lock.Close()
 		q.lock = nil
 	}

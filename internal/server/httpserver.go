@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"syscall"
 	"time"
 
 	"golang.org/x/net/netutil"
@@ -111,9 +110,8 @@ func (l Limits) withDefaults() Limits {
 // store, the systems and the logs keep descriptors while the server is full.
 func (l Limits) maxConns() int {
 	n := l.MaxConns
-	var rl syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err == nil && rl.Cur > 0 && rl.Cur/2 < uint64(n) {
-		n = max(int(rl.Cur/2), 1)
+	if lim := openFileLimit(); lim > 0 && lim/2 < uint64(n) {
+		n = max(int(lim/2), 1)
 	}
 	return n
 }

@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"syscall"
 
 	"github.com/concord-sync/concord/internal/connector"
 	"github.com/concord-sync/concord/internal/model"
@@ -326,11 +325,11 @@ func (c *Conn) rights(ctx context.Context) (rightsFunc, error) {
 		}, nil
 	default:
 		file := sqliteFile(c.cfg.dsn)
-		writable := file == "" || syscall.Access(file, 2) == nil
-		dirWritable := file == "" || syscall.Access(filepath.Dir(file), 2) == nil
+		fileWritable := file == "" || writable(file)
+		dirWritable := file == "" || writable(filepath.Dir(file))
 		return func(_ context.Context, e model.Entity, _ string, t *table) ([]connector.Problem, error) {
 			switch {
-			case !writable:
+			case !fileWritable:
 				return []connector.Problem{{Setting: SettingDSN, Entity: e, Writes: true,
 					Msg: fmt.Sprintf("database file %s is not writable by this user: writes to %s (%s) fail", file, strings.Join(t.name, "."), e),
 					Fix: fmt.Sprintf("chmod u+w %s (or run concord as the file's owner)", file)}}, nil
