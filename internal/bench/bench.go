@@ -165,12 +165,7 @@ func Run(ctx context.Context, p Params) (Result, error) {
 	}
 	leg := engine.Leg{Name: "bench", Flow: "bench", Source: "crm", Target: "erp", Entity: model.Account, Fields: benchFields,
 		Trigger: engine.TriggerChange, Owners: owners, Defs: defs, Clean: map[string][]string{"email": {"email"}, "phone": {"phone"}}}
-	q, err := queue.New(ctx, st, queue.Config{Legs: []string{"bench"}, PollInterval: 10 * time.Millisecond}, p.Log)
-	if err != nil {
-		return res, err
-	}
-	eng, err := engine.New(engine.Params{Store: st, Connectors: map[string]connector.Connector{"crm": crm, "erp": erp},
-		Legs: []engine.Leg{leg}, ConfigVersion: "bench", Queue: q, BatchSize: p.BatchSize, Logger: p.Log})
+	eng, q, err := newEngine(ctx, st, leg, crm, erp, p.BatchSize, p.Log)
 	if err != nil {
 		return res, err
 	}
@@ -191,6 +186,21 @@ func Run(ctx context.Context, p Params) (Result, error) {
 		return res, err
 	}
 	return res, nil
+}
+
+// newEngine wires the engine and its queue for one leg from "crm" to "erp",
+// as the config would.
+func newEngine(ctx context.Context, st store.Store, leg engine.Leg, crm, erp connector.Connector, batch int, log *slog.Logger) (*engine.Engine, *queue.Queue, error) {
+	q, err := queue.New(ctx, st, queue.Config{Legs: []string{leg.Name}, PollInterval: 10 * time.Millisecond}, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	eng, err := engine.New(engine.Params{Store: st, Connectors: map[string]connector.Connector{"crm": crm, "erp": erp},
+		Legs: []engine.Leg{leg}, ConfigVersion: "bench", Queue: q, BatchSize: batch, Logger: log})
+	if err != nil {
+		return nil, nil, err
+	}
+	return eng, q, nil
 }
 
 // rawInsert writes, in one transaction on a fresh store, the rows a sync of

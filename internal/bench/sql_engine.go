@@ -13,7 +13,6 @@ import (
 	sqlconn "github.com/concord-sync/concord/internal/connector/sql"
 	"github.com/concord-sync/concord/internal/engine"
 	"github.com/concord-sync/concord/internal/model"
-	"github.com/concord-sync/concord/internal/queue"
 )
 
 // SQLEngineParams configure RunSQLEngine.
@@ -169,12 +168,7 @@ func RunSQLEngine(ctx context.Context, p SQLEngineParams) (SQLEngineResult, erro
 	}
 	leg := engine.Leg{Name: "bench", Flow: "bench", Source: "crm", Target: "erp", Entity: model.Account, Fields: sqlFields,
 		Trigger: engine.TriggerChange, Owners: owners, Defs: defs, Clean: map[string][]string{"email": {"email"}}}
-	q, err := queue.New(ctx, st, queue.Config{Legs: []string{"bench"}, PollInterval: 10 * time.Millisecond}, p.Log)
-	if err != nil {
-		return res, err
-	}
-	eng, err := engine.New(engine.Params{Store: st, Connectors: map[string]connector.Connector{"crm": source, "erp": erp},
-		Legs: []engine.Leg{leg}, ConfigVersion: "bench", Queue: q, BatchSize: p.BatchSize, Logger: p.Log})
+	eng, q, err := newEngine(ctx, st, leg, source, erp, p.BatchSize, p.Log)
 	if err != nil {
 		return res, err
 	}
