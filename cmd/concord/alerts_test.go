@@ -78,7 +78,9 @@ func TestServe_Alerts(t *testing.T) {
 		}
 	})
 
-	crm, err := sql.Open("sqlite", filepath.Join(dir, "crm.db"))
+	// serve polls this file while the test renames its table: wait for its
+	// reads rather than fail with SQLITE_BUSY on a loaded machine.
+	crm, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "crm.db")+"?_pragma=busy_timeout(10000)")
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = crm.Close() })
 	time.Sleep(500 * time.Millisecond) // serve opened its systems and polls
