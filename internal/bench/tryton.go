@@ -15,7 +15,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/concord-sync/concord/internal/connector"
@@ -149,7 +148,7 @@ func runTryton(ctx context.Context, p trytonParams) (res trytonResult, err error
 		return res, fmt.Errorf("tryton lock: %w", err)
 	}
 	defer lock.Close() // releases the lock
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+	if err := flock(lock, true); err != nil {
 		return res, fmt.Errorf("tryton lock: %w", err)
 	}
 	var made []string
@@ -177,7 +176,7 @@ func runTryton(ctx context.Context, p trytonParams) (res trytonResult, err error
 			return res, fmt.Errorf("tryton database %s: %w", db, err)
 		}
 	}
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_SH); err != nil {
+	if err := flock(lock, false); err != nil {
 		return res, fmt.Errorf("tryton lock: %w", err)
 	}
 	connDB, plain := made[0], sess[1]
