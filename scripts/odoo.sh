@@ -363,16 +363,30 @@ answers() {
 		"$URL/jsonrpc" 2>/dev/null | grep -q '"server_serie"'
 }
 
+# cwd_deleted: the server's working directory no longer exists.
+cwd_deleted() {
+	local cwd
+	cwd=$(readlink "/proc/$1/cwd" 2>/dev/null) || return 1
+	[[ $cwd == *" (deleted)" ]]
+}
+
 do_start() {
 	lock
 	write_config
 	local pid
 	if pid=$(server_pid); then
-		if [ "$CONFIG_CHANGED" = 0 ]; then
+		if [ "$CONFIG_CHANGED" = 0 ] && ! cwd_deleted "$pid"; then
 			log "start: odoo already running (pid $pid) on $URL"
 			return 0
 		fi
-		log "start: the config changed; restarting odoo"
+		if cwd_deleted "$pid"; then
+			# Started from a directory since removed (a worktree, a test's temp
+			# dir): its reports resolve paths against the working directory
+			# and fail with "[Errno 2] No such file or directory".
+			log "start: odoo (pid $pid) runs in a deleted directory; restarting it"
+		else
+			log "start: the config changed; restarting odoo"
+		fi
 		do_stop
 	fi
 	[ "$(template_state)" = ready ] || die "start: template database not initialised (run initdb)"
@@ -380,8 +394,11 @@ do_start() {
 	rm -f "$PIDFILE"
 	# No -d: the server serves whichever database a call names (the clones);
 	# the template refuses connections.
+	# From its own directory, never the caller's, which may be removed later.
+	cd "$HOME_DIR"
 	setsid nohup "$PY" "$(odoo_tree)/odoo-bin" -c "$CONF" --pidfile "$PIDFILE" \
 		>>"$HOME_DIR/odoo.out" 2>&1 </dev/null 9>&- &
+	cd - >/dev/null
 	local i
 	for i in $(seq 1 180); do
 		answers && break

@@ -432,23 +432,40 @@ answers() {
 		grep -q '"result"'
 }
 
+# cwd_deleted: the server's working directory no longer exists.
+cwd_deleted() {
+	local cwd
+	cwd=$(readlink "/proc/$1/cwd" 2>/dev/null) || return 1
+	[[ $cwd == *" (deleted)" ]]
+}
+
 do_start() {
 	write_config
 	local pid
 	if pid=$(server_pid); then
-		if [ "$CONFIG_CHANGED" = 0 ]; then
+		if [ "$CONFIG_CHANGED" = 0 ] && ! cwd_deleted "$pid"; then
 			log "start: trytond already running (pid $pid) on $URL"
 			return 0
 		fi
-		log "start: the config changed; restarting trytond"
+		if cwd_deleted "$pid"; then
+			# Started from a directory since removed (a worktree, a test's temp
+			# dir): its reports resolve paths against the working directory
+			# and fail with "[Errno 2] No such file or directory".
+			log "start: trytond (pid $pid) runs in a deleted directory; restarting it"
+		else
+			log "start: the config changed; restarting trytond"
+		fi
 		do_stop
 	fi
 	[ "$(db_state)" = ready ] || die "start: template database not initialised (run initdb and setup)"
 	answers && die "start: something else answers on $URL (set TRYTON_PORT)"
 	rm -f "$PIDFILE"
 	# -d loads the template's modules before the port opens.
+	# From its own directory, never the caller's, which may be removed later.
+	cd "$HOME_DIR"
 	setsid nohup /usr/bin/trytond -c "$CONF" -d "$DB" --pidfile "$PIDFILE" \
 		>>"$LOGFILE" 2>&1 </dev/null &
+	cd - >/dev/null
 	local i
 	for i in $(seq 1 120); do
 		answers && break
