@@ -53,6 +53,7 @@ func Exercise(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("MarkAnnounced", func(t *testing.T) { t.Parallel(); exerciseAnnounced(t, setup) })
 	t.Run("ListLinks", func(t *testing.T) { t.Parallel(); exerciseListLinks(t, setup) })
 	t.Run("InsertEvents", func(t *testing.T) { t.Parallel(); exerciseEvents(t, setup) })
+	t.Run("EventSearch", func(t *testing.T) { t.Parallel(); exerciseEventSearch(t, setup) })
 	t.Run("Cursor", func(t *testing.T) { t.Parallel(); exerciseCursors(t, setup) })
 	t.Run("Fingerprints", func(t *testing.T) { t.Parallel(); exerciseFingerprints(t, setup) })
 	t.Run("Quarantine", func(t *testing.T) { t.Parallel(); exerciseQuarantine(t, setup) })
