@@ -111,6 +111,9 @@ type Ops interface {
 	// ListQuarantine lists open (unreleased) entries, newest first.
 	ListQuarantine(ctx context.Context, p *ListQuarantineParams) ([]QuarantineEntry, error)
 
+	// GetQuarantineEntry returns one entry, open or released, or ErrNotFound.
+	GetQuarantineEntry(ctx context.Context, id int64) (QuarantineEntry, error)
+
 	// ReleaseQuarantine closes the open entries of the given records (keyed by
 	// external id) in one flow; it is called when a record passes validation again.
 	ReleaseQuarantine(ctx context.Context, p *ReleaseQuarantineParams) error

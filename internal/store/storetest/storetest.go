@@ -498,6 +498,11 @@ func exerciseQuarantine(t *testing.T, setup setupFunc) {
 		wantA := a
 		wantA.ID, wantA.CreatedAt = got[1].ID, stored(a.CreatedAt)
 		require.Equal(t, wantA, got[1])
+		one, err := s.GetQuarantineEntry(ctx, got[1].ID)
+		require.NoError(t, err)
+		require.Equal(t, wantA, one)
+		_, err = s.GetQuarantineEntry(ctx, got[1].ID+1000)
+		require.ErrorIs(t, err, store.ErrNotFound)
 
 		// Replacing an open entry keeps one entry with the new reason.
 		a2 := quarantine("contacts", "h1", "still bad")
