@@ -255,14 +255,17 @@ func (a *app) serve(ctx context.Context, f *front, h *health.Collector) error {
 }
 
 // consoleHandler returns the web console when the config has console users,
-// else nil.
+// else nil; h (nil: none) gives the overview its health.
 func (a *app) consoleHandler(h *health.Collector, last *atomic.Pointer[reconcile.Report]) (*console.Console, error) {
 	if !a.cfg.Console.Enabled() {
 		return nil, nil
 	}
-	return console.New(console.Options{Config: a.cfg, Store: a.store, Engine: a.eng, Health: h.Snapshot,
-		Alerts: a.alerts.Active, Reconcile: last.Load, RecordURL: recordURLs(a.conns),
-		Log: a.log.With("component", "console")})
+	o := console.Options{Config: a.cfg, Store: a.store, Engine: a.eng, Alerts: a.alerts.Active,
+		Reconcile: last.Load, RecordURL: recordURLs(a.conns), Log: a.log.With("component", "console")}
+	if h != nil {
+		o.Health = h.Snapshot
+	}
+	return console.New(o)
 }
 
 // recordURLs returns the record pages the systems' connectors know.

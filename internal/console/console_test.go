@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"slices"
@@ -421,4 +422,27 @@ func TestConsole_NothingSecret(t *testing.T) {
 	_, body := get(t, c, w.srv.URL+"/console/ownership")
 	require.Contains(t, body, "account.credit_limit")
 	require.Contains(t, body, "crm → erp")
+}
+
+// TestConsole_PlainHTTPSignIn: over plain HTTP to another host the browser
+// would drop the Secure cookie; the sign-in says so instead of looping.
+func TestConsole_PlainHTTPSignIn(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	h := http.NewServeMux()
+	w.con.Register(h)
+	for _, tt := range []struct {
+		host string
+		want int
+	}{{"concord.example.com:8088", http.StatusBadRequest}, {"127.0.0.1:8088", http.StatusSeeOther}, {"localhost:8088", http.StatusSeeOther}, {"[::1]:8088", http.StatusSeeOther}} {
+		req := httptest.NewRequest("POST", "http://"+tt.host+"/console/login", strings.NewReader(url.Values{"name": {"alice"}, "password": {alicePassword}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		require.Equal(t, tt.want, rec.Code, tt.host)
+		if tt.want == http.StatusBadRequest {
+			require.Contains(t, rec.Body.String(), "console.secure_cookie: false")
+			require.Empty(t, rec.Result().Cookies())
+		}
+	}
 }

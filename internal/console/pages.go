@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
+	"net"
 	"net/http"
 	"net/url"
 	"path"
@@ -157,6 +158,14 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		}
 		w.WriteHeader(status)
 		c.render(w, r, nil, "login", "Sign in", map[string]string{"Next": next, "Error": err.Error(), "Name": r.PostFormValue("name")})
+		return
+	}
+	if c.auth.secure && !overHTTPS(r) && !loopbackHost(r.Host) {
+		// The browser would drop the Secure cookie and bring the person
+		// back here, without a word.
+		w.WriteHeader(http.StatusBadRequest)
+		c.render(w, r, nil, "login", "Sign in", map[string]string{"Next": next, "Name": r.PostFormValue("name"),
+			"Error": "this console is reached over plain HTTP, where browsers do not keep its secure sign-in cookie: reach it over HTTPS (a proxy in front of concord serve), or set console.secure_cookie: false on a network you trust"})
 		return
 	}
 	c.log.InfoContext(r.Context(), "console sign-in", "user", u.Name, "role", u.Role, "addr", clientAddr(r))
@@ -515,4 +524,24 @@ func (c *Console) decide(r *http.Request, u *User, id int64, decision string) er
 	}
 	return c.record(ctx, rv.Flow, rv.System, rv.Entity, rv.ExternalID, action{User: u.Name,
 		Action: fmt.Sprintf("%sed review %d (%s %s)", strings.TrimSuffix(decision, "e"), id, rv.TargetSystem, rv.TargetID), Ref: fmt.Sprintf("review %d", id)})
+}
+
+// overHTTPS reports whether the browser reached the console over HTTPS
+// (directly, or through a proxy that says so).
+func overHTTPS(r *http.Request) bool {
+	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+}
+
+// loopbackHost reports whether host (with or without a port) is this
+// machine, where browsers keep Secure cookies over plain HTTP too.
+func loopbackHost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.Trim(host, "[]")
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -41,7 +41,7 @@ const (
 )
 
 type world struct {
-	t        *testing.T
+	t        testing.TB
 	ctx      context.Context
 	st       store.Store
 	crm, erp *memory.Conn
@@ -78,7 +78,7 @@ func (q *workQueue) take() []engine.Batch {
 	return out
 }
 
-func hash(t *testing.T, pw string) string {
+func hash(t testing.TB, pw string) string {
 	t.Helper()
 	h, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.MinCost)
 	require.NoError(t, err)
@@ -96,10 +96,17 @@ func accountDefs(fields ...string) map[string]model.FieldDef {
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	ctx := t.Context()
-	st, err := sqlitestore.Open(ctx, t.TempDir()+"/concord.db", nil)
+	st, err := sqlitestore.Open(t.Context(), t.TempDir()+"/concord.db", nil)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = st.Close() })
+	return newWorldOn(t, st)
+}
+
+// newWorldOn builds the world on a store.
+func newWorldOn(t testing.TB, st store.Store) *world {
+	t.Helper()
+	ctx := t.Context()
+	var err error
 	w := &world{t: t, ctx: ctx, st: st, crm: memory.New("crm", model.Entities...), erp: memory.New("erp", model.Entities...),
 		q: &workQueue{wake: make(chan struct{}, 1)}}
 	owners := map[string]string{"name": "crm", "email": "crm", "country": "crm", "credit_limit": "erp"}

@@ -492,7 +492,9 @@ func (s *Store) PruneEvents(ctx context.Context, p *store.PruneEventsParams) (st
 // ids: ids ascend with time. Events without a start time are skipped.
 func (o *ops) firstEventFrom(ctx context.Context, t time.Time) (int64, error) {
 	var lo, hi sql.NullInt64
-	if err := o.q.QueryRowContext(ctx, "SELECT MIN(id), MAX(id) FROM concord_event").Scan(&lo, &hi); err != nil {
+	// Two subqueries: SQLite reads MIN and MAX of the key from the index only
+	// one at a time; asked together in one SELECT it scans the whole table.
+	if err := o.q.QueryRowContext(ctx, "SELECT (SELECT MIN(id) FROM concord_event), (SELECT MAX(id) FROM concord_event)").Scan(&lo, &hi); err != nil {
 		return 0, fmt.Errorf("event ids: %w", err)
 	}
 	if !hi.Valid {
