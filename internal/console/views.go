@@ -47,7 +47,10 @@ type FlowView struct {
 
 // OverviewView is the overview page and GET /api/v1/overview.
 type OverviewView struct {
-	At      time.Time        `json:"at"`
+	At time.Time `json:"at"`
+	// Checked is false where no health checks run (the demo): Ready,
+	// Reasons, Store, Systems and the flows' state and lag say nothing then.
+	Checked bool             `json:"checked"`
 	Ready   bool             `json:"ready"`
 	Reasons []string         `json:"reasons,omitempty"`
 	Store   health.Store     `json:"store"`
@@ -85,6 +88,7 @@ func (c *Console) overview(ctx context.Context) (OverviewView, error) {
 		Systems: []health.System{}, Flows: []FlowView{}, Alerts: []AlertView{}}
 	var snap health.Snapshot
 	if c.o.Health != nil {
+		v.Checked = true
 		snap = c.o.Health(ctx)
 		v.Ready, v.Reasons, v.Store = snap.Ready, snap.Reasons, snap.Store
 		v.Systems = append(v.Systems, snap.Systems...)
