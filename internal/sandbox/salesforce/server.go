@@ -245,7 +245,7 @@ func (s *Server) limits(c *call) {
 		limit = 1 << 30
 	}
 	writeJSON(c.w, http.StatusOK, map[string]any{
-		"DailyApiRequests": map[string]int{"Max": limit, "Remaining": max(0, limit-used)},
+		"DailyApiRequests":     map[string]int{"Max": limit, "Remaining": max(0, limit-used)},
 		"DailyBulkV2QueryJobs": map[string]int{"Max": 0, "Remaining": 0},
 	})
 }
