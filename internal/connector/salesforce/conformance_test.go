@@ -69,7 +69,9 @@ func TestConn_Conformance(t *testing.T) {
 				out["title"] = model.Text("Head of purchasing")
 				return out
 			},
-			Invalid:  func() model.Fields { return model.Fields{"last_name": model.Text("Bad"), "email": model.Text("not an address")} },
+			Invalid: func() model.Fields {
+				return model.Fields{"last_name": model.Text("Bad"), "email": model.Text("not an address")}
+			},
 			Features: connectortest.Features{PartialFailure: true, Archive: true},
 		})
 	})

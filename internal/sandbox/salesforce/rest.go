@@ -282,8 +282,13 @@ func (s *Server) replication(c *call, o *objectDef, deleted bool) {
 		writeErrors(c.w, http.StatusBadRequest, errf("INVALID_REPLICATION_DATE", nil, "startDate must chronologically precede endDate"))
 		return
 	}
-	if start.Before(now.Add(-30 * 24 * time.Hour)) {
-		writeErrors(c.w, http.StatusBadRequest, errf("INVALID_REPLICATION_DATE", nil, "startDate cannot be more than 30 days ago"))
+	// getUpdated reaches 30 days back, getDeleted 15 (the delete log).
+	days := 30
+	if deleted {
+		days = 15
+	}
+	if start.Before(now.Add(-time.Duration(days) * 24 * time.Hour)) {
+		writeErrors(c.w, http.StatusBadRequest, errf("INVALID_REPLICATION_DATE", nil, "startDate cannot be more than %d days ago", days))
 		return
 	}
 	var recs []*record
@@ -380,9 +385,7 @@ func (s *Server) page(c *call, all bool, key string, loc *locator) {
 	writeJSON(c.w, http.StatusOK, out)
 }
 
-// customField serves the Tooling API's CustomField create: a custom field
-// of type Text, Number, Currency, Checkbox, Date, DateTime, Email, Phone or
-// Picklist, optionally an External ID and unique.
+// customField serves the Tooling API's CustomField create (see DefineField).
 func (s *Server) customField(c *call) {
 	var in struct {
 		FullName string `json:"FullName"`
@@ -393,7 +396,6 @@ func (s *Server) customField(c *call) {
 			Scale      json.Number `json:"scale"`
 			ExternalID bool        `json:"externalId"`
 			Unique     bool        `json:"unique"`
-			Required   bool        `json:"required"`
 			ValueSet   struct {
 				Restricted         bool `json:"restricted"`
 				ValueSetDefinition struct {
@@ -407,66 +409,22 @@ func (s *Server) customField(c *call) {
 	if !c.decode(&in) {
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	objName, fieldName, ok := strings.Cut(in.FullName, ".")
-	o := s.st.object(objName)
-	if !ok || o == nil {
-		writeErrors(c.w, http.StatusBadRequest, errf("INVALID_FIELD", []string{"FullName"}, "invalid FullName: %s", in.FullName))
-		return
-	}
-	if !strings.HasSuffix(fieldName, "__c") || len(fieldName) > 43 || strings.Contains(strings.TrimSuffix(fieldName, "__c"), "__") {
-		writeErrors(c.w, http.StatusBadRequest, errf("FIELD_INTEGRITY_EXCEPTION", []string{"FullName"}, "The custom field name you provided %s on object %s can only contain alphanumeric characters, must begin with a letter, cannot end with an underscore or contain two consecutive underscore characters, and must be unique across all %s fields", fieldName, o.Name, o.Name))
-		return
-	}
-	if o.field(fieldName) != nil {
-		writeErrors(c.w, http.StatusBadRequest, errf("DUPLICATE_DEVELOPER_NAME", []string{"FullName"}, "There is already a field named %s on %s.", strings.TrimSuffix(fieldName, "__c"), o.Name))
-		return
-	}
-	f := &fieldDef{Name: fieldName, Label: in.Metadata.Label, Custom: true, ExternalID: in.Metadata.ExternalID, Unique: in.Metadata.Unique}
+	objName, fieldName, _ := strings.Cut(in.FullName, ".")
 	length, _ := in.Metadata.Length.Int64()
 	scale, _ := in.Metadata.Scale.Int64()
-	switch in.Metadata.Type {
-	case "Text":
-		f.Type, f.Length = tString, int(length)
-		if f.Length <= 0 || f.Length > 255 {
-			writeErrors(c.w, http.StatusBadRequest, errf("FIELD_INTEGRITY_EXCEPTION", []string{"Length"}, "Length must be between 1 and 255"))
-			return
-		}
-	case "Number":
-		f.Type, f.Scale = tDouble, int(scale)
-	case "Currency":
-		f.Type, f.Scale = tCurrency, int(scale)
-	case "Checkbox":
-		f.Type = tBoolean
-	case "Date":
-		f.Type = tDate
-	case "DateTime":
-		f.Type = tDateTime
-	case "Email":
-		f.Type, f.Length = tEmail, 80
-	case "Phone":
-		f.Type, f.Length = tPhone, 40
-	case "Picklist":
-		f.Type, f.Length = tPicklist, 255
+	cf := CustomField{Name: fieldName, Label: in.Metadata.Label, Type: in.Metadata.Type, Length: int(length), Scale: int(scale),
+		ExternalID: in.Metadata.ExternalID, Unique: in.Metadata.Unique}
+	if in.Metadata.ValueSet.Restricted {
 		for _, v := range in.Metadata.ValueSet.ValueSetDefinition.Value {
-			f.Picklist = append(f.Picklist, v.FullName)
+			cf.Picklist = append(cf.Picklist, v.FullName)
 		}
-		if !in.Metadata.ValueSet.Restricted {
-			f.Picklist = nil
-		}
-	default:
-		writeErrors(c.w, http.StatusBadRequest, errf("FIELD_INTEGRITY_EXCEPTION", []string{"Type"}, "unsupported custom field type: %s", in.Metadata.Type))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if aerr := s.defineLocked(objName, cf); aerr != nil {
+		writeErrors(c.w, http.StatusBadRequest, aerr)
 		return
 	}
-	if f.ExternalID && f.Type != tString && f.Type != tDouble && f.Type != tEmail {
-		writeErrors(c.w, http.StatusBadRequest, errf("FIELD_INTEGRITY_EXCEPTION", []string{"ExternalId"}, "Only Text, Number and Email fields can be External IDs"))
-		return
-	}
-	if f.Label == "" {
-		f.Label = strings.TrimSuffix(fieldName, "__c")
-	}
-	o.add(f)
 	s.fieldSeq++
 	writeJSON(c.w, http.StatusCreated, map[string]any{"id": fmt.Sprintf("00N5g%010dSAN", s.fieldSeq), "success": true, "errors": []any{}, "warnings": []any{}, "infos": []any{}})
 }

@@ -137,9 +137,11 @@ var versionRE = regexp.MustCompile(`^v[0-9]{2}\.[0-9]$`)
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /services/oauth2/token", s.token)
-	mux.HandleFunc("GET /services/data/{$}", s.authed(func(w http.ResponseWriter, r *http.Request) {
+	// The versions resource needs no session and does not count against the
+	// org's limit.
+	mux.HandleFunc("GET /services/data/{$}", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, []map[string]string{{"label": "Winter '25", "url": "/services/data/v62.0", "version": "62.0"}})
-	}))
+	})
 	mux.HandleFunc("/services/data/{version}/", s.authed(s.api))
 	return mux
 }
