@@ -200,7 +200,7 @@ func TestIntegrationWonOpportunity(t *testing.T) {
 		require.Equal(t, true, e["IsActive"])
 		entryOf[sku] = e["Id"].(string)
 	}
-	require.Equal(t, json.Number("40"), w.one("SELECT UnitPrice FROM PricebookEntry WHERE Id = '"+entryOf["GAD-1"]+"'")["UnitPrice"])
+	require.Equal(t, json.Number("40"), w.one("SELECT UnitPrice FROM PricebookEntry WHERE Id = '" + entryOf["GAD-1"] + "'")["UnitPrice"])
 
 	acc := w.create("Account", map[string]any{"Name": "Acme Corp", "BillingStreet": "1 Main Street", "BillingCity": "New York",
 		"BillingPostalCode": "10001", "BillingCountry": "US", "Phone": "+1 212 555 0100"})
