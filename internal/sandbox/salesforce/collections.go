@@ -221,7 +221,13 @@ func (st *store) snapshot() map[string]*record {
 	return out
 }
 
-func (st *store) restore(snap map[string]*record) { st.records = snap }
+func (st *store) restore(snap map[string]*record) {
+	st.records = snap
+	st.idx = map[string]map[string]struct{}{}
+	for _, r := range snap {
+		st.reindex(r, nil)
+	}
+}
 
 func splitList(s string) []string {
 	var out []string

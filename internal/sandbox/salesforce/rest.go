@@ -191,9 +191,13 @@ func (s *Server) byID(c *call, o *objectDef, id string) {
 // byExternal returns the live records of o whose field f holds value.
 func (st *store) byExternal(o *objectDef, f *fieldDef, value string) []*record {
 	var out []*record
-	for _, r := range st.records {
-		if r.obj == o && !r.deleted && compare(f, r.get(f), value) == 0 {
-			out = append(out, r)
+	if indexed(f) {
+		out = st.lookup(o, f, value)
+	} else {
+		for _, r := range st.records {
+			if r.obj == o && !r.deleted && compare(f, r.get(f), value) == 0 {
+				out = append(out, r)
+			}
 		}
 	}
 	slices.SortFunc(out, func(a, b *record) int { return strings.Compare(a.id, b.id) })

@@ -72,10 +72,54 @@ type store struct {
 	last    time.Time
 	now     func() time.Time
 	stdBook string // id of the standard price book
+	// idx finds live records by the value of a unique or External ID field:
+	// indexKey -> record ids.
+	idx map[string]map[string]struct{}
+}
+
+// indexed reports whether f's values are indexed.
+func indexed(f *fieldDef) bool { return f.Unique || f.ExternalID }
+
+// indexKey is the key of a value of field f of object o; text compares
+// case-insensitively, as External IDs do.
+func indexKey(o *objectDef, f *fieldDef, v any) string {
+	return o.Name + "\x00" + f.Name + "\x00" + strings.ToLower(fmt.Sprint(v))
+}
+
+// reindex moves r's entries from its old values to its current ones.
+func (s *store) reindex(r *record, old map[string]any) {
+	for _, f := range r.obj.Fields {
+		if !indexed(f) {
+			continue
+		}
+		if v := old[f.Name]; v != nil {
+			if set := s.idx[indexKey(r.obj, f, v)]; set != nil {
+				delete(set, r.id)
+			}
+		}
+		if v := r.vals[f.Name]; v != nil && !r.deleted {
+			k := indexKey(r.obj, f, v)
+			if s.idx[k] == nil {
+				s.idx[k] = map[string]struct{}{}
+			}
+			s.idx[k][r.id] = struct{}{}
+		}
+	}
+}
+
+// lookup returns the live records of o whose indexed field f holds v.
+func (s *store) lookup(o *objectDef, f *fieldDef, v any) []*record {
+	var out []*record
+	for id := range s.idx[indexKey(o, f, v)] {
+		if r := s.records[id]; r != nil && !r.deleted {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 func newStore(now func() time.Time) *store {
-	s := &store{objects: standardObjects(), records: map[string]*record{}, now: now}
+	s := &store{objects: standardObjects(), records: map[string]*record{}, now: now, idx: map[string]map[string]struct{}{}}
 	t := s.stamp()
 	book := &record{obj: s.objects["pricebook2"], id: s.newID("01s"), created: t, modified: t,
 		vals: map[string]any{"Name": "Standard Price Book", "IsActive": true, "IsStandard": true}}
@@ -279,8 +323,8 @@ func (s *store) checkUnique(o *objectDef, self string, vals map[string]any) *api
 		if f == nil || !f.Unique || v == nil {
 			continue
 		}
-		for _, r := range s.records {
-			if r.obj == o && !r.deleted && r.id != self && r.vals[f.Name] == v {
+		for _, r := range s.lookup(o, f, v) {
+			if r.id != self {
 				return errf("DUPLICATE_VALUE", []string{f.Name}, "duplicate value found: %s duplicates value on record with id: %s", f.Name, r.id)
 			}
 		}
@@ -316,6 +360,7 @@ func (s *store) create(o *objectDef, in map[string]any) (string, *apiError) {
 	r.created = s.stamp()
 	r.modified = r.created
 	s.records[r.id] = r
+	s.reindex(r, nil)
 	s.after(r)
 	return r.id, nil
 }
@@ -346,6 +391,7 @@ func (s *store) update(o *objectDef, id string, in map[string]any) *apiError {
 		return aerr
 	}
 	r.modified = s.stamp()
+	s.reindex(r, old)
 	s.after(r)
 	return nil
 }
@@ -497,6 +543,7 @@ func (s *store) remove(id string) *apiError {
 
 func (s *store) cascade(r *record) {
 	r.deleted, r.modified = true, s.stamp()
+	s.reindex(r, r.vals)
 	var children []string
 	switch r.obj.Name {
 	case "Account":
