@@ -20,7 +20,7 @@ import (
 // takes seconds. sObject Collections take 200 records per request, so the
 // ceiling is 50 x 200 / 5 s = 2,000 records/s (on a real Developer Edition
 // org, 15,000 x 200 / 86,400 s = 34.7 records/s). One iteration is one batch
-// of 200 creates; run it with -benchtime=150x.
+// of 200 creates; run it with -benchtime=550x (ten windows after the first).
 //
 // The first 50 batches spend the first window's budget in a burst, so
 // records/s is measured after it: the records of batches 51..N over the time
