@@ -28,6 +28,7 @@ import (
 	"github.com/concord-sync/concord/internal/reconcile"
 	"github.com/concord-sync/concord/internal/retry"
 	"github.com/concord-sync/concord/internal/sandbox/hubspot"
+	sfsandbox "github.com/concord-sync/concord/internal/sandbox/salesforce"
 	"github.com/concord-sync/concord/internal/server"
 )
 
@@ -40,6 +41,7 @@ type demoOptions struct {
 	deals  int
 	seed   uint64
 	erp    string
+	crm    string
 	// console is the web console's listen address ("": none).
 	console string
 	run     runOptions
@@ -98,6 +100,7 @@ their write and recording, the summary is printed, and demo exits 130.`,
 	f.Uint64Var(&o.seed, "seed", 1, "random seed of the seeded deals and the simulated activity")
 	retryFlag(cmd, &o.run)
 	graceFlag(cmd, &o.run)
+	f.StringVar(&o.crm, "crm", "hubspot", "the CRM sandbox the demo starts: hubspot, or salesforce (with --erp sqlite or tryton)")
 	f.StringVar(&o.console, "console", "127.0.0.1:8088", "listen address of the web console while the demo runs (sign in as demo, password in --dir/console.password; empty: none)")
 	f.StringVar(&o.erp, "erp", "auto", "the ERP: sqlite, tryton (TRYTON_URL, TRYTON_PASSWORD and TRYTON_DATABASE or TRYTON_CLONE_CMD), odoo (ODOO_URL, ODOO_USER, ODOO_PASSWORD or ODOO_API_KEY, and ODOO_DATABASE or ODOO_CLONE_CMD), or auto (tryton when TRYTON_URL is set, else sqlite)")
 	return cmd
@@ -127,6 +130,12 @@ func runDemo(ctx context.Context, g *globals, o demoOptions, out io.Writer) (err
 	default:
 		return usageErr(fmt.Errorf("--erp %q: want sqlite, tryton, odoo or auto", o.erp))
 	}
+	switch {
+	case o.crm != "hubspot" && o.crm != "salesforce":
+		return usageErr(fmt.Errorf("--crm %q: want hubspot or salesforce", o.crm))
+	case o.crm == "salesforce" && o.erp == "odoo":
+		return usageErr(errors.New("--crm salesforce runs with --erp sqlite or tryton; with Odoo it is not built yet"))
+	}
 	if err := demo.PrepareDir(o.dir); err != nil {
 		if errors.Is(err, demo.ErrDirNotOurs) {
 			return usageErr(fmt.Errorf("demo: --dir %w", err))
@@ -139,17 +148,28 @@ func runDemo(ctx context.Context, g *globals, o demoOptions, out io.Writer) (err
 	}
 	rnd := rand.New(rand.NewPCG(o.seed, o.seed+1))
 
-	// The CRM: the HubSpot-compatible sandbox, on a local port.
+	// The CRM: the HubSpot-compatible sandbox (or the Salesforce-compatible
+	// one), on a local port.
 	hcfg := hubspot.DefaultConfig()
 	hcfg.Token = demo.Token
 	hcfg.SearchDelay = 50 * time.Millisecond
-	crm := hubspot.New(hcfg)
-	defer crm.Close()
+	var crm *hubspot.Server
+	var sfCRM *sfsandbox.Server
+	var crmHandler http.Handler
+	if o.crm == "salesforce" {
+		sfCRM = sfsandbox.New(sfsandbox.Config{ClientID: demo.SalesforceClientID, ClientSecret: demo.SalesforceSecret, DailyLimit: -1})
+		defer sfCRM.Close()
+		crmHandler = sfCRM.Handler()
+	} else {
+		crm = hubspot.New(hcfg)
+		defer crm.Close()
+		crmHandler = crm.Handler()
+	}
 	ln, err := server.Listen("127.0.0.1:0", server.DefaultLimits())
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
-	hsrv := server.NewHTTPServer(crm.Handler(), server.DefaultLimits())
+	hsrv := server.NewHTTPServer(crmHandler, server.DefaultLimits())
 	go func() { _ = hsrv.Serve(ln) }()
 	defer hsrv.Close()
 	crmURL := "http://" + ln.Addr().String()
@@ -228,12 +248,19 @@ func runDemo(ctx context.Context, g *globals, o demoOptions, out io.Writer) (err
 		erpSide = &demo.SQLERP{DB: erp, Rnd: rnd, Now: time.Now}
 		erpLabel = fmt.Sprintf("%s (Northwind: %d customers, %d products; set TRYTON_URL to use a real Tryton, or ODOO_URL and --erp odoo for a real Odoo)", erpPath, len(nw.Customers), len(nw.Products))
 	}
-	if err := demo.SetupCRM(crm, nw, o.deals, rnd, erpID); err != nil {
+	if sfCRM != nil {
+		err = demo.SetupSalesforce(sfCRM, nw, o.deals, rnd, erpID)
+	} else {
+		err = demo.SetupCRM(crm, nw, o.deals, rnd, erpID)
+	}
+	if err != nil {
 		return err
 	}
 
 	var cfgPath string
-	if od != nil {
+	if sfCRM != nil {
+		cfgPath, err = demo.WriteSalesforceConfig(o.dir, crmURL, tryt)
+	} else if od != nil {
 		cfgPath, err = demo.WriteOdooConfig(o.dir, crmURL, od)
 	} else {
 		cfgPath, err = demo.WriteConfig(o.dir, crmURL, tryt)
@@ -254,8 +281,17 @@ func runDemo(ctx context.Context, g *globals, o demoOptions, out io.Writer) (err
 	consoleLine, stopConsole := a.demoConsole(o)
 	defer stopConsole()
 	sim := &demo.Simulator{CRM: crm, ERP: erpSide, Rnd: rnd}
-	fmt.Fprintf(out, "concord demo\n  CRM  HubSpot-compatible sandbox at %s (%d companies, %d products, %d deals, %d won)\n  ERP  %s\n  config %s\n%s\n",
-		crmURL, len(nw.Customers), len(nw.Products), o.deals, len(demo.WonDeals(crm)), erpLabel, cfgPath, consoleLine)
+	crmLabel, ownCRM := "HubSpot-compatible", "your HubSpot portal (token:\nenv:HUBSPOT_TOKEN, no base_url)"
+	var wonDeals int
+	if sfCRM != nil {
+		sf := &demo.SalesforceDeals{CRM: sfCRM, Rnd: rnd}
+		sim.Deals, wonDeals = sf, len(sf.Won())
+		crmLabel, ownCRM = "Salesforce-compatible", "your Salesforce org (login_url,\nclient_id, client_secret: env:SALESFORCE_CLIENT_SECRET)"
+	} else {
+		wonDeals = len(demo.WonDeals(crm))
+	}
+	fmt.Fprintf(out, "concord demo\n  CRM  %s sandbox at %s (%d companies, %d products, %d deals, %d won)\n  ERP  %s\n  config %s\n%s\n",
+		crmLabel, crmURL, len(nw.Customers), len(nw.Products), o.deals, wonDeals, erpLabel, cfgPath, consoleLine)
 
 	// play runs the passes and the rounds; on SIGTERM or Ctrl-C it returns
 	// (an error or nil) as soon as the pass in progress stops.
@@ -331,10 +367,9 @@ Where to look (the store and the ERP stay in %[1]s):
   concord deadletter list --config %[2]s     changes that failed for a reason a person must fix
   concord links  --config %[2]s --entity deal how deals are paired with ERP orders
   concord plan   --config %[2]s               what the next sync would change
-To switch to your own systems: copy %[2]s, point crm at your HubSpot portal (token:
-env:HUBSPOT_TOKEN, no base_url) and erp at your database, Tryton or Odoo (docs/connectors/),
+To switch to your own systems: copy %[2]s, point crm at %[3]s and erp at your database, Tryton or Odoo (docs/connectors/),
 then concord validate and concord plan before the first concord sync --once.
-`, o.dir, cfgPath)
+`, o.dir, cfgPath, ownCRM)
 	if totalFailed(a.eng.Stats()) > 0 {
 		return &exitError{code: exitRuntime, err: fmt.Errorf("%d changes failed; see concord events --config %s --status failed", totalFailed(a.eng.Stats()), cfgPath)}
 	}

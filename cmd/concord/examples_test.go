@@ -24,7 +24,7 @@ func TestExamples_Validate(t *testing.T) {
 		return "secret-for-" + name, true
 	}
 	reg := all.Registry(all.Deps{})
-	for _, path := range []string{"../../examples/quickstart/concord.yaml", "../../examples/hubspot-tryton/concord.yaml", "../../examples/hubspot-odoo/concord.yaml"} {
+	for _, path := range []string{"../../examples/quickstart/concord.yaml", "../../examples/hubspot-tryton/concord.yaml", "../../examples/hubspot-odoo/concord.yaml", "../../examples/salesforce-tryton/concord.yaml"} {
 		data, err := os.ReadFile(path)
 		require.NoError(t, err)
 		_, err = config.Parse(path, data, reg, env)
@@ -38,6 +38,14 @@ func TestExamples_Validate(t *testing.T) {
 		require.NoError(t, err)
 		_, err = config.Parse(path, data, reg, env)
 		require.NoError(t, err, "demo config, tryton=%v", tryton != nil)
+	}
+	for _, tryton := range []*demo.Tryton{nil, {URL: "http://127.0.0.1:8000", Database: "demo", User: "concord", Password: "pw"}} {
+		path, err := demo.WriteSalesforceConfig(dir, "http://127.0.0.1:1", tryton)
+		require.NoError(t, err)
+		data, err := os.ReadFile(path)
+		require.NoError(t, err)
+		_, err = config.Parse(path, data, reg, env)
+		require.NoError(t, err, "demo config, salesforce, tryton=%v", tryton != nil)
 	}
 	path, err := demo.WriteOdooConfig(dir, "http://127.0.0.1:1", &demo.Odoo{URL: "http://127.0.0.1:8069", Database: "demo", User: "concord", Password: "pw"})
 	require.NoError(t, err)

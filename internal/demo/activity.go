@@ -23,6 +23,10 @@ type ERPSide interface {
 // and the ERP's own invoicing and the customers' payments.
 type Simulator struct {
 	CRM *hubspot.Server
+	// Deals, when set, wins the deals instead of CRM (another CRM's sandbox).
+	Deals interface {
+		WinDeals(n int) ([]string, error)
+	}
 	ERP ERPSide
 	Rnd *rand.Rand
 }
@@ -42,6 +46,9 @@ var (
 
 // WinDeals moves up to n open deals to the won stage, as a sales rep would.
 func (s *Simulator) WinDeals(n int) ([]string, error) {
+	if s.Deals != nil {
+		return s.Deals.WinDeals(n)
+	}
 	open := openDeals(s.CRM)
 	s.Rnd.Shuffle(len(open), func(i, j int) { open[i], open[j] = open[j], open[i] })
 	var won []string

@@ -21,6 +21,20 @@ var trytonTemplate string
 //go:embed concord-odoo.yaml.tmpl
 var odooTemplate string
 
+//go:embed concord-salesforce.yaml.tmpl
+var salesforceTemplate string
+
+//go:embed concord-salesforce-tryton.yaml.tmpl
+var salesforceTrytonTemplate string
+
+// writeSecret writes a secret file into dir, readable by its owner only.
+func writeSecret(dir, name, secret string) error {
+	if err := os.WriteFile(filepath.Join(dir, name), []byte(secret+"\n"), 0o600); err != nil {
+		return fmt.Errorf("demo: write %s: %w", name, err)
+	}
+	return nil
+}
+
 // Tryton says where the demo's Tryton ERP is.
 type Tryton struct {
 	URL, Database, User, Password string
