@@ -70,7 +70,9 @@ func TestConn_Conformance(t *testing.T) {
 				return out
 			},
 			// Pipedrive refuses a varchar custom field over 255 characters.
-			Invalid:  func() model.Fields { return model.Fields{"name": model.Text("Bad"), "segment": model.Text(strings.Repeat("x", 300))} },
+			Invalid: func() model.Fields {
+				return model.Fields{"name": model.Text("Bad"), "segment": model.Text(strings.Repeat("x", 300))}
+			},
 			Features: connectortest.Features{PartialFailure: true},
 		})
 	})

@@ -279,7 +279,9 @@ func hasOption(f *CustomField, id int) bool {
 }
 
 // searchable reports whether search looks into custom fields of type t.
-func searchable(t string) bool { return t == "varchar" || t == "text" || t == "double" || t == "monetary" }
+func searchable(t string) bool {
+	return t == "varchar" || t == "text" || t == "double" || t == "monetary"
+}
 
 // searchText returns the strings search compares for v.
 func searchText(v any) []string {

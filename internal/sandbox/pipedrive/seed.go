@@ -75,7 +75,7 @@ func (s *Server) Seed(data *northwind.Data, deals int, rnd *rand.Rand) error {
 		c, _ := data.Customer(o.CustomerID)
 		status := statuses[rnd.IntN(len(statuses))]
 		body := map[string]any{"title": fmt.Sprintf("%s order %d", c.CompanyName, o.ID), "currency": "USD", "status": status,
-			"stage_id": json.Number(strconv.Itoa(DefaultStages[rnd.IntN(len(DefaultStages))].ID)),
+			"stage_id":            json.Number(strconv.Itoa(DefaultStages[rnd.IntN(len(DefaultStages))].ID)),
 			"expected_close_date": o.RequiredDate.Format("2006-01-02")}
 		if id, ok := orgOf[o.CustomerID]; ok {
 			body["org_id"] = json.Number(strconv.Itoa(id))

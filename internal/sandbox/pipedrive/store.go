@@ -35,11 +35,11 @@ type store struct {
 
 // Stage is one stage of the default pipeline.
 type Stage struct {
-	ID         int    `json:"id"`
-	Name       string `json:"name"`
-	PipelineID int    `json:"pipeline_id"`
-	OrderNr    int    `json:"order_nr"`
-	Probability int   `json:"deal_probability"`
+	ID          int    `json:"id"`
+	Name        string `json:"name"`
+	PipelineID  int    `json:"pipeline_id"`
+	OrderNr     int    `json:"order_nr"`
+	Probability int    `json:"deal_probability"`
 }
 
 // DefaultStages are the stages of Pipedrive's default pipeline (id 1).
@@ -126,9 +126,6 @@ func (s *store) apply(k *kind, r *record, body map[string]any, now time.Time) (*
 	if create {
 		for _, req := range k.required {
 			if v, ok := body[req]; !ok || v == nil || v == "" {
-				if k.name == Persons {
-					break
-				}
 				return nil, badRequest(fmt.Sprintf("Parameter '%s' is required", req))
 			}
 		}

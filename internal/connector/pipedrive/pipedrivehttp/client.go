@@ -87,11 +87,11 @@ type Config struct {
 
 // Client calls one Pipedrive company. It is safe for concurrent use.
 type Client struct {
-	base  string
-	cfg   Config
-	http  *http.Client
-	lim   *Limiter
-	log   *slog.Logger
+	base string
+	cfg  Config
+	http *http.Client
+	lim  *Limiter
+	log  *slog.Logger
 }
 
 // New returns a client for cfg.
