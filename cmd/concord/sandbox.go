@@ -89,6 +89,7 @@ what it covers and what it does not.`,
 	f.StringVar(&cfg.Webhook.URL, "webhook-url", "", "deliver signed webhooks to this URL")
 	f.StringVar(&cfg.Webhook.ClientSecret, "webhook-secret", "", "the app's client secret that signs webhooks")
 	cmd.AddCommand(hs)
+	cmd.AddCommand(newSandboxPipedriveCmd(g))
 	return cmd
 }
 

@@ -6,6 +6,7 @@ import (
 	"github.com/concord-sync/concord/internal/connector/hubspot"
 	"github.com/concord-sync/concord/internal/connector/memory"
 	"github.com/concord-sync/concord/internal/connector/odoo"
+	"github.com/concord-sync/concord/internal/connector/pipedrive"
 	sqlconn "github.com/concord-sync/concord/internal/connector/sql"
 	"github.com/concord-sync/concord/internal/connector/tryton"
 )
@@ -27,5 +28,6 @@ func Registry(d Deps) *connector.Registry {
 	hubspot.Register(reg)
 	tryton.Register(reg)
 	odoo.Register(reg)
+	pipedrive.Register(reg)
 	return reg
 }

@@ -192,6 +192,23 @@ func (s *Server) admit(w http.ResponseWriter, key string, limit int, countWrite 
 	defer s.mu.Unlock()
 	now := s.now()
 	h := w.Header()
+	var win *window
+	if limit >= 0 {
+		win = s.rates[key]
+		if win == nil || now.Sub(win.start) >= s.cfg.Window {
+			win = &window{start: now}
+			s.rates[key] = win
+		}
+		reset := win.start.Add(s.cfg.Window).Sub(now)
+		resetSecs := strconv.Itoa(max(1, int((reset+time.Second-1)/time.Second)))
+		h.Set("x-ratelimit-limit", strconv.Itoa(limit))
+		h.Set("x-ratelimit-reset", resetSecs)
+		if win.n >= limit {
+			h.Set("x-ratelimit-remaining", "0")
+			h.Set("Retry-After", resetSecs)
+			return false
+		}
+	}
 	if countWrite && s.cfg.DailyWrites > 0 {
 		d := s.daily[key]
 		day := now.UTC().Format(time.DateOnly)
@@ -208,25 +225,10 @@ func (s *Server) admit(w http.ResponseWriter, key string, limit int, countWrite 
 		d.n++
 		h.Set("x-daily-requests-left", strconv.Itoa(s.cfg.DailyWrites-d.n))
 	}
-	if limit < 0 {
-		return true
+	if win != nil {
+		win.n++
+		h.Set("x-ratelimit-remaining", strconv.Itoa(limit-win.n))
 	}
-	win := s.rates[key]
-	if win == nil || now.Sub(win.start) >= s.cfg.Window {
-		win = &window{start: now}
-		s.rates[key] = win
-	}
-	reset := win.start.Add(s.cfg.Window).Sub(now)
-	resetSecs := strconv.Itoa(max(1, int((reset+time.Second-1)/time.Second)))
-	h.Set("x-ratelimit-limit", strconv.Itoa(limit))
-	h.Set("x-ratelimit-reset", resetSecs)
-	if win.n >= limit {
-		h.Set("x-ratelimit-remaining", "0")
-		h.Set("Retry-After", resetSecs)
-		return false
-	}
-	win.n++
-	h.Set("x-ratelimit-remaining", strconv.Itoa(limit-win.n))
 	return true
 }
 
