@@ -145,12 +145,13 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 		u += "?" + q.Encode()
 	}
 	for attempt := 0; ; attempt++ {
-		if err := c.lim.Acquire(ctx); err != nil {
-			return nil, err
-		}
 		req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(payload))
 		if err != nil {
 			return nil, fmt.Errorf("build %s %s: %w", method, path, err)
+		}
+		release, err := c.lim.Acquire(ctx)
+		if err != nil {
+			return nil, err
 		}
 		req.Header.Set("Accept", "application/json")
 		if body != nil {
@@ -163,11 +164,12 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 		}
 		resp, err := c.http.Do(req)
 		if err != nil {
+			release(nil)
 			return nil, fmt.Errorf("%s %s: %w", method, path, err)
 		}
+		release(resp.Header)
 		raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 		_ = resp.Body.Close()
-		c.lim.Observe(resp.Header)
 		if err != nil {
 			return nil, fmt.Errorf("%s %s: read body: %w", method, path, err)
 		}

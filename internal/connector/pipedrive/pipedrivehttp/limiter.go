@@ -16,7 +16,8 @@ type Limiter struct {
 
 	mu          sync.Mutex
 	serverMax   int
-	sent        []time.Time // grants still inside the window, ascending
+	inflight    int         // granted, response not yet in
+	sent        []time.Time // responses still inside the window, ascending
 	pausedUntil time.Time
 	waits       int64
 	waited      time.Duration
@@ -68,9 +69,13 @@ func (l *Limiter) prune(now time.Time) {
 	l.sent = l.sent[i:]
 }
 
-// Acquire waits until a request may be sent. It returns ctx's error if ctx
-// ends first.
-func (l *Limiter) Acquire(ctx context.Context) error {
+// Acquire waits until a request may be sent. The caller must call the
+// returned release exactly once when the response arrived, with its headers
+// (nil when there was none): the request counts against the budget while in
+// flight and for one interval after its response, so that the server, which
+// counts it on arrival, never sees more than the budget in any window.
+// Acquire returns ctx's error if ctx ends first, and then needs no release.
+func (l *Limiter) Acquire(ctx context.Context) (func(http.Header), error) {
 	start := time.Now()
 	delayed := false
 	for {
@@ -81,16 +86,20 @@ func (l *Limiter) Acquire(ctx context.Context) error {
 		switch {
 		case now.Before(l.pausedUntil):
 			wait = l.pausedUntil.Sub(now)
-		case len(l.sent) >= l.effective():
-			wait = l.sent[0].Add(l.interval).Sub(now)
+		case l.inflight+len(l.sent) >= l.effective():
+			wait = l.interval / 20
+			if len(l.sent) > 0 {
+				wait = l.sent[0].Add(l.interval).Sub(now)
+			}
 		default:
-			l.sent = append(l.sent, now)
+			l.inflight++
 			if delayed {
 				l.waits++
 				l.waited += now.Sub(start)
 			}
 			l.mu.Unlock()
-			return nil
+			var once sync.Once
+			return func(h http.Header) { once.Do(func() { l.release(h) }) }, nil
 		}
 		l.mu.Unlock()
 		delayed = true
@@ -98,29 +107,31 @@ func (l *Limiter) Acquire(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return ctx.Err()
+			return nil, ctx.Err()
 		case <-t.C:
 		}
 	}
 }
 
-// Observe reconciles with the server's view from a response's headers: the
-// budget is lowered to x-ratelimit-limit, and when the server counts fewer
-// requests left than this limiter does (another client shares the token),
-// the window is treated as that full.
-func (l *Limiter) Observe(h http.Header) {
+// release ends one request now and reconciles with the server's view from
+// the response's headers: the budget is lowered to x-ratelimit-limit, and
+// when the server counts fewer requests left than this limiter does (another
+// client shares the token), the window is treated as that full.
+func (l *Limiter) release(h http.Header) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.inflight--
+	l.sent = append(l.sent, time.Now())
 	if h == nil {
 		return
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	if m, err := strconv.Atoi(h.Get("x-ratelimit-limit")); err == nil && m > 0 {
 		l.serverMax = m
 	}
 	if r, err := strconv.Atoi(h.Get("x-ratelimit-remaining")); err == nil && r >= 0 {
 		now := time.Now()
 		l.prune(now)
-		if extra := (l.effective() - r) - len(l.sent); extra > 0 {
+		if extra := (l.effective() - r) - (l.inflight + len(l.sent)); extra > 0 {
 			for range extra {
 				l.sent = append(l.sent, now)
 			}
@@ -142,7 +153,7 @@ func (l *Limiter) Use() float64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.prune(time.Now())
-	return min(1, float64(len(l.sent))/float64(l.effective()))
+	return min(1, float64(l.inflight+len(l.sent))/float64(l.effective()))
 }
 
 // Waits returns how many requests the limiter held back and for how long in
