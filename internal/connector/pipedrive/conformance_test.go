@@ -35,10 +35,15 @@ func accountOpen(t *testing.T) connector.Connector {
 	require.NoError(t, err)
 	_, err = f.srv.DefineField(sandbox.Organizations, sandbox.CustomField{Name: "Credit limit", FieldType: "monetary"})
 	require.NoError(t, err)
+	_, err = f.srv.DefineField(sandbox.Organizations, sandbox.CustomField{Name: "Active", FieldType: "enum",
+		Options: []sandbox.Option{{Label: "Yes"}, {Label: "No"}}})
+	require.NoError(t, err)
 	return f.open(t, f.with(map[string]any{"entities": map[string]any{"account": map[string]any{"fields": map[string]any{
+		"name": "name", "city": "address.locality", "country": "address.country", "zip": "address.postal_code",
 		"segment":      "Segment",
 		"tier":         map[string]any{"field": "Tier", "type": "enum"},
 		"credit_limit": "Credit limit",
+		"active":       "Active",
 	}}}}))
 }
 
@@ -51,6 +56,7 @@ func accountFields(i int) model.Fields {
 		"segment":      model.Text([]string{"A", "B", "C"}[i%3]),
 		"tier":         model.Text([]string{"Gold", "Silver"}[i%2]),
 		"credit_limit": model.Money(decimal.RequireFromString("1234567.8901").Add(decimal.NewFromInt(int64(i))), "EUR"),
+		"active":       model.Bool(i%2 == 0),
 	}
 }
 

@@ -145,7 +145,7 @@ func customFits(t string, ft model.FieldType) bool {
 	case "varchar", "text", "varchar_auto", "phone", "address":
 		return ft == model.TypeText || ft == model.TypeEnum
 	case "enum":
-		return ft == model.TypeText || ft == model.TypeEnum
+		return ft == model.TypeText || ft == model.TypeEnum || ft == model.TypeBool
 	case "double":
 		return ft == model.TypeDecimal || ft == model.TypeMoney
 	case "monetary":

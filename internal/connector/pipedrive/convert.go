@@ -227,10 +227,18 @@ func readCustom(f *field, v any) (model.Value, error) {
 	switch f.ctype {
 	case "enum":
 		id, _ := strconv.Atoi(pipedrivehttp.Str(v))
-		if l, ok := f.options[id]; ok {
-			return model.Text(l), nil
+		l, ok := f.options[id]
+		if !ok {
+			return model.Null, fmt.Errorf("option %d is not an option of %s", id, f.custom)
 		}
-		return model.Null, fmt.Errorf("option %d is not an option of %s", id, f.custom)
+		if f.typ == model.TypeBool {
+			b, known := boolLabel(l)
+			if !known {
+				return model.Null, fmt.Errorf("option %q of %s is not Yes or No", l, f.custom)
+			}
+			return model.Bool(b), nil
+		}
+		return model.Text(l), nil
 	case "double":
 		d, ok := num(v)
 		if !ok {
@@ -393,9 +401,12 @@ func writeCustom(f *field, v model.Value) (any, error) {
 	switch f.ctype {
 	case "enum":
 		for id, l := range f.options {
-			if l == v.Str {
+			if b, known := boolLabel(l); f.typ == model.TypeBool && known && b == v.Bool || f.typ != model.TypeBool && l == v.Str {
 				return id, nil
 			}
+		}
+		if f.typ == model.TypeBool {
+			return nil, fmt.Errorf("custom field %q has no %s option (Yes/No)", f.custom, map[bool]string{true: "Yes", false: "No"}[v.Bool])
 		}
 		return nil, fmt.Errorf("%q is not an option of custom field %q", v.Str, f.custom)
 	case "double":
@@ -406,6 +417,17 @@ func writeCustom(f *field, v model.Value) (any, error) {
 		return v.Time.Format(time.DateOnly), nil
 	}
 	return v.Str, nil
+}
+
+// boolLabel reads a Yes/No option of an enum custom field holding a bool.
+func boolLabel(l string) (bool, bool) {
+	switch strings.ToLower(strings.TrimSpace(l)) {
+	case "yes", "true":
+		return true, true
+	case "no", "false":
+		return false, true
+	}
+	return false, false
 }
 
 // lineBody builds a deal product from an order line.

@@ -94,7 +94,7 @@ type Settings struct {
 // EntitySettings maps one canonical entity.
 type EntitySettings struct {
 	// Fields map canonical fields to Pipedrive fields; the entity's default
-	// mapping when empty, and added to it otherwise.
+	// mapping when empty.
 	Fields map[string]FieldMapping `json:"fields"`
 }
 
@@ -186,7 +186,7 @@ func Spec() connector.Spec {
 				Description: "Canonical open deal stage -> stage id; the default pipeline's stages when empty. won and lost are the deal's status."},
 			{Name: SettingEntities, Type: "map", Required: true,
 				Example:     "account: {fields: {name: name, segment: {field: Segment, type: text}}}",
-				Description: "Per canonical entity (account, contact, deal, product): fields (canonical field -> standard field or custom field name/key, or {field, type, currency}); defaults per entity, extended by what is given."},
+				Description: "Per canonical entity (account, contact, deal, product): fields (canonical field -> standard field or custom field name/key, or {field, type, currency}); the default mapping of the entity when empty."},
 		},
 		Validate: Validate,
 		Open: func(ctx context.Context, p connector.OpenParams) (connector.Connector, error) {
@@ -350,9 +350,9 @@ func decodeEntity(path string, e model.Entity, s EntitySettings, currency string
 	}
 	var errs []error
 	o := &object{entity: e, kind: kind}
-	fields := DefaultFields(e)
-	for k, v := range s.Fields {
-		fields[k] = v
+	fields := s.Fields
+	if len(fields) == 0 {
+		fields = DefaultFields(e)
 	}
 	for _, name := range sortedKeys(fields) {
 		m := fields[name]
