@@ -37,6 +37,7 @@ type demoOptions struct {
 	deals  int
 	seed   uint64
 	erp    string
+	crm    string
 	run    runOptions
 }
 
@@ -91,6 +92,7 @@ their write and recording, the summary is printed, and demo exits 130.`,
 	f.DurationVar(&o.pace, "pace", 2*time.Second, "pause between rounds")
 	f.IntVar(&o.deals, "deals", 40, "deals to seed in the CRM")
 	f.Uint64Var(&o.seed, "seed", 1, "random seed of the seeded deals and the simulated activity")
+	f.StringVar(&o.crm, "crm", "hubspot", "the CRM sandbox the demo starts: hubspot or pipedrive (with --erp sqlite or tryton)")
 	retryFlag(cmd, &o.run)
 	graceFlag(cmd, &o.run)
 	f.StringVar(&o.erp, "erp", "auto", "the ERP: sqlite, tryton (TRYTON_URL, TRYTON_PASSWORD and TRYTON_DATABASE or TRYTON_CLONE_CMD), odoo (ODOO_URL, ODOO_USER, ODOO_PASSWORD or ODOO_API_KEY, and ODOO_DATABASE or ODOO_CLONE_CMD), or auto (tryton when TRYTON_URL is set, else sqlite)")
@@ -120,6 +122,16 @@ func runDemo(ctx context.Context, g *globals, o demoOptions, out io.Writer) (err
 		}
 	default:
 		return usageErr(fmt.Errorf("--erp %q: want sqlite, tryton, odoo or auto", o.erp))
+	}
+	switch o.crm {
+	case "hubspot":
+	case "pipedrive":
+		if o.erp == "odoo" {
+			return usageErr(errors.New("--crm pipedrive runs with --erp sqlite or tryton"))
+		}
+		return runPipedriveDemo(ctx, g, o, out)
+	default:
+		return usageErr(fmt.Errorf("--crm %q: want hubspot or pipedrive", o.crm))
 	}
 	if err := demo.PrepareDir(o.dir); err != nil {
 		if errors.Is(err, demo.ErrDirNotOurs) {

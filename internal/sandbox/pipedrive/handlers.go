@@ -478,6 +478,56 @@ func (s *Server) DefineField(kindName string, f CustomField) (CustomField, error
 	return *nf, nil
 }
 
+// Objects returns the live (not deleted) objects of kind as the API shows
+// them, by id, for tests and the demo.
+func (s *Server) Objects(kindName string) []map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := kinds[kindName]
+	var out []map[string]any
+	ids := make([]int, 0, len(s.st.objects[kindName]))
+	for id, r := range s.st.objects[kindName] {
+		if !r.deleted {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		out = append(out, s.st.render(k, s.st.objects[kindName][id]))
+	}
+	return out
+}
+
+// Patch changes an object as PATCH /api/v2/{kind}/{id} would, as a user of
+// the CRM would, webhooks included. body's numbers may be Go numbers.
+func (s *Server) Patch(kindName string, id int, body map[string]any) error {
+	raw, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	dec.UseNumber()
+	var b map[string]any
+	if err := dec.Decode(&b); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := kinds[kindName]
+	old := s.st.objects[kindName][id]
+	if k == nil || old == nil || old.deleted {
+		return fmt.Errorf("%s %d not found", kindName, id)
+	}
+	rec, aerr := s.st.apply(k, old, b, s.now())
+	if aerr != nil {
+		return aerr
+	}
+	prev := s.st.render(k, old)
+	s.st.objects[kindName][id] = rec
+	s.hooks.emitLocked("change", k.singular, id, s.st.render(k, rec), prev)
+	return nil
+}
+
 func (s *Server) listStages(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -13,9 +13,14 @@ import (
 	"github.com/concord-sync/concord/internal/northwind"
 )
 
+// NorthwindIDField is the custom field (varchar) Seed stores the Northwind
+// key in (customer code on organizations, product id on products), for
+// traceability only.
+const NorthwindIDField = "Northwind ID"
+
 // Seed fills the company from the Northwind data: an organization per
-// customer, a person per customer contact in its organization, a product per
-// Northwind product (code "NW-001", one USD price), and deals deals built
+// customer (Northwind ID: its customer code), a person per customer contact in its organization, a product per
+// Northwind product (code "NW-001", one USD price, Northwind ID: its id), and deals deals built
 // from Northwind orders drawn with rnd, spread over the default pipeline's
 // stages and the won and lost statuses, each with one deal product per order
 // line and a value equal to the sum of its products. Seeding sends no
@@ -27,6 +32,17 @@ func (s *Server) Seed(data *northwind.Data, deals int, rnd *rand.Rand) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
+	nwKey := map[string]string{}
+	for _, k := range []string{Organizations, Products} {
+		f := s.st.fieldByName(k, NorthwindIDField)
+		if f == nil {
+			var aerr *apiError
+			if f, aerr = s.st.defineField(k, CustomField{Name: NorthwindIDField, FieldType: "varchar"}); aerr != nil {
+				return aerr
+			}
+		}
+		nwKey[k] = f.Key
+	}
 	create := func(kindName string, body map[string]any) (*record, error) {
 		r, aerr := s.st.apply(kinds[kindName], nil, body, now)
 		if aerr != nil {
@@ -38,7 +54,7 @@ func (s *Server) Seed(data *northwind.Data, deals int, rnd *rand.Rand) error {
 	num := func(d decimal.Decimal) json.Number { return json.Number(d.String()) }
 	orgOf, personOf := map[string]int{}, map[string]int{}
 	for _, c := range data.Customers {
-		org, err := create(Organizations, map[string]any{"name": c.CompanyName, "address": map[string]any{
+		org, err := create(Organizations, map[string]any{"name": c.CompanyName, "custom_fields": map[string]any{nwKey[Organizations]: c.ID}, "address": map[string]any{
 			"value": strings.TrimSpace(c.Address + ", " + c.City), "route": c.Address, "locality": c.City,
 			"admin_area_level_1": c.Region, "postal_code": c.PostalCode, "country": c.Country}})
 		if err != nil {
@@ -62,6 +78,7 @@ func (s *Server) Seed(data *northwind.Data, deals int, rnd *rand.Rand) error {
 	productOf := map[int]int{}
 	for _, p := range data.Products {
 		r, err := create(Products, map[string]any{"name": p.Name, "code": fmt.Sprintf("NW-%03d", p.ID), "unit": p.QuantityPerUnit,
+			"custom_fields": map[string]any{nwKey[Products]: strconv.Itoa(p.ID)},
 			"prices": []any{map[string]any{"currency": "USD", "price": num(p.UnitPrice), "cost": json.Number("0")}}})
 		if err != nil {
 			return fmt.Errorf("seed product %d: %w", p.ID, err)

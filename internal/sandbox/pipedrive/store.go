@@ -70,6 +70,15 @@ func (s *store) customField(kindName, key string) *CustomField {
 	return nil
 }
 
+func (s *store) fieldByName(kindName, name string) *CustomField {
+	for _, f := range s.fields[kindName] {
+		if f.Name == name {
+			return f
+		}
+	}
+	return nil
+}
+
 // defineField adds a custom field; its key is a 40-character hash as
 // Pipedrive's are.
 func (s *store) defineField(kindName string, f CustomField) (*CustomField, *apiError) {
