@@ -60,6 +60,9 @@ the four flows live:
   payments   the ERP invoice's number, state, amount due, paid date onto the deal
   products   the ERP catalogue into the CRM, read-only there
 
+--crm pipedrive starts the Pipedrive-compatible sandbox instead (with --erp sqlite or
+tryton), seeded the same way.
+
 Meanwhile it plays both sides' users: deals are won in the CRM, the ERP invoices the
 orders and customers pay, at --pace, for --rounds rounds, printing what happens and a
 running summary. --once runs one full pass (seeded won deals handed over, invoiced,
