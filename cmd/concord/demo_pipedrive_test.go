@@ -57,7 +57,10 @@ func TestDemo_PipedriveOnce(t *testing.T) {
 		require.NoError(t, err, "event %d target %q", ev.ID, ev.TargetID)
 		require.LessOrEqual(t, id, len(nw.Customers), "credit wrote onto a seeded organization, never a new one")
 	}
-	require.Equal(t, exitUsage, func() int { _, c := run(t, "demo", "--crm", "pipedrive", "--erp", "odoo", "--dir", filepath.Join(t.TempDir(), "x")); return c }())
+	require.Equal(t, exitUsage, func() int {
+		_, c := run(t, "demo", "--crm", "pipedrive", "--erp", "odoo", "--dir", filepath.Join(t.TempDir(), "x"))
+		return c
+	}())
 }
 
 // TestDemo_PipedriveConfig keeps the demo's Pipedrive configs valid.

@@ -79,7 +79,7 @@ func (s *Server) Seed(data *northwind.Data, deals int, rnd *rand.Rand) error {
 	for _, p := range data.Products {
 		r, err := create(Products, map[string]any{"name": p.Name, "code": fmt.Sprintf("NW-%03d", p.ID), "unit": p.QuantityPerUnit,
 			"custom_fields": map[string]any{nwKey[Products]: strconv.Itoa(p.ID)},
-			"prices": []any{map[string]any{"currency": "USD", "price": num(p.UnitPrice), "cost": json.Number("0")}}})
+			"prices":        []any{map[string]any{"currency": "USD", "price": num(p.UnitPrice), "cost": json.Number("0")}}})
 		if err != nil {
 			return fmt.Errorf("seed product %d: %w", p.ID, err)
 		}
