@@ -178,7 +178,8 @@ func (c *Conn) Entities() []connector.EntityInfo {
 	return out
 }
 
-// Ping implements connector.Pinger: one call to the current user.
+// Ping implements connector.Pinger: one call listing the deal fields, which
+// every token may read.
 func (c *Conn) Ping(ctx context.Context) error {
 	_, err := c.api.Fields(ctx, "deal")
 	return c.callErr(err)

@@ -146,7 +146,6 @@ func (s *Server) guard(next http.Handler) http.Handler {
 		write := r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch
 		apiToken := strings.HasPrefix(key, "t:")
 		if !s.admit(w, key, limit, write && apiToken) {
-			w.Header().Set("Content-Type", "application/json")
 			writeJSON(w, http.StatusTooManyRequests, map[string]any{"success": false, "error": "Request over limit",
 				"errorCode": 429, "error_info": errorInfo, "data": nil, "additional_data": nil})
 			return
