@@ -23,6 +23,7 @@ var (
 	_ connector.Connector       = (*Conn)(nil)
 	_ connector.WebhookVerifier = (*Conn)(nil)
 	_ connector.Pinger          = (*Conn)(nil)
+	_ connector.Doctor          = (*Conn)(nil)
 )
 
 // Conn is an opened Pipedrive company. It is safe for concurrent use.
@@ -36,6 +37,9 @@ type Conn struct {
 	// noLink holds why an entity's link field is unusable: its creates fail
 	// and Lookup finds nothing.
 	noLink map[model.Entity]string
+	// problems are what a read-only Open found wrong instead of failing
+	// (mapped custom fields missing or of another type), for Diagnose.
+	problems []connector.Problem
 }
 
 // Options are knobs for tests and embedding; the zero value is production.
@@ -106,11 +110,21 @@ func (c *Conn) resolveFields(ctx context.Context, o *object, readOnly bool) erro
 			continue
 		}
 		pf := find(f.custom)
-		if pf == nil {
-			return fmt.Errorf("%s custom field %q (entities.%s.fields.%s) does not exist", singular, f.custom, o.entity, f.name)
+		var problem error
+		switch {
+		case pf == nil:
+			problem = fmt.Errorf("%s custom field %q (entities.%s.fields.%s) does not exist", singular, f.custom, o.entity, f.name)
+		case !customFits(pf.FieldType, f.typ):
+			problem = fmt.Errorf("%s custom field %q is %s and cannot hold %s field %s", singular, f.custom, pf.FieldType, f.typ, f.name)
 		}
-		if !customFits(pf.FieldType, f.typ) {
-			return fmt.Errorf("%s custom field %q is %s and cannot hold %s field %s", singular, f.custom, pf.FieldType, f.typ, f.name)
+		if problem != nil && !readOnly {
+			return problem
+		}
+		if problem != nil {
+			c.problems = append(c.problems, connector.Problem{Setting: SettingEntities + "." + string(o.entity) + ".fields." + f.name,
+				Msg: problem.Error(), Entity: o.entity,
+				Fix: fmt.Sprintf("create a %s custom field named %q in Pipedrive (Settings > Data fields), or map another field", typeHint(f.typ), f.custom)})
+			continue
 		}
 		f.key, f.ctype = pf.Key, pf.FieldType
 		f.options = map[int]string{}
@@ -136,6 +150,35 @@ func (c *Conn) resolveFields(ctx context.Context, o *object, readOnly bool) erro
 		o.linkKey = link.Key
 	}
 	return nil
+}
+
+// typeHint names the Pipedrive field type that holds canonical type t.
+func typeHint(t model.FieldType) string {
+	switch t {
+	case model.TypeMoney:
+		return "monetary"
+	case model.TypeDecimal:
+		return "numerical"
+	case model.TypeDate:
+		return "date"
+	case model.TypeBool:
+		return "single option (Yes, No)"
+	}
+	return "text"
+}
+
+// Diagnose implements connector.Doctor: the mapped custom fields a read-only
+// Open could not find (or found of another type), and the link fields that
+// are missing, which only matters for writes.
+func (c *Conn) Diagnose(context.Context) ([]connector.Problem, error) {
+	out := slices.Clone(c.problems)
+	for _, e := range c.sortedEntities() {
+		if why, broken := c.noLink[e]; broken {
+			out = append(out, connector.Problem{Setting: SettingLinkField, Msg: why, Entity: e, Writes: true,
+				Fix: fmt.Sprintf("set %s: true, or create a text custom field named %q", SettingCreateLinkField, c.cfg.linkField)})
+		}
+	}
+	return out, nil
 }
 
 // customFits reports whether a custom field of Pipedrive type t holds

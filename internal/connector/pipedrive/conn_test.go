@@ -326,3 +326,30 @@ func TestOpen_Errors(t *testing.T) {
 		require.Contains(t, msgs, "entities.order")
 	})
 }
+
+func TestConn_Diagnose(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, sandbox.Config{RateLimit: -1})
+	_, err := f.srv.DefineField(sandbox.Organizations, sandbox.CustomField{Name: "VAT", FieldType: "date"})
+	require.NoError(t, err)
+	settings := f.with(map[string]any{"create_link_field": false, "entities": map[string]any{"account": map[string]any{"fields": map[string]any{
+		"name": "name", "vat": "VAT", "customer_number": "Customer number"}}}})
+	c, err := pipedrive.OpenWith(context.Background(), connector.OpenParams{System: "crm", Settings: settings, ReadOnly: true},
+		pipedrive.Options{Limiter: pipedrivehttp.NewLimiter(100, time.Second)})
+	require.NoError(t, err, "a read-only open reports problems instead of failing")
+	probs, err := c.Diagnose(context.Background())
+	require.NoError(t, err)
+	bySetting := map[string]connector.Problem{}
+	for _, p := range probs {
+		bySetting[p.Setting] = p
+	}
+	require.Len(t, probs, 3, "%+v", probs)
+	require.Contains(t, bySetting["entities.account.fields.vat"].Msg, "is date and cannot hold text")
+	require.Contains(t, bySetting["entities.account.fields.customer_number"].Msg, "does not exist")
+	require.Contains(t, bySetting["entities.account.fields.customer_number"].Fix, `"Customer number"`)
+	require.True(t, bySetting["link_field"].Writes, "a missing link field matters for writes only")
+
+	_, err = pipedrive.OpenWith(context.Background(), connector.OpenParams{System: "crm", Settings: settings},
+		pipedrive.Options{Limiter: pipedrivehttp.NewLimiter(100, time.Second)})
+	require.ErrorContains(t, err, `custom field "Customer number"`, "a sync's open still fails on a mapped field it cannot use")
+}
