@@ -349,9 +349,19 @@ func TestServer_Seed(t *testing.T) {
 		}
 	}
 	require.Equal(t, len(nw.Customers), count("organizations"))
+	orgs := b.srv.Objects(pipedrive.Organizations)
+	_, body, _ := b.call(t, "GET", "/api/v1/organizationFields", nil)
+	var nwKey string
+	for _, f := range body["data"].([]any) {
+		if f.(map[string]any)["name"] == pipedrive.NorthwindIDField {
+			nwKey = f.(map[string]any)["key"].(string)
+		}
+	}
+	require.Len(t, nwKey, 40, "the Northwind ID custom field is listed")
+	require.Equal(t, nw.Customers[0].ID, orgs[0]["custom_fields"].(map[string]any)[nwKey], "organizations carry their customer code")
 	require.Equal(t, len(nw.Products), count("products"))
 	require.Equal(t, 20, count("deals"))
-	_, body, _ := b.call(t, "GET", "/api/v2/deals?limit=20", nil)
+	_, body, _ = b.call(t, "GET", "/api/v2/deals?limit=20", nil)
 	for _, it := range body["data"].([]any) {
 		d := it.(map[string]any)
 		id := d["id"].(json.Number).String()
