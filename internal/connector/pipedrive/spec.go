@@ -392,11 +392,10 @@ func decodeEntity(path string, e model.Entity, s EntitySettings, currency string
 	return o, errs
 }
 
+// compatible reports whether a standard field of type std holds a canonical
+// field of type canon: the same type, or text holding an enum.
 func compatible(std, canon model.FieldType) bool {
-	if std == canon {
-		return true
-	}
-	return std == model.TypeEnum && canon == model.TypeEnum || std == model.TypeText && canon == model.TypeEnum
+	return std == canon || std == model.TypeText && canon == model.TypeEnum
 }
 
 func sortedKeys[V any](m map[string]V) []string {
