@@ -66,6 +66,9 @@ the four flows live:
   payments   the ERP invoice's number, state, amount due, paid date onto the deal
   products   the ERP catalogue into the CRM, read-only there
 
+--crm pipedrive starts the Pipedrive-compatible sandbox instead (with --erp sqlite or
+tryton), seeded the same way.
+
 Meanwhile it plays both sides' users: deals are won in the CRM, the ERP invoices the
 orders and customers pay, at --pace, for --rounds rounds, printing what happens and a
 running summary. --once runs one full pass (seeded won deals handed over, invoiced,
@@ -100,7 +103,7 @@ their write and recording, the summary is printed, and demo exits 130.`,
 	f.Uint64Var(&o.seed, "seed", 1, "random seed of the seeded deals and the simulated activity")
 	retryFlag(cmd, &o.run)
 	graceFlag(cmd, &o.run)
-	f.StringVar(&o.crm, "crm", "hubspot", "the CRM sandbox the demo starts: hubspot, or salesforce (with --erp sqlite or tryton)")
+	f.StringVar(&o.crm, "crm", "hubspot", "the CRM sandbox the demo starts: hubspot, or salesforce or pipedrive (with --erp sqlite or tryton)")
 	f.StringVar(&o.console, "console", "127.0.0.1:8088", "listen address of the web console while the demo runs (sign in as demo, password in --dir/console.password; empty: none)")
 	f.StringVar(&o.erp, "erp", "auto", "the ERP: sqlite, tryton (TRYTON_URL, TRYTON_PASSWORD and TRYTON_DATABASE or TRYTON_CLONE_CMD), odoo (ODOO_URL, ODOO_USER, ODOO_PASSWORD or ODOO_API_KEY, and ODOO_DATABASE or ODOO_CLONE_CMD), or auto (tryton when TRYTON_URL is set, else sqlite)")
 	return cmd
@@ -130,11 +133,19 @@ func runDemo(ctx context.Context, g *globals, o demoOptions, out io.Writer) (err
 	default:
 		return usageErr(fmt.Errorf("--erp %q: want sqlite, tryton, odoo or auto", o.erp))
 	}
-	switch {
-	case o.crm != "hubspot" && o.crm != "salesforce":
-		return usageErr(fmt.Errorf("--crm %q: want hubspot or salesforce", o.crm))
-	case o.crm == "salesforce" && o.erp == "odoo":
-		return usageErr(errors.New("--crm salesforce runs with --erp sqlite or tryton; with Odoo it is not built yet"))
+	switch o.crm {
+	case "hubspot":
+	case "salesforce":
+		if o.erp == "odoo" {
+			return usageErr(errors.New("--crm salesforce runs with --erp sqlite or tryton; with Odoo it is not built yet"))
+		}
+	case "pipedrive":
+		if o.erp == "odoo" {
+			return usageErr(errors.New("--crm pipedrive runs with --erp sqlite or tryton"))
+		}
+		return runPipedriveDemo(ctx, g, o, out)
+	default:
+		return usageErr(fmt.Errorf("--crm %q: want hubspot, salesforce or pipedrive", o.crm))
 	}
 	if err := demo.PrepareDir(o.dir); err != nil {
 		if errors.Is(err, demo.ErrDirNotOurs) {

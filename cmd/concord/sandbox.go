@@ -90,6 +90,7 @@ what it covers and what it does not.`,
 	f.StringVar(&cfg.Webhook.ClientSecret, "webhook-secret", "", "the app's client secret that signs webhooks")
 	cmd.AddCommand(hs)
 	cmd.AddCommand(newSandboxSalesforceCmd(g))
+	cmd.AddCommand(newSandboxPipedriveCmd(g))
 	return cmd
 }
 

@@ -7,6 +7,7 @@ import (
 	"github.com/concord-sync/concord/internal/connector/memory"
 	"github.com/concord-sync/concord/internal/connector/odoo"
 	"github.com/concord-sync/concord/internal/connector/salesforce"
+	"github.com/concord-sync/concord/internal/connector/pipedrive"
 	sqlconn "github.com/concord-sync/concord/internal/connector/sql"
 	"github.com/concord-sync/concord/internal/connector/tryton"
 )
@@ -29,5 +30,6 @@ func Registry(d Deps) *connector.Registry {
 	tryton.Register(reg)
 	odoo.Register(reg)
 	salesforce.Register(reg)
+	pipedrive.Register(reg)
 	return reg
 }
