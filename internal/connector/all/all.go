@@ -6,8 +6,8 @@ import (
 	"github.com/concord-sync/concord/internal/connector/hubspot"
 	"github.com/concord-sync/concord/internal/connector/memory"
 	"github.com/concord-sync/concord/internal/connector/odoo"
-	"github.com/concord-sync/concord/internal/connector/salesforce"
 	"github.com/concord-sync/concord/internal/connector/pipedrive"
+	"github.com/concord-sync/concord/internal/connector/salesforce"
 	sqlconn "github.com/concord-sync/concord/internal/connector/sql"
 	"github.com/concord-sync/concord/internal/connector/tryton"
 )
