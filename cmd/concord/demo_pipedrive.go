@@ -108,9 +108,11 @@ func runPipedriveDemo(ctx context.Context, g *globals, o demoOptions, out io.Wri
 	if err := a.queue.Start(ctx, a.eng); err != nil {
 		return err
 	}
+	consoleLine, stopConsole := a.demoConsole(o)
+	defer stopConsole()
 	sim := &demo.Simulator{ERP: erpSide, Rnd: rnd}
-	fmt.Fprintf(out, "concord demo\n  CRM  Pipedrive-compatible sandbox at %s (%d organizations, %d products, %d deals, %d won)\n  ERP  %s\n  config %s\n\n",
-		crmURL, len(nw.Customers), len(nw.Products), o.deals, len(demo.PipedriveWonDeals(crm)), erpLabel, cfgPath)
+	fmt.Fprintf(out, "concord demo\n  CRM  Pipedrive-compatible sandbox at %s (%d organizations, %d products, %d deals, %d won)\n  ERP  %s\n  config %s\n%s\n",
+		crmURL, len(nw.Customers), len(nw.Products), o.deals, len(demo.PipedriveWonDeals(crm)), erpLabel, cfgPath, consoleLine)
 
 	play := func() error {
 		legs := a.eng.Legs()
