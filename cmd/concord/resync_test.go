@@ -259,7 +259,6 @@ func TestKill9_Resync(t *testing.T) {
 		case err := <-exited:
 			require.NoError(t, err, "run %d: %s", round, stderr.String())
 		case <-time.After(time.Duration(200+rnd.IntN(800)) * time.Millisecond): // later under load: a run must get going
-
 			require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
 			<-exited
 			kills++
