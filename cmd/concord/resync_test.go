@@ -258,7 +258,7 @@ func TestKill9_Resync(t *testing.T) {
 		select {
 		case err := <-exited:
 			require.NoError(t, err, "run %d: %s", round, stderr.String())
-		case <-time.After(time.Duration(200+rnd.IntN(800)) * time.Millisecond): // later under load: a run must get going
+		case <-time.After(time.Duration(100+250*round+rnd.IntN(500)) * time.Millisecond): // later each round: under load a run needs a while to get going
 			require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
 			<-exited
 			kills++
