@@ -343,3 +343,11 @@ func (c *Client) limitInfo(h string) {
 		}
 	}
 }
+
+// Instance returns the org's instance URL from the last token ("" before
+// the first sign-in).
+func (c *Client) Instance() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.instance
+}
