@@ -73,8 +73,15 @@ type tokenUser struct {
 }
 
 // dummyHash is compared against when the name is unknown, so that a wrong
-// name takes as long as a wrong password.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("concord: no such user"), bcrypt.DefaultCost)
+// name takes as long as a wrong password. Made on first use: every concord
+// command links this package, and a bcrypt hash at start would slow them all.
+var dummyHash = sync.OnceValue(func() []byte {
+	h, _ := bcrypt.GenerateFromPassword([]byte("concord: no such user"), PasswordCost)
+	return h
+})
+
+// PasswordCost is the bcrypt cost of HashPassword: about 0.25 s per hash.
+const PasswordCost = 12
 
 func newAuth(c config.Console, now func() time.Time) (*auth, error) {
 	a := &auth{users: map[string]config.ConsoleUser{}, ttl: c.SessionTTL, secure: c.SecureCookie, now: now,
@@ -121,7 +128,7 @@ func (a *auth) signIn(name, password, addr string) (*User, error) {
 	u, ok := a.users[strings.ToLower(strings.TrimSpace(name))]
 	hash := []byte(u.PasswordHash)
 	if !ok || u.PasswordHash == "" {
-		hash = dummyHash
+		hash = dummyHash()
 	}
 	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || !ok || u.PasswordHash == "" {
 		a.failed(addr)
@@ -295,6 +302,6 @@ func HashPassword(password string) (string, error) {
 	if len(password) > 72 {
 		return "", errors.New("the password is longer than 72 bytes (bcrypt's limit)")
 	}
-	h, err := bcrypt.GenerateFromPassword([]byte(password), 12)
+	h, err := bcrypt.GenerateFromPassword([]byte(password), PasswordCost)
 	return string(h), err
 }
