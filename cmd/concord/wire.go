@@ -12,6 +12,7 @@ import (
 
 	"github.com/concord-sync/concord/internal/alert"
 	"github.com/concord-sync/concord/internal/config"
+	"github.com/concord-sync/concord/internal/budget"
 	"github.com/concord-sync/concord/internal/connector"
 	"github.com/concord-sync/concord/internal/connector/all"
 	"github.com/concord-sync/concord/internal/engine"
@@ -208,13 +209,19 @@ func (a *app) opening(what string) {
 // transiently (see retryPolicy). A permanent failure names the system's line in
 // the config file.
 func (a *app) openSystems(ctx context.Context, reg *connector.Registry) error {
+	// On PostgreSQL several processes may share the store: they share the
+	// external accounts' rate budgets through it. A SQLite store has one node.
+	var budgets connector.Budgets
+	if a.store.Dialect() == "postgres" {
+		budgets = budget.NewSet(a.store)
+	}
 	for _, sys := range a.cfg.Systems {
 		spec, _ := reg.Lookup(sys.Connector)
 		var c connector.Connector
 		a.opening("system " + sys.Name)
 		err := retry.Do(ctx, a.retryPolicy(ctx, "open", slog.String("system", sys.Name)), func(ctx context.Context) error {
 			var err error
-			c, err = spec.Open(ctx, connector.OpenParams{System: sys.Name, Settings: sys.Settings, Logger: a.log.With("system", sys.Name), Dir: a.cfg.Dir})
+			c, err = spec.Open(ctx, connector.OpenParams{System: sys.Name, Settings: sys.Settings, Logger: a.log.With("system", sys.Name), Dir: a.cfg.Dir, Budgets: budgets})
 			if err != nil {
 				a.opening(fmt.Sprintf("system %s (retrying: %v)", sys.Name, err))
 			}

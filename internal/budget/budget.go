@@ -22,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/concord-sync/concord/internal/connector"
 	"github.com/concord-sync/concord/internal/store"
 )
 
@@ -106,4 +107,30 @@ func (b *Budget) Take(ctx context.Context, live bool) error {
 		case <-t.C:
 		}
 	}
+}
+
+// Set hands out one Budget per account on one store: connector.Budgets. It
+// is safe for concurrent use.
+type Set struct {
+	st Store
+	mu sync.Mutex
+	m  map[string]*Budget
+}
+
+var _ connector.Budgets = (*Set)(nil)
+
+// NewSet returns the budgets kept in st.
+func NewSet(st Store) *Set { return &Set{st: st, m: map[string]*Budget{}} }
+
+// Budget returns account's budget, created with limit and interval on first
+// use; later calls return the same one.
+func (s *Set) Budget(account string, limit int, interval time.Duration) connector.Budget {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, ok := s.m[account]
+	if !ok {
+		b = New(s.st, account, limit, interval)
+		s.m[account] = b
+	}
+	return b
 }
