@@ -155,6 +155,7 @@ func (f *front) close(ctx context.Context) {
 
 // serve runs until ctx is cancelled.
 func (a *app) serve(ctx context.Context, f *front, h *health.Collector) error {
+	a.leases = a.newLeases()
 	if err := a.queue.Start(ctx, a.eng); err != nil {
 		return err
 	}
@@ -175,10 +176,15 @@ func (a *app) serve(ctx context.Context, f *front, h *health.Collector) error {
 				http.Error(w, "store unavailable", http.StatusServiceUnavailable)
 				return
 			}
+			leases, err := a.leaseStats(r.Context())
+			if err != nil {
+				http.Error(w, "store unavailable", http.StatusServiceUnavailable)
+				return
+			}
 			snap := h.Snapshot(r.Context())
 			w.Header().Set("Content-Type", "application/json")
 			_ = json.NewEncoder(w).Encode(statsBody{Flows: a.eng.Stats(), Webhooks: recv.Stats(), PendingReviews: reviews,
-				DeadLetters: snap.DeadLetters(), Quarantine: snap.Quarantined(), Health: snap})
+				DeadLetters: snap.DeadLetters(), Quarantine: snap.Quarantined(), Node: a.leases.Node(), Leases: leases, Health: snap})
 		})
 		f.stats.Store(&stats)
 		rh := reconcileHandler(a.cfg, &lastReconcile)
@@ -188,33 +194,30 @@ func (a *app) serve(ctx context.Context, f *front, h *health.Collector) error {
 	h.Attach(healthSources(a, webhooks))
 	var wg sync.WaitGroup
 	wg.Go(func() { h.Run(ctx) })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		a.tickLoop(ctx, tickEvery)
-	}()
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		a.pruneLoop(ctx, pruneEvery) // retention.events
-	}()
-	wg.Go(func() { a.alerts.Run(ctx, h.Snapshot) }) // alerts: every alerts.every
+	// What one node at a time does runs under a lease (nodes.go); the
+	// workers (a.queue) run on every node.
+	wg.Go(func() { a.leased(ctx, tickLease, func(ctx context.Context) { a.tickLoop(ctx, tickEvery) }) })
+	wg.Go(func() { a.leased(ctx, pruneLease, func(ctx context.Context) { a.pruneLoop(ctx, pruneEvery) }) }) // retention.events
+	wg.Go(func() { a.leased(ctx, alertsLease, func(ctx context.Context) { <-ctx.Done() }) })                // the shared alert rules
+	wg.Go(func() { a.alerts.Run(ctx, h.Snapshot) })                                                         // alerts: every alerts.every
 	if reportExists(ctx, a.cfg) {
-		wg.Go(func() { a.reportLoop(ctx) }) // the reporting database: every report.every
+		wg.Go(func() { a.leased(ctx, reportLease, a.reportLoop) }) // the reporting database: every report.every
 	}
-	wg.Go(func() { a.reconcileLoop(ctx, &lastReconcile) }) // reconcile.every, off by default
+	wg.Go(func() { // reconcile.every, off by default
+		a.leased(ctx, reconcileLease, func(ctx context.Context) { a.reconcileLoop(ctx, &lastReconcile) })
+	})
 	for _, name := range a.eng.Legs() {
 		l, _ := a.eng.Leg(name)
 		every := a.cfg.Sync.PollInterval
 		if f, ok := a.cfg.Flow(l.Flow); ok && f.Every > 0 {
 			every = f.Every
 		}
-		a.log.InfoContext(ctx, "polling", engine.FlowAttr(name), "source", l.Source, "target", l.Target, "every", every)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			a.pollLoop(ctx, name, every)
-		}()
+		wg.Go(func() {
+			a.leased(ctx, pollLease(name), func(ctx context.Context) {
+				a.log.InfoContext(ctx, "polling", engine.FlowAttr(name), "source", l.Source, "target", l.Target, "every", every)
+				a.pollLoop(ctx, name, every)
+			})
+		})
 	}
 	<-ctx.Done()
 	a.log.Info("shutting down", "grace_period", a.run.grace)
@@ -238,7 +241,11 @@ type statsBody struct {
 	PendingReviews int                   `json:"pending_reviews"`
 	DeadLetters    int                   `json:"dead_letters"`
 	Quarantine     int                   `json:"quarantine"`
-	Health         health.Snapshot       `json:"health"`
+	// Node is this process's name in the leases, which say which node does
+	// the work one node at a time does (docs/deploy.md).
+	Node   string          `json:"node"`
+	Leases []leaseStat     `json:"leases"`
+	Health health.Snapshot `json:"health"`
 }
 
 // tickEvery is how often serve wakes missed waits, expires old ones and

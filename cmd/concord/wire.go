@@ -17,6 +17,7 @@ import (
 	"github.com/concord-sync/concord/internal/connector/all"
 	"github.com/concord-sync/concord/internal/engine"
 	"github.com/concord-sync/concord/internal/health"
+	"github.com/concord-sync/concord/internal/lease"
 	"github.com/concord-sync/concord/internal/logwatch"
 	"github.com/concord-sync/concord/internal/metrics"
 	"github.com/concord-sync/concord/internal/model"
@@ -44,6 +45,9 @@ type app struct {
 	// tracer exports the engine's spans (sync --once, serve); never nil once
 	// wired.
 	tracer *tracing.Provider
+	// leases split serve's single-node work between the nodes on the store
+	// (nodes.go); nil outside serve.
+	leases *lease.Leases
 }
 
 // runOptions are how a command waits for systems and for running batches.

@@ -31,7 +31,7 @@ type Config struct {
 	// Renew is how often a held lease is renewed and a free one is tried.
 	// Default 5 s; it must be under TTL/2.
 	Renew time.Duration
-	// Logger receives "lease taken" and "lease lost" at info and warning;
+	// Logger receives "lease taken" (debug) and "lease lost" (warning);
 	// discarded when nil.
 	Logger *slog.Logger
 }
@@ -43,7 +43,7 @@ type Leases struct {
 	log *slog.Logger
 
 	mu   sync.Mutex
-	held map[string]bool
+	held map[string]time.Time // when each lease held now was taken
 }
 
 // New returns Leases for cfg on st; it takes nothing yet. It panics without
@@ -65,7 +65,7 @@ func New(st Store, cfg Config) *Leases {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Leases{st: st, cfg: cfg, log: log, held: map[string]bool{}}
+	return &Leases{st: st, cfg: cfg, log: log, held: map[string]time.Time{}}
 }
 
 // Node returns the node's name in the leases.
@@ -76,16 +76,24 @@ func (l *Leases) Config() Config { return l.cfg }
 
 // Held reports whether this node holds the lease name now.
 func (l *Leases) Held(name string) bool {
+	_, ok := l.HeldSince(name)
+	return ok
+}
+
+// HeldSince returns since when this node holds the lease name, and whether
+// it does.
+func (l *Leases) HeldSince(name string) (time.Time, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.held[name]
+	since, ok := l.held[name]
+	return since, ok
 }
 
 func (l *Leases) setHeld(name string, v bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if v {
-		l.held[name] = true
+		l.held[name] = time.Now()
 	} else {
 		delete(l.held, name)
 	}
@@ -124,7 +132,7 @@ func (l *Leases) Run(ctx context.Context, name string, fn func(ctx context.Conte
 func (l *Leases) hold(ctx context.Context, p *store.LeaseParams, fn func(ctx context.Context)) (done bool) {
 	l.setHeld(p.Name, true)
 	defer l.setHeld(p.Name, false)
-	l.log.InfoContext(ctx, "lease taken", "lease", p.Name, "node", p.Holder)
+	l.log.DebugContext(ctx, "lease taken", "lease", p.Name, "node", p.Holder)
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	finished := make(chan struct{})
