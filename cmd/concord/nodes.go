@@ -41,7 +41,7 @@ func nodeName() string {
 
 // newLeases returns serve's leases on the store.
 func (a *app) newLeases() *lease.Leases {
-	return lease.New(a.store, lease.Config{Node: nodeName(), Logger: a.log})
+	return lease.New(a.store, lease.Config{Node: a.node, Logger: a.log})
 }
 
 // leased runs fn under the lease name (see lease.Leases.Run).

@@ -11,8 +11,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/concord-sync/concord/internal/alert"
-	"github.com/concord-sync/concord/internal/config"
 	"github.com/concord-sync/concord/internal/budget"
+	"github.com/concord-sync/concord/internal/config"
 	"github.com/concord-sync/concord/internal/connector"
 	"github.com/concord-sync/concord/internal/connector/all"
 	"github.com/concord-sync/concord/internal/engine"
@@ -48,6 +48,8 @@ type app struct {
 	// leases split serve's single-node work between the nodes on the store
 	// (nodes.go); nil outside serve.
 	leases *lease.Leases
+	// node names this process among the nodes on the store (nodes.go).
+	node string
 }
 
 // runOptions are how a command waits for systems and for running batches.
@@ -173,8 +175,9 @@ func wire(ctx context.Context, cfg *config.Config, reg *connector.Registry, log 
 	for i, l := range legs {
 		names[i] = l.Name
 	}
+	a.node = nodeName()
 	a.queue, err = queue.New(ctx, a.store, queue.Config{
-		Legs: names, MaxAttempts: cfg.Sync.Retry.MaxAttempts, Backoff: cfg.Sync.Retry.Backoff, MaxBackoff: cfg.Sync.Retry.MaxBackoff,
+		Node: a.node, Legs: names, MaxAttempts: cfg.Sync.Retry.MaxAttempts, Backoff: cfg.Sync.Retry.Backoff, MaxBackoff: cfg.Sync.Retry.MaxBackoff,
 	}, log)
 	if err != nil {
 		return nil, err

@@ -23,6 +23,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/concord-sync/concord/internal/engine"
+	"github.com/concord-sync/concord/internal/lease"
 	"github.com/concord-sync/concord/internal/store"
 )
 
@@ -47,6 +48,10 @@ type Config struct {
 	PollInterval time.Duration
 	// JobTimeout bounds one batch.
 	JobTimeout time.Duration
+	// Node names this process among the nodes sharing a PostgreSQL store
+	// (River's client id, and its "node:" lease while the workers run, see
+	// nodes.go); empty: a random name.
+	Node string
 }
 
 // DefaultConfig returns the defaults: 5 attempts, 1 s backoff up to 5 min, a 50 ms
@@ -86,6 +91,10 @@ type Queue struct {
 	counts atomic.Int64
 	// running is the number of jobs this process's workers are running.
 	running atomic.Int32
+	// alive holds the node's lease while the workers run on PostgreSQL
+	// (nodes.go); stopAlive ends it.
+	alive     *lease.Leases
+	stopAlive func()
 }
 
 // jobWorked wakes the Drain calls waiting for a job to finish.
@@ -165,6 +174,9 @@ func New(ctx context.Context, st store.Store, cfg Config, logger *slog.Logger) (
 	if cfg.JobTimeout <= 0 {
 		cfg.JobTimeout = def.JobTimeout
 	}
+	if cfg.Node == "" {
+		cfg.Node = randomNode()
+	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -192,6 +204,7 @@ func New(ctx context.Context, st store.Store, cfg Config, logger *slog.Logger) (
 	workers := river.NewWorkers()
 	river.AddWorker(workers, q.worker)
 	rcfg := &river.Config{
+		ID:                          cfg.Node,
 		Logger:                      quiet(logger),
 		Workers:                     workers,
 		MaxAttempts:                 cfg.MaxAttempts,
@@ -309,10 +322,16 @@ func (q *Queue) Start(ctx context.Context, proc Processor) error {
 			q.log.InfoContext(ctx, "resumed batches of a crashed run", "batches", n)
 		}
 	}
+	if q.st.Dialect() == "postgres" {
+		if err := q.startAlive(ctx); err != nil {
+			return err
+		}
+	}
 	// The workers outlive ctx: a cancelled ctx (SIGTERM) must not cut running
 	// batches short; Stop lets them finish.
 	if err := q.client.Start(context.WithoutCancel(ctx)); err != nil {
 		q.unlock()
+		q.endAlive()
 		return fmt.Errorf("queue: start: %w", err)
 	}
 	return nil
@@ -357,6 +376,7 @@ var ErrBusy = errors.New("store busy")
 // call more than once and before Start.
 func (q *Queue) Stop(ctx context.Context) error {
 	defer q.unlock()
+	defer q.endAlive() // after the running batches: they are this node's until then
 	// Running batches stop after the piece they are writing.
 	q.stopping.Store(true)
 	defer q.stopping.Store(false)
