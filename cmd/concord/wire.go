@@ -177,7 +177,7 @@ func wire(ctx context.Context, cfg *config.Config, reg *connector.Registry, log 
 	}
 	a.node = nodeName()
 	a.queue, err = queue.New(ctx, a.store, queue.Config{
-		Node: a.node, Legs: names, MaxAttempts: cfg.Sync.Retry.MaxAttempts, Backoff: cfg.Sync.Retry.Backoff, MaxBackoff: cfg.Sync.Retry.MaxBackoff,
+		Node: a.node, Partitions: cfg.Sync.Partitions, Legs: names, MaxAttempts: cfg.Sync.Retry.MaxAttempts, Backoff: cfg.Sync.Retry.Backoff, MaxBackoff: cfg.Sync.Retry.MaxBackoff,
 	}, log)
 	if err != nil {
 		return nil, err

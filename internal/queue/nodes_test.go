@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -90,5 +91,99 @@ attempted_by = CASE WHEN queue = $1 THEN '{node-dead}'::text[] ELSE '{node-live}
 	require.NoError(t, err)
 	for _, l := range leases {
 		require.NotEqual(t, "node:node-b", l.Name, "a stopped queue released its node's lease")
+	}
+}
+
+// overlapProc applies batches slowly and counts how many run at once, and
+// which records it applied.
+type overlapProc struct {
+	mu      sync.Mutex
+	now     int
+	most    int
+	applied map[string]int
+	busy    map[string]bool
+	clash   bool // a record was applied by two batches at once
+}
+
+func (p *overlapProc) Process(_ context.Context, b engine.Batch, _ engine.ProcessOptions) ([]engine.Outcome, error) {
+	p.mu.Lock()
+	p.now++
+	p.most = max(p.most, p.now)
+	for _, r := range b.Records {
+		if p.busy[r.ID] {
+			p.clash = true
+		}
+		p.busy[r.ID] = true
+	}
+	p.mu.Unlock()
+	time.Sleep(150 * time.Millisecond)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.now--
+	for _, r := range b.Records {
+		delete(p.busy, r.ID)
+		p.applied[r.ID]++
+	}
+	return nil, nil
+}
+
+func (*overlapProc) Bury(context.Context, engine.Batch, string, int) error { return nil }
+
+// TestQueue_Partitions: with sync.partitions 4 on PostgreSQL, two nodes apply
+// one leg's batches at once, never the same record at once, each record once.
+func TestQueue_Partitions(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	dsn := storetest.PostgresSchema(t, storetest.PostgresURL(t))
+	proc := &overlapProc{applied: map[string]int{}, busy: map[string]bool{}}
+	var queues []*Queue
+	for _, node := range []string{"node-a", "node-b"} {
+		st, err := pgstore.Open(ctx, dsn, storetest.Logger(t))
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = st.Close() })
+		q, err := New(ctx, st, Config{Node: node, Partitions: 4, Legs: []string{"customers"}, PollInterval: 20 * time.Millisecond}, storetest.Logger(t))
+		require.NoError(t, err)
+		queues = append(queues, q)
+	}
+	q := queues[0]
+	const pages, perPage = 4, 40
+	require.NoError(t, q.st.InTx(ctx, func(tx store.Tx) error {
+		var bs []engine.Batch
+		for p := range pages { // the same records on every page: four changes each
+			b := engine.Batch{Leg: "customers"}
+			for i := range perPage {
+				b.Records = append(b.Records, model.Record{Entity: model.Account, ID: fmt.Sprintf("c%02d", i), Fields: model.Fields{"page": model.Text(fmt.Sprint(p))}})
+			}
+			bs = append(bs, b)
+		}
+		return q.EnqueueTx(ctx, tx, bs, time.Time{})
+	}))
+	parts := map[int]bool{}
+	rows, err := q.st.DB().QueryContext(ctx, `SELECT (args->>'part')::int FROM river_job`)
+	require.NoError(t, err)
+	for rows.Next() {
+		var p int
+		require.NoError(t, rows.Scan(&p))
+		parts[p] = true
+	}
+	require.NoError(t, rows.Err())
+	rows.Close()
+	require.Len(t, parts, 4, "each page split in 4 partitions")
+	require.NotContains(t, parts, 0)
+
+	for _, q := range queues {
+		require.NoError(t, q.Start(ctx, proc))
+		defer q.Stop(context.WithoutCancel(ctx))
+	}
+	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	require.NoError(t, q.Drain(dctx, 10*time.Millisecond))
+	proc.mu.Lock()
+	defer proc.mu.Unlock()
+	require.Equal(t, 2, proc.most, "the two nodes applied two partitions at once")
+	require.False(t, proc.clash, "never one record in two batches at once")
+	require.Len(t, proc.applied, perPage)
+	for id, n := range proc.applied {
+		require.Equal(t, pages, n, "record %s applied once per page", id)
 	}
 }
