@@ -60,6 +60,7 @@ store:
   dsn: env:CONCORD_DATABASE_URL
 sync:
   poll_interval: 1s
+  partitions: %d
   retry: {max_attempts: 8, backoff: 200ms, max_backoff: 2s}
 systems:
   - name: crm
@@ -100,9 +101,23 @@ flows:
     fields: [name, list_price]
 `
 
-// newCluster sets up the databases (the ERP with products rows), the sandbox
-// (refusing more than budget requests per 10 s) and the config; no node runs.
-func newCluster(t testing.TB, products, budget int) *cluster {
+// clusterOpts shape a cluster.
+type clusterOpts struct {
+	// products are in the ERP from the start.
+	products int
+	// budget is the CRM's requests per 10 s, in the sandbox and in the
+	// config; 0: the sandbox has none, the config a large one.
+	budget int
+	// latency is added to every CRM request (HubSpot answers in about 0.1 to
+	// 0.3 s; the sandbox at once).
+	latency time.Duration
+	// partitions is sync.partitions; 0 means 1.
+	partitions int
+}
+
+// newCluster sets up the databases (the ERP with its products rows), the
+// sandbox and the config; no node runs.
+func newCluster(t testing.TB, o clusterOpts) *cluster {
 	t.Helper()
 	base := storetest.PostgresURL(t)
 	c := &cluster{t: t, dir: t.TempDir()}
@@ -123,20 +138,32 @@ func newCluster(t testing.TB, products, budget int) *cluster {
   crm_id       TEXT UNIQUE)`)
 	require.NoError(t, err)
 	_, err = c.erp.Exec(`INSERT INTO products (product_name, unit_price)
-SELECT 'Product ' || lpad(i::text, 5, '0'), 10 + i % 90 FROM generate_series(1, $1) i`, products)
+SELECT 'Product ' || lpad(i::text, 5, '0'), 10 + i % 90 FROM generate_series(1, $1) i`, o.products)
 	require.NoError(t, err)
 
 	cfg := hubspot.DefaultConfig()
 	cfg.Token = crmToken
-	cfg.RateLimit = budget
+	cfg.RateLimit, cfg.SearchRateLimit = o.budget, -1
+	budget := o.budget
+	if budget == 0 {
+		cfg.RateLimit, budget = -1, 100000
+	}
 	cfg.SearchDelay = 5 * time.Millisecond
 	c.crm = hubspot.New(cfg)
 	t.Cleanup(func() { _ = c.crm.Close() })
-	hs := httptest.NewServer(c.crm.Handler())
+	h := c.crm.Handler()
+	if o.latency > 0 {
+		inner := h
+		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			time.Sleep(o.latency)
+			inner.ServeHTTP(w, r)
+		})
+	}
+	hs := httptest.NewServer(h)
 	t.Cleanup(hs.Close)
 
 	c.cfg = filepath.Join(c.dir, "concord.yaml")
-	require.NoError(t, os.WriteFile(c.cfg, fmt.Appendf(nil, clusterConfig, hs.URL, budget, erpDSN), 0o600))
+	require.NoError(t, os.WriteFile(c.cfg, fmt.Appendf(nil, clusterConfig, max(o.partitions, 1), hs.URL, budget, erpDSN), 0o600))
 	t.Cleanup(func() {
 		for _, n := range c.nodes {
 			if n.cmd != nil && n.running() {

@@ -25,7 +25,7 @@ const takeoverBound = 30 * time.Second
 func TestNodes_KillAndRestart(t *testing.T) {
 	t.Parallel()
 	const products, budget = 1500, 20
-	c := newCluster(t, products, budget)
+	c := newCluster(t, clusterOpts{products: products, budget: budget, partitions: 4})
 	for range 3 {
 		c.addNode()
 	}
