@@ -62,6 +62,12 @@ background at start and then every reconcile.every, serves the last report at
 GET /reconcile (JSON; ?format=html, csv or table) and feeds the drift alert rule
 (docs/reconcile.md).
 
+Several serve nodes may share one PostgreSQL store: each flow's poller and the
+periodic work run on one node at a time, under a lease in the store that another
+node takes over within 20 s when a node dies; every node's workers apply batches,
+and HubSpot's rate_limit is one budget for all nodes. GET /stats lists the leases
+(docs/deploy.md).
+
 With a tracing section in the config (or OTEL_EXPORTER_OTLP_ENDPOINT set), every
 poll and batch is sent as an OpenTelemetry trace over OTLP/HTTP (docs/tracing.md).
 The HTTP server closes connections that send nothing or trickle (5 s for headers,
