@@ -218,8 +218,10 @@ func (a *app) opening(what string) {
 func (a *app) openSystems(ctx context.Context, reg *connector.Registry) error {
 	// On PostgreSQL several processes may share the store: they share the
 	// external accounts' rate budgets through it. A SQLite store has one node.
+	// Commands that open systems without a store (report refresh) keep the
+	// budget per process.
 	var budgets connector.Budgets
-	if a.store.Dialect() == "postgres" {
+	if a.store != nil && a.store.Dialect() == "postgres" {
 		budgets = budget.NewSet(a.store)
 	}
 	for _, sys := range a.cfg.Systems {
