@@ -12,8 +12,9 @@
 // price is a sustained rate a little under N per I (about 86% with a 10 s
 // interval).
 //
-// Live work goes first: a backfill never takes the bucket's last C/2 tokens
-// (its floor), live work may.
+// Live work goes first: a poll or backfill never takes the bucket's last C/2
+// tokens (its floor), live work (connector.WithLive: the engine's live
+// batches) may.
 package budget
 
 import (

@@ -18,7 +18,22 @@ type Budgets interface {
 
 // Budget is one account's shared rate budget.
 type Budget interface {
-	// Take waits until one request may be sent; live work (polls, webhooks)
-	// goes before backfills. It returns ctx's error when ctx ends first.
+	// Take waits until one request may be sent; live work (see WithLive)
+	// goes before polls and backfills. It returns ctx's error when ctx ends first.
 	Take(ctx context.Context, live bool) error
+}
+
+type liveKey struct{}
+
+// WithLive marks ctx as carrying live work (webhook announcements, pulls,
+// wakes, replays: engine.Batch.Live), which connectors with a rate budget
+// serve before backfills and polls.
+func WithLive(ctx context.Context) context.Context {
+	return context.WithValue(ctx, liveKey{}, true)
+}
+
+// IsLive reports whether ctx was marked with WithLive.
+func IsLive(ctx context.Context) bool {
+	live, _ := ctx.Value(liveKey{}).(bool)
+	return live
 }

@@ -87,7 +87,7 @@ func OpenWith(ctx context.Context, p connector.OpenParams, o Options) (*Conn, er
 		shared = p.Budgets.Budget("hubspot:"+hex.EncodeToString(sum[:8]), cfg.rateLimit, cfg.rateInterval)
 	}
 	api, err := hubspothttp.New(hubspothttp.Config{BaseURL: cfg.baseURL, Token: cfg.token, Limiter: lim, SearchLimiter: search,
-		Shared: shared, HTTPClient: o.HTTPClient, Logger: log})
+		Shared: shared, Live: connector.IsLive, HTTPClient: o.HTTPClient, Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("open hubspot %s: %w", p.System, err)
 	}

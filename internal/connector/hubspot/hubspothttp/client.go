@@ -35,6 +35,9 @@ type Config struct {
 	// (every concord node on one store): each request also takes one of its
 	// tokens, after the limiter, with the request's priority.
 	Shared SharedBudget
+	// Live, when set, tells whether a call's ctx carries live work, served as
+	// Live (see WithPriority) whatever its priority says.
+	Live func(ctx context.Context) bool
 	// HTTPClient sends the requests; a client with a 60 s timeout when nil.
 	HTTPClient *http.Client
 	// MaxAttempts bounds the tries of one call (429s and, for idempotent calls,
@@ -75,6 +78,7 @@ type Client struct {
 	lim     *Limiter
 	search  *Limiter
 	shared  SharedBudget
+	live    func(ctx context.Context) bool
 	hc      *http.Client
 	max     int
 	maxWait time.Duration
@@ -114,7 +118,7 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Client{base: u, token: cfg.Token, lim: cfg.Limiter, search: cfg.SearchLimiter, shared: cfg.Shared, hc: cfg.HTTPClient,
+	return &Client{base: u, token: cfg.Token, lim: cfg.Limiter, search: cfg.SearchLimiter, shared: cfg.Shared, live: cfg.Live, hc: cfg.HTTPClient,
 		max: cfg.MaxAttempts, maxWait: cfg.MaxRetryAfter, log: cfg.Logger}, nil
 }
 
@@ -161,6 +165,9 @@ func (c *Client) Do(ctx context.Context, req Request, out any) (int, error) {
 	u.Path += req.Path
 	u.RawQuery = req.Query.Encode()
 	prio := PriorityFrom(ctx)
+	if c.live != nil && c.live(ctx) {
+		prio = Live
+	}
 	backoff := 200 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		status, hdr, raw, err := c.send(ctx, req, u.String(), body, prio)
