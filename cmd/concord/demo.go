@@ -8,10 +8,12 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -23,6 +25,7 @@ import (
 	"github.com/concord-sync/concord/internal/demo"
 	"github.com/concord-sync/concord/internal/engine"
 	"github.com/concord-sync/concord/internal/northwind"
+	"github.com/concord-sync/concord/internal/reconcile"
 	"github.com/concord-sync/concord/internal/retry"
 	"github.com/concord-sync/concord/internal/sandbox/hubspot"
 	"github.com/concord-sync/concord/internal/server"
@@ -37,7 +40,9 @@ type demoOptions struct {
 	deals  int
 	seed   uint64
 	erp    string
-	run    runOptions
+	// console is the web console's listen address ("": none).
+	console string
+	run     runOptions
 }
 
 func newDemoCmd(g *globals) *cobra.Command {
@@ -93,6 +98,7 @@ their write and recording, the summary is printed, and demo exits 130.`,
 	f.Uint64Var(&o.seed, "seed", 1, "random seed of the seeded deals and the simulated activity")
 	retryFlag(cmd, &o.run)
 	graceFlag(cmd, &o.run)
+	f.StringVar(&o.console, "console", "127.0.0.1:8088", "listen address of the web console while the demo runs (sign in as demo, password in --dir/console.password; empty: none)")
 	f.StringVar(&o.erp, "erp", "auto", "the ERP: sqlite, tryton (TRYTON_URL, TRYTON_PASSWORD and TRYTON_DATABASE or TRYTON_CLONE_CMD), odoo (ODOO_URL, ODOO_USER, ODOO_PASSWORD or ODOO_API_KEY, and ODOO_DATABASE or ODOO_CLONE_CMD), or auto (tryton when TRYTON_URL is set, else sqlite)")
 	return cmd
 }
@@ -245,9 +251,11 @@ func runDemo(ctx context.Context, g *globals, o demoOptions, out io.Writer) (err
 		return err
 	}
 
+	consoleLine, stopConsole := a.demoConsole(o)
+	defer stopConsole()
 	sim := &demo.Simulator{CRM: crm, ERP: erpSide, Rnd: rnd}
-	fmt.Fprintf(out, "concord demo\n  CRM  HubSpot-compatible sandbox at %s (%d companies, %d products, %d deals, %d won)\n  ERP  %s\n  config %s\n\n",
-		crmURL, len(nw.Customers), len(nw.Products), o.deals, len(demo.WonDeals(crm)), erpLabel, cfgPath)
+	fmt.Fprintf(out, "concord demo\n  CRM  HubSpot-compatible sandbox at %s (%d companies, %d products, %d deals, %d won)\n  ERP  %s\n  config %s\n%s\n",
+		crmURL, len(nw.Customers), len(nw.Products), o.deals, len(demo.WonDeals(crm)), erpLabel, cfgPath, consoleLine)
 
 	// play runs the passes and the rounds; on SIGTERM or Ctrl-C it returns
 	// (an error or nil) as soon as the pass in progress stops.
@@ -498,4 +506,27 @@ func printDelta(out io.Writer, before, after []engine.Stats) {
 		parts = []string{"nothing to do"}
 	}
 	fmt.Fprintf(out, "  sync: %s\n", strings.Join(parts, "; "))
+}
+
+// demoConsole serves the web console on o.console until stop is called, and
+// returns the line the demo prints about it ("" without one). An address in
+// use (a serve already running) is said, not fatal.
+func (a *app) demoConsole(o demoOptions) (line string, stop func()) {
+	if o.console == "" {
+		return "", func() {}
+	}
+	con, err := a.consoleHandler(nil, new(atomic.Pointer[reconcile.Report]))
+	if err != nil || con == nil {
+		return fmt.Sprintf("  console not started: %v\n", err), func() {}
+	}
+	ln, err := server.Listen(o.console, server.DefaultLimits())
+	if err != nil {
+		return fmt.Sprintf("  console not started: %v (choose another with --console 127.0.0.1:PORT)\n", err), func() {}
+	}
+	mux := http.NewServeMux()
+	con.Register(mux)
+	srv := server.NewHTTPServer(mux, server.DefaultLimits())
+	go func() { _ = srv.Serve(ln) }()
+	return fmt.Sprintf("  console http://%s/ (sign in as %s, password in %s)\n", ln.Addr(), demo.ConsoleUser, filepath.Join(o.dir, demo.ConsolePasswordFile)),
+		func() { _ = srv.Close() }
 }

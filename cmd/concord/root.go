@@ -59,6 +59,7 @@ Values from systems are printed with control characters escaped (\x1b, \x00).`,
 		newReportCmd(g),
 		newReconcileCmd(g),
 		newVersionCmd(),
+		newConsoleCmd(),
 	)
 	return root
 }

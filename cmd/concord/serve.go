@@ -10,8 +10,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/concord-sync/concord/internal/connector"
+	"github.com/concord-sync/concord/internal/console"
 	"github.com/concord-sync/concord/internal/engine"
 	"github.com/concord-sync/concord/internal/health"
+	"github.com/concord-sync/concord/internal/model"
 	"github.com/concord-sync/concord/internal/reconcile"
 	"github.com/concord-sync/concord/internal/server"
 )
@@ -61,6 +64,8 @@ With reconcile.every set (off by default), serve runs concord reconcile in the
 background at start and then every reconcile.every, serves the last report at
 GET /reconcile (JSON; ?format=html, csv or table) and feeds the drift alert rule
 (docs/reconcile.md).
+With console.users in the config, / and /console/ serve the web console and
+/api/v1/ its JSON API (concord console --help, docs/console.md).
 
 Several serve nodes may share one PostgreSQL store: each flow's poller and the
 periodic work run on one node at a time, under a lease in the store that another
@@ -98,7 +103,7 @@ accepts at most 512 connections at once (see docs/cli.md).`,
 			return a.serve(ctx, front, h)
 		},
 	}
-	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8088", "HTTP listen address for /healthz, /readyz, /stats, /metrics, /reconcile and the webhooks (empty: none)")
+	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8088", "HTTP listen address for /healthz, /readyz, /stats, /metrics, /reconcile, the webhooks and the console (empty: none)")
 	graceFlag(cmd, &run)
 	return cmd
 }
@@ -114,6 +119,7 @@ type front struct {
 	metrics   atomic.Pointer[http.Handler]
 	hooks     atomic.Pointer[http.Handler]
 	reconcile atomic.Pointer[http.Handler]
+	console   atomic.Pointer[http.Handler]
 }
 
 // listenFront listens on addr and serves /healthz, /readyz, /stats, /metrics
@@ -134,6 +140,9 @@ func listenFront(addr string, h *health.Collector) (*front, error) {
 	mux.Handle("GET /metrics", f.until(&f.metrics))
 	mux.Handle("POST /webhooks/{system}", f.until(&f.hooks))
 	mux.Handle("GET /reconcile", f.until(&f.reconcile))
+	mux.Handle("/console/", f.until(&f.console))
+	mux.Handle("/api/v1/", f.until(&f.console))
+	mux.Handle("GET /{$}", f.until(&f.console))
 	f.endpoints = mux.endpoints()
 	f.srv = server.NewHTTPServer(mux, server.DefaultLimits())
 	go func() { _ = f.srv.Serve(ln) }()
@@ -162,11 +171,16 @@ func (f *front) close(ctx context.Context) {
 // serve runs until ctx is cancelled.
 func (a *app) serve(ctx context.Context, f *front, h *health.Collector) error {
 	a.leases = a.newLeases()
+	var lastReconcile atomic.Pointer[reconcile.Report] // reconcile.every: the last report, for GET /reconcile
+	con, err := a.consoleHandler(h, &lastReconcile)
+	if err != nil {
+		return err
+	}
 	if err := a.queue.Start(ctx, a.eng); err != nil {
 		return err
 	}
 	var webhooks func() []server.WebhookStats
-	var lastReconcile atomic.Pointer[reconcile.Report] // reconcile.every: the last report, for GET /reconcile
+	var wg sync.WaitGroup
 	if f != nil {
 		mux := http.NewServeMux()
 		recv := server.NewReceiver(a.store, server.Verifiers(a.conns), a.eng, a.log.With("component", "webhooks"))
@@ -195,10 +209,21 @@ func (a *app) serve(ctx context.Context, f *front, h *health.Collector) error {
 		f.stats.Store(&stats)
 		rh := reconcileHandler(a.cfg, &lastReconcile)
 		f.reconcile.Store(&rh)
+		if con != nil {
+			wg.Go(func() { con.Run(ctx) }) // the lag chart's samples
+			cmux := http.NewServeMux()
+			con.Register(cmux)
+			var ch http.Handler = cmux
+			f.console.Store(&ch)
+		} else {
+			var off http.Handler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				http.Error(w, "the web console is off: add console.users to the config (docs/console.md)", http.StatusNotFound)
+			})
+			f.console.Store(&off)
+		}
 		a.log.InfoContext(ctx, "listening", "addr", f.addr, "endpoints", f.endpoints)
 	}
 	h.Attach(healthSources(a, webhooks))
-	var wg sync.WaitGroup
 	wg.Go(func() { h.Run(ctx) })
 	// What one node at a time does runs under a lease (nodes.go); the
 	// workers (a.queue) run on every node.
@@ -233,9 +258,33 @@ func (a *app) serve(ctx context.Context, f *front, h *health.Collector) error {
 	if f != nil {
 		_ = f.srv.Shutdown(stopCtx)
 	}
-	err := a.queue.Stop(stopCtx)
+	err = a.queue.Stop(stopCtx)
 	a.log.Info("stopped")
 	return err
+}
+
+// consoleHandler returns the web console when the config has console users,
+// else nil; h (nil: none) gives the overview its health.
+func (a *app) consoleHandler(h *health.Collector, last *atomic.Pointer[reconcile.Report]) (*console.Console, error) {
+	if !a.cfg.Console.Enabled() {
+		return nil, nil
+	}
+	o := console.Options{Config: a.cfg, Store: a.store, Engine: a.eng, Alerts: a.alerts.Active,
+		Reconcile: last.Load, RecordURL: recordURLs(a.conns), Log: a.log.With("component", "console")}
+	if h != nil {
+		o.Health = h.Snapshot
+	}
+	return console.New(o)
+}
+
+// recordURLs returns the record pages the systems' connectors know.
+func recordURLs(conns map[string]connector.Connector) func(string, model.Entity, string) string {
+	return func(system string, e model.Entity, id string) string {
+		if l, ok := conns[system].(connector.RecordLinker); ok {
+			return l.RecordURL(e, id)
+		}
+		return ""
+	}
 }
 
 // statsBody is GET /stats: the counters since start per flow and per webhook

@@ -95,6 +95,9 @@ type Config struct {
 	// Reconcile says when serve reconciles the systems (reconcile.go); off
 	// by default.
 	Reconcile Reconcile
+	// Console configures the web console of serve (console.go); off unless
+	// users are configured.
+	Console Console
 }
 
 // Store configures the store.

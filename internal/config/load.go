@@ -127,6 +127,7 @@ func (l *loader) root(n *node) {
 	l.tracing(m["tracing"].v)
 	l.report(m["report"].v)
 	l.reconcile(m["reconcile"].v)
+	l.console(m["console"].v)
 }
 
 func (l *loader) store(n *node) {

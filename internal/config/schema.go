@@ -181,6 +181,7 @@ var (
 			"tracing":   tracingSchema,
 			"report":    reportSchema,
 			"reconcile": reconcileSchema,
+			"console":   consoleSchema,
 		},
 		Required:             []string{"version", "owner", "systems"},
 		AdditionalProperties: false,

@@ -57,7 +57,7 @@ func TestSchema(t *testing.T) {
 		}
 		require.NoError(t, json.Unmarshal(b, &s))
 		require.Equal(t, "https://json-schema.org/draft/2020-12/schema", s.Schema)
-		require.ElementsMatch(t, []string{"version", "owner", "store", "sync", "systems", "entities", "flows", "retention", "alerts", "tracing", "report", "reconcile"}, keys(s.Properties))
+		require.ElementsMatch(t, []string{"version", "owner", "store", "sync", "systems", "entities", "flows", "retention", "alerts", "tracing", "report", "reconcile", "console"}, keys(s.Properties))
 		for name, p := range s.Properties {
 			require.NotEmpty(t, p.Description, name)
 		}

@@ -180,3 +180,10 @@ type CreateUpserter interface {
 type WriteBatchSizer interface {
 	WriteBatchSize(entity model.Entity) int
 }
+
+// RecordLinker is implemented by connectors that know the web page of a
+// record in their system (the console links to it).
+type RecordLinker interface {
+	// RecordURL returns the page of the record, or "" when there is none.
+	RecordURL(entity model.Entity, id string) string
+}

@@ -1,11 +1,15 @@
 package demo
 
 import (
+	"crypto/rand"
 	_ "embed"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"text/template"
+
+	"github.com/concord-sync/concord/internal/console"
 )
 
 //go:embed concord.yaml.tmpl
@@ -72,8 +76,48 @@ func writeConfig(dir, text string, data map[string]string) (string, error) {
 	if err := t.Execute(f, data); err != nil {
 		return "", fmt.Errorf("demo: write config: %w", err)
 	}
+	if err := writeConsoleUser(dir, f); err != nil {
+		return "", err
+	}
 	if err := os.WriteFile(filepath.Join(dir, "hubspot.token"), []byte(Token+"\n"), 0o600); err != nil {
 		return "", fmt.Errorf("demo: write token: %w", err)
 	}
 	return path, f.Close()
+}
+
+// ConsoleUser is the web console's user in the demo's config; its password
+// is in ConsolePasswordFile in the demo's directory.
+const (
+	ConsoleUser         = "demo"
+	ConsolePasswordFile = "console.password"
+)
+
+// consoleSection is appended to the demo's config: the console's one user.
+const consoleSection = `
+# The web console (docs/console.md), on the demo's --console address and on
+# concord serve's --addr: sign in as demo with the password in console.password.
+console:
+  users:
+    - {name: demo, role: operator, password_hash: file:console.hash}
+`
+
+// writeConsoleUser makes a new random password for the console's demo user,
+// writes it and its bcrypt hash next to the config, and the console section
+// into cfg.
+func writeConsoleUser(dir string, cfg io.Writer) error {
+	password := rand.Text()
+	hash, err := console.HashPassword(password)
+	if err != nil {
+		return fmt.Errorf("demo: console password: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, ConsolePasswordFile), []byte(password+"\n"), 0o600); err != nil {
+		return fmt.Errorf("demo: write console password: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "console.hash"), []byte(hash+"\n"), 0o600); err != nil {
+		return fmt.Errorf("demo: write console password: %w", err)
+	}
+	if _, err := io.WriteString(cfg, consoleSection); err != nil {
+		return fmt.Errorf("demo: write config: %w", err)
+	}
+	return nil
 }

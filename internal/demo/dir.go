@@ -18,7 +18,7 @@ const DirMarker = ".concord-demo"
 // their journals and the queue lock). Reusing a directory removes these and
 // nothing else.
 var ownFiles = []string{
-	"concord.yaml", "hubspot.token", "tryton.password", "odoo.password",
+	"concord.yaml", "hubspot.token", "tryton.password", "odoo.password", "console.password", "console.hash",
 	"erp.db", "erp.db-wal", "erp.db-shm", "erp.db-journal",
 	"concord.db", "concord.db-wal", "concord.db-shm", "concord.db-journal", "concord.db.queue.lock",
 }

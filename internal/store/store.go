@@ -95,6 +95,11 @@ type Ops interface {
 	// ListEvents lists events, newest first, filtered by p.
 	ListEvents(ctx context.Context, p *ListEventsParams) ([]Event, error)
 
+	// CountEvents returns the number of events per bucket, flow and outcome
+	// since p.Since, oldest bucket first, from counts kept with the events
+	// (they stay exact when events are pruned later than p.Since).
+	CountEvents(ctx context.Context, p *CountEventsParams) ([]EventCount, error)
+
 	// StartSweep opens a new pass of a schedule flow, started at at: the counts
 	// of the pieces recorded after it go into it (AddSweepCounts).
 	StartSweep(ctx context.Context, flow string, at time.Time) error
@@ -125,6 +130,9 @@ type Ops interface {
 
 	// ListQuarantine lists open (unreleased) entries, newest first.
 	ListQuarantine(ctx context.Context, p *ListQuarantineParams) ([]QuarantineEntry, error)
+
+	// GetQuarantineEntry returns one entry, open or released, or ErrNotFound.
+	GetQuarantineEntry(ctx context.Context, id int64) (QuarantineEntry, error)
 
 	// ReleaseQuarantine closes the open entries of the given records (keyed by
 	// external id) in one flow; it is called when a record passes validation again.
@@ -431,6 +439,7 @@ const (
 	OutcomeDead        Outcome = "dead"        // failed its last attempt; dead-lettered
 	OutcomeWaiting     Outcome = "waiting"     // parked until a record it needs is linked
 	OutcomeReview      Outcome = "review"      // a possible match waits for a person (concord match); nothing written
+	OutcomeOperator    Outcome = "operator"    // a person acted on the record through the console; nothing written by the event itself
 	OutcomeNotCreated  Outcome = "not_created" // no link, and the flow never creates (unlinked: update_only)
 )
 
@@ -465,9 +474,35 @@ type ListEventsParams struct {
 	Flow     string
 	Outcome  Outcome
 	SourceID string
+	// System matches events read from or written to the system.
+	System string
+	// RecordID matches events whose source or target record has this id.
+	RecordID string
+	// Since and Until keep the events started in [Since, Until); zero means
+	// unbounded.
+	Since, Until time.Time
 	// BeforeID pages backwards: only events with a smaller id.
 	BeforeID int64
-	Limit    int // 0 means 100
+	// AfterID pages forwards: only events with a greater id (still listed
+	// newest first: the Limit events just above AfterID).
+	AfterID int64
+	Limit   int // 0 means 100
+}
+
+// EventCount is how many events of one flow had one outcome in one minute.
+type EventCount struct {
+	Minute  time.Time // the start of the minute (or of the bucket), UTC
+	Flow    string
+	Outcome Outcome
+	N       int
+}
+
+// CountEventsParams are the arguments of CountEvents.
+type CountEventsParams struct {
+	// Since is the first minute counted.
+	Since time.Time
+	// Bucket groups the minutes (a multiple of a minute; 0 means one minute).
+	Bucket time.Duration
 }
 
 // Sweep is the summary of one pass of a schedule flow: the pass compares every

@@ -160,6 +160,7 @@ type Conn struct {
 	partnerLink        string
 	productLink        string
 	database, username string
+	baseURL            string // the server's URL, for record pages
 	// invoiceOrders: InvoiceNone, InvoiceDraft or InvoicePosted.
 	invoiceOrders string
 	closeOnce     sync.Once
@@ -188,7 +189,7 @@ func Open(ctx context.Context, s Settings, log *slog.Logger) (*Conn, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	c := &Conn{log: log, overlap: DefaultOverlap, batch: s.BatchSize, database: s.Database, username: s.Username,
-		partnerLink: s.PartnerLinkField, productLink: s.ProductLinkField}
+		partnerLink: s.PartnerLinkField, productLink: s.ProductLinkField, baseURL: strings.TrimRight(s.URL, "/")}
 	if s.Overlap != "" {
 		d, err := time.ParseDuration(s.Overlap)
 		if err != nil {

@@ -136,6 +136,7 @@ type Conn struct {
 	rpc       *trytonrpc.Client
 	log       *slog.Logger
 	database  string // for messages
+	baseURL   string // the server's URL, for record pages
 	username  string // for messages
 	overlap   time.Duration
 	batch     int
@@ -172,7 +173,8 @@ func Open(ctx context.Context, s Settings, log *slog.Logger) (*Conn, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c := &Conn{log: log, overlap: DefaultOverlap, batch: s.BatchSize, linkType: s.LinkIdentifierType, database: s.Database, username: s.Username}
+	c := &Conn{log: log, overlap: DefaultOverlap, batch: s.BatchSize, linkType: s.LinkIdentifierType, database: s.Database, username: s.Username,
+		baseURL: strings.TrimRight(s.URL, "/")}
 	if s.Overlap != "" {
 		d, err := time.ParseDuration(s.Overlap)
 		if err != nil {

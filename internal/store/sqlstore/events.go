@@ -35,10 +35,19 @@ func (o *ops) InsertEvents(ctx context.Context, events []store.Event) ([]int64, 
 		return err
 	}
 	var err error
-	if o.pg() || oneHotChunk(len(events)) {
-		err = write(o) // one statement: atomic by itself
+	if o.tx != nil && (o.pg() || oneHotChunk(len(events))) {
+		// One statement, atomic by itself, then the counts, in the caller's
+		// transaction.
+		if err = write(o); err == nil {
+			err = o.addEventCounts(ctx, events)
+		}
 	} else {
-		err = o.atomic(ctx, write)
+		err = o.atomic(ctx, func(o *ops) error {
+			if err := write(o); err != nil {
+				return err
+			}
+			return o.addEventCounts(ctx, events)
+		})
 	}
 	if err != nil {
 		return nil, fmt.Errorf("insert events: %w", err)
@@ -166,15 +175,49 @@ func (o *ops) ListEvents(ctx context.Context, p *store.ListEventsParams) ([]stor
 		where = append(where, "source_id = ?")
 		args = append(args, p.SourceID)
 	}
+	if p.System != "" {
+		where = append(where, "(source_system = ? OR target_system = ?)")
+		args = append(args, p.System, p.System)
+	}
+	if p.RecordID != "" {
+		where = append(where, "(source_id = ? OR target_id = ?)")
+		args = append(args, p.RecordID, p.RecordID)
+	}
+	// Events have no index on their time; ids ascend with it, so a time
+	// bound becomes an id bound (a binary search over ids, widened by
+	// eventClockSkew for events recorded out of order) with the time itself
+	// checked on the rows left.
+	if !p.Since.IsZero() {
+		lo, err := o.firstEventFrom(ctx, p.Since.Add(-eventClockSkew))
+		if err != nil {
+			return nil, fmt.Errorf("list events: %w", err)
+		}
+		where = append(where, "id >= ?", "started_at >= ?")
+		args = append(args, lo, o.timeArg(p.Since))
+	}
+	if !p.Until.IsZero() {
+		hi, err := o.firstEventFrom(ctx, p.Until.Add(eventClockSkew))
+		if err != nil {
+			return nil, fmt.Errorf("list events: %w", err)
+		}
+		where = append(where, "id < ?", "started_at < ?")
+		args = append(args, hi, o.timeArg(p.Until))
+	}
 	if p.BeforeID > 0 {
 		where = append(where, "id < ?")
 		args = append(args, p.BeforeID)
+	}
+	order := "DESC"
+	if p.AfterID > 0 {
+		where = append(where, "id > ?")
+		args = append(args, p.AfterID)
+		order = "ASC" // the events just above AfterID, reversed below
 	}
 	q := "SELECT " + eventCols + " FROM concord_event"
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
-	q += " ORDER BY id DESC LIMIT ?"
+	q += " ORDER BY id " + order + " LIMIT ?"
 	args = append(args, limitOr(p.Limit, 100))
 	rows, err := o.q.QueryContext(ctx, o.rebind(q), args...)
 	if err != nil {
@@ -183,6 +226,77 @@ func (o *ops) ListEvents(ctx context.Context, p *store.ListEventsParams) ([]stor
 	out, err := collectRows(rows, scanEvent)
 	if err != nil {
 		return nil, fmt.Errorf("list events: %w", err)
+	}
+	if order == "ASC" {
+		slices.Reverse(out)
+	}
+	return out, nil
+}
+
+// eventClockSkew is how far apart in time two events recorded in id order
+// may have started (a batch's events carry its start; batches run side by
+// side): time bounds of ListEvents search this much further in ids.
+const eventClockSkew = 10 * time.Minute
+
+// addEventCounts appends the events' counts per minute, flow and outcome.
+func (o *ops) addEventCounts(ctx context.Context, events []store.Event) error {
+	type key struct {
+		minute        int64
+		flow, outcome string
+	}
+	counts := map[key]int{}
+	var keys []key
+	at := now()
+	for i := range events {
+		e := &events[i]
+		t := e.StartedAt
+		if t.IsZero() {
+			t = at
+		}
+		k := key{t.Unix() / 60 * 60, e.Flow, string(e.Outcome)}
+		if _, ok := counts[k]; !ok {
+			keys = append(keys, k)
+		}
+		counts[k]++
+	}
+	for start := 0; start < len(keys); start += 200 {
+		part := keys[start:min(start+200, len(keys))]
+		args := make([]any, 0, 4*len(part))
+		for _, k := range part {
+			args = append(args, k.minute, k.flow, k.outcome, counts[k])
+		}
+		q := "INSERT INTO concord_event_count (minute, flow, outcome, n) VALUES " +
+			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?), ", len(part)), ", ")
+		if _, err := o.q.ExecContext(ctx, o.rebind(q), args...); err != nil {
+			return fmt.Errorf("event counts: %w", err)
+		}
+	}
+	return nil
+}
+
+// CountEvents sums the kept counts per bucket, flow and outcome since p.Since.
+func (o *ops) CountEvents(ctx context.Context, p *store.CountEventsParams) ([]store.EventCount, error) {
+	bucket := int64(p.Bucket / time.Second)
+	if bucket < 60 {
+		bucket = 60
+	}
+	bucket = bucket / 60 * 60
+	q := o.rebind(`SELECT (minute / ?) * ?, flow, outcome, SUM(n) FROM concord_event_count
+WHERE minute >= ? GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`)
+	rows, err := o.q.QueryContext(ctx, q, bucket, bucket, p.Since.Unix()/60*60)
+	if err != nil {
+		return nil, fmt.Errorf("count events: %w", err)
+	}
+	out, err := collectRows(rows, func(r rowScanner) (store.EventCount, error) {
+		var c store.EventCount
+		var minute int64
+		var outcome string
+		err := r.Scan(&minute, &c.Flow, &outcome, &c.N)
+		c.Minute, c.Outcome = time.Unix(minute, 0).UTC(), store.Outcome(outcome)
+		return c, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("count events: %w", err)
 	}
 	return out, nil
 }
@@ -364,6 +478,9 @@ func (s *Store) PruneEvents(ctx context.Context, p *store.PruneEventsParams) (st
 			break
 		}
 	}
+	if _, err := o.q.ExecContext(ctx, o.rebind("DELETE FROM concord_event_count WHERE minute < ?"), p.Before.Unix()/60*60); err != nil {
+		return res, fmt.Errorf("prune events: counts: %w", err)
+	}
 	if res.Kept, err = count("SELECT COUNT(*) FROM concord_event e WHERE e.id < ? AND e.started_at < ?", end, before); err != nil {
 		return res, fmt.Errorf("prune events: count kept: %w", err)
 	}
@@ -375,7 +492,9 @@ func (s *Store) PruneEvents(ctx context.Context, p *store.PruneEventsParams) (st
 // ids: ids ascend with time. Events without a start time are skipped.
 func (o *ops) firstEventFrom(ctx context.Context, t time.Time) (int64, error) {
 	var lo, hi sql.NullInt64
-	if err := o.q.QueryRowContext(ctx, "SELECT MIN(id), MAX(id) FROM concord_event").Scan(&lo, &hi); err != nil {
+	// Two subqueries: SQLite reads MIN and MAX of the key from the index only
+	// one at a time; asked together in one SELECT it scans the whole table.
+	if err := o.q.QueryRowContext(ctx, "SELECT (SELECT MIN(id) FROM concord_event), (SELECT MAX(id) FROM concord_event)").Scan(&lo, &hi); err != nil {
 		return 0, fmt.Errorf("event ids: %w", err)
 	}
 	if !hi.Valid {

@@ -114,6 +114,17 @@ func (o *ops) ListQuarantine(ctx context.Context, p *store.ListQuarantineParams)
 	return out, nil
 }
 
+// GetQuarantineEntry returns one quarantine entry, open or released, or an
+// error wrapping store.ErrNotFound.
+func (o *ops) GetQuarantineEntry(ctx context.Context, id int64) (store.QuarantineEntry, error) {
+	row := o.q.QueryRowContext(ctx, o.rebind("SELECT "+quarantineCols+" FROM concord_quarantine WHERE id = ?"), id)
+	q, err := scanQuarantine(row)
+	if err != nil {
+		return store.QuarantineEntry{}, fmt.Errorf("get quarantine entry %d: %w", id, notFound(err))
+	}
+	return q, nil
+}
+
 // ReleaseQuarantine closes the open entries of the given records in one flow,
 // system and entity; records without an open entry are ignored.
 func (o *ops) ReleaseQuarantine(ctx context.Context, p *store.ReleaseQuarantineParams) error {

@@ -53,6 +53,7 @@ func Exercise(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("MarkAnnounced", func(t *testing.T) { t.Parallel(); exerciseAnnounced(t, setup) })
 	t.Run("ListLinks", func(t *testing.T) { t.Parallel(); exerciseListLinks(t, setup) })
 	t.Run("InsertEvents", func(t *testing.T) { t.Parallel(); exerciseEvents(t, setup) })
+	t.Run("EventSearch", func(t *testing.T) { t.Parallel(); exerciseEventSearch(t, setup) })
 	t.Run("Cursor", func(t *testing.T) { t.Parallel(); exerciseCursors(t, setup) })
 	t.Run("Fingerprints", func(t *testing.T) { t.Parallel(); exerciseFingerprints(t, setup) })
 	t.Run("Quarantine", func(t *testing.T) { t.Parallel(); exerciseQuarantine(t, setup) })
@@ -499,6 +500,11 @@ func exerciseQuarantine(t *testing.T, setup setupFunc) {
 		wantA := a
 		wantA.ID, wantA.CreatedAt = got[1].ID, stored(a.CreatedAt)
 		require.Equal(t, wantA, got[1])
+		one, err := s.GetQuarantineEntry(ctx, got[1].ID)
+		require.NoError(t, err)
+		require.Equal(t, wantA, one)
+		_, err = s.GetQuarantineEntry(ctx, got[1].ID+1000)
+		require.ErrorIs(t, err, store.ErrNotFound)
 
 		// Replacing an open entry keeps one entry with the new reason.
 		a2 := quarantine("contacts", "h1", "still bad")
