@@ -84,14 +84,16 @@ func TestBudget_Take(t *testing.T) {
 			t.Run("LiveBeforeBackfill", func(t *testing.T) {
 				t.Parallel()
 				st := open(t)
-				// 100 per ~17 min: a bucket of 10 that does not refill during
+				// 100 per ~3 h: a bucket of 10 that does not refill during
 				// the test; a backfill leaves 5 of them to live work.
-				b := budget.New(st, "hubspot:portal", 100, 1000*time.Second)
-				other := budget.New(st, "hubspot:portal", 100, 1000*time.Second) // another node
+				b := budget.New(st, "hubspot:portal", 100, 10000*time.Second)
+				other := budget.New(st, "hubspot:portal", 100, 10000*time.Second) // another node
 				take := func(b *budget.Budget, live bool) int {
 					n := 0
 					for {
-						ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+						// Long enough for a loaded store to answer; no token
+						// comes back in that time.
+						ctx, cancel := context.WithTimeout(t.Context(), time.Second)
 						err := b.Take(ctx, live)
 						cancel()
 						if err != nil {
