@@ -22,5 +22,15 @@ func (a *app) newAlerts() *alert.Evaluator {
 	return alert.New(alert.Params{
 		Config: a.cfg.Alerts, Notifiers: alert.Notifiers(a.cfg.Alerts), Owner: a.cfg.Owner,
 		Intervals: intervals, Logger: a.log.With("component", "alerts"),
+		// Several serve nodes on one store: a node watches the polls of the
+		// legs whose lease it holds, and the node holding the "alerts"
+		// lease the rules on what all nodes share (serve.go).
+		Polls: func(leg string) (time.Time, bool) {
+			if a.leases == nil {
+				return time.Time{}, true
+			}
+			return a.leases.HeldSince(pollLease(leg))
+		},
+		Shared: func() bool { return a.leases == nil || a.leases.Held(alertsLease) },
 	})
 }

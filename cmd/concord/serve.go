@@ -67,6 +67,12 @@ GET /reconcile (JSON; ?format=html, csv or table) and feeds the drift alert rule
 With console.users in the config, / and /console/ serve the web console and
 /api/v1/ its JSON API (concord console --help, docs/console.md).
 
+Several serve nodes may share one PostgreSQL store: each flow's poller and the
+periodic work run on one node at a time, under a lease in the store that another
+node takes over within 20 s when a node dies; every node's workers apply batches,
+and HubSpot's rate_limit is one budget for all nodes. GET /stats lists the leases
+(docs/deploy.md).
+
 With a tracing section in the config (or OTEL_EXPORTER_OTLP_ENDPOINT set), every
 poll and batch is sent as an OpenTelemetry trace over OTLP/HTTP (docs/tracing.md).
 The HTTP server closes connections that send nothing or trickle (5 s for headers,
@@ -164,6 +170,7 @@ func (f *front) close(ctx context.Context) {
 
 // serve runs until ctx is cancelled.
 func (a *app) serve(ctx context.Context, f *front, h *health.Collector) error {
+	a.leases = a.newLeases()
 	var lastReconcile atomic.Pointer[reconcile.Report] // reconcile.every: the last report, for GET /reconcile
 	con, err := a.consoleHandler(h, &lastReconcile)
 	if err != nil {
@@ -189,10 +196,15 @@ func (a *app) serve(ctx context.Context, f *front, h *health.Collector) error {
 				http.Error(w, "store unavailable", http.StatusServiceUnavailable)
 				return
 			}
+			leases, err := a.leaseStats(r.Context())
+			if err != nil {
+				http.Error(w, "store unavailable", http.StatusServiceUnavailable)
+				return
+			}
 			snap := h.Snapshot(r.Context())
 			w.Header().Set("Content-Type", "application/json")
 			_ = json.NewEncoder(w).Encode(statsBody{Flows: a.eng.Stats(), Webhooks: recv.Stats(), PendingReviews: reviews,
-				DeadLetters: snap.DeadLetters(), Quarantine: snap.Quarantined(), Health: snap})
+				DeadLetters: snap.DeadLetters(), Quarantine: snap.Quarantined(), Node: a.leases.Node(), Leases: leases, Health: snap})
 		})
 		f.stats.Store(&stats)
 		rh := reconcileHandler(a.cfg, &lastReconcile)
@@ -213,33 +225,30 @@ func (a *app) serve(ctx context.Context, f *front, h *health.Collector) error {
 	}
 	h.Attach(healthSources(a, webhooks))
 	wg.Go(func() { h.Run(ctx) })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		a.tickLoop(ctx, tickEvery)
-	}()
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		a.pruneLoop(ctx, pruneEvery) // retention.events
-	}()
-	wg.Go(func() { a.alerts.Run(ctx, h.Snapshot) }) // alerts: every alerts.every
+	// What one node at a time does runs under a lease (nodes.go); the
+	// workers (a.queue) run on every node.
+	wg.Go(func() { a.leased(ctx, tickLease, func(ctx context.Context) { a.tickLoop(ctx, tickEvery) }) })
+	wg.Go(func() { a.leased(ctx, pruneLease, func(ctx context.Context) { a.pruneLoop(ctx, pruneEvery) }) }) // retention.events
+	wg.Go(func() { a.leased(ctx, alertsLease, func(ctx context.Context) { <-ctx.Done() }) })                // the shared alert rules
+	wg.Go(func() { a.alerts.Run(ctx, h.Snapshot) })                                                         // alerts: every alerts.every
 	if reportExists(ctx, a.cfg) {
-		wg.Go(func() { a.reportLoop(ctx) }) // the reporting database: every report.every
+		wg.Go(func() { a.leased(ctx, reportLease, a.reportLoop) }) // the reporting database: every report.every
 	}
-	wg.Go(func() { a.reconcileLoop(ctx, &lastReconcile) }) // reconcile.every, off by default
+	wg.Go(func() { // reconcile.every, off by default
+		a.leased(ctx, reconcileLease, func(ctx context.Context) { a.reconcileLoop(ctx, &lastReconcile) })
+	})
 	for _, name := range a.eng.Legs() {
 		l, _ := a.eng.Leg(name)
 		every := a.cfg.Sync.PollInterval
 		if f, ok := a.cfg.Flow(l.Flow); ok && f.Every > 0 {
 			every = f.Every
 		}
-		a.log.InfoContext(ctx, "polling", engine.FlowAttr(name), "source", l.Source, "target", l.Target, "every", every)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			a.pollLoop(ctx, name, every)
-		}()
+		wg.Go(func() {
+			a.leased(ctx, pollLease(name), func(ctx context.Context) {
+				a.log.InfoContext(ctx, "polling", engine.FlowAttr(name), "source", l.Source, "target", l.Target, "every", every)
+				a.pollLoop(ctx, name, every)
+			})
+		})
 	}
 	<-ctx.Done()
 	a.log.Info("shutting down", "grace_period", a.run.grace)
@@ -287,7 +296,11 @@ type statsBody struct {
 	PendingReviews int                   `json:"pending_reviews"`
 	DeadLetters    int                   `json:"dead_letters"`
 	Quarantine     int                   `json:"quarantine"`
-	Health         health.Snapshot       `json:"health"`
+	// Node is this process's name in the leases, which say which node does
+	// the work one node at a time does (docs/deploy.md).
+	Node   string          `json:"node"`
+	Leases []leaseStat     `json:"leases"`
+	Health health.Snapshot `json:"health"`
 }
 
 // tickEvery is how often serve wakes missed waits, expires old ones and

@@ -11,11 +11,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/concord-sync/concord/internal/alert"
+	"github.com/concord-sync/concord/internal/budget"
 	"github.com/concord-sync/concord/internal/config"
 	"github.com/concord-sync/concord/internal/connector"
 	"github.com/concord-sync/concord/internal/connector/all"
 	"github.com/concord-sync/concord/internal/engine"
 	"github.com/concord-sync/concord/internal/health"
+	"github.com/concord-sync/concord/internal/lease"
 	"github.com/concord-sync/concord/internal/logwatch"
 	"github.com/concord-sync/concord/internal/metrics"
 	"github.com/concord-sync/concord/internal/model"
@@ -43,6 +45,11 @@ type app struct {
 	// tracer exports the engine's spans (sync --once, serve); never nil once
 	// wired.
 	tracer *tracing.Provider
+	// leases split serve's single-node work between the nodes on the store
+	// (nodes.go); nil outside serve.
+	leases *lease.Leases
+	// node names this process among the nodes on the store (nodes.go).
+	node string
 }
 
 // runOptions are how a command waits for systems and for running batches.
@@ -168,8 +175,9 @@ func wire(ctx context.Context, cfg *config.Config, reg *connector.Registry, log 
 	for i, l := range legs {
 		names[i] = l.Name
 	}
+	a.node = nodeName()
 	a.queue, err = queue.New(ctx, a.store, queue.Config{
-		Legs: names, MaxAttempts: cfg.Sync.Retry.MaxAttempts, Backoff: cfg.Sync.Retry.Backoff, MaxBackoff: cfg.Sync.Retry.MaxBackoff,
+		Node: a.node, Partitions: cfg.Sync.Partitions, Legs: names, MaxAttempts: cfg.Sync.Retry.MaxAttempts, Backoff: cfg.Sync.Retry.Backoff, MaxBackoff: cfg.Sync.Retry.MaxBackoff,
 	}, log)
 	if err != nil {
 		return nil, err
@@ -208,13 +216,21 @@ func (a *app) opening(what string) {
 // transiently (see retryPolicy). A permanent failure names the system's line in
 // the config file.
 func (a *app) openSystems(ctx context.Context, reg *connector.Registry) error {
+	// On PostgreSQL several processes may share the store: they share the
+	// external accounts' rate budgets through it. A SQLite store has one node.
+	// Commands that open systems without a store (report refresh) keep the
+	// budget per process.
+	var budgets connector.Budgets
+	if a.store != nil && a.store.Dialect() == "postgres" {
+		budgets = budget.NewSet(a.store)
+	}
 	for _, sys := range a.cfg.Systems {
 		spec, _ := reg.Lookup(sys.Connector)
 		var c connector.Connector
 		a.opening("system " + sys.Name)
 		err := retry.Do(ctx, a.retryPolicy(ctx, "open", slog.String("system", sys.Name)), func(ctx context.Context) error {
 			var err error
-			c, err = spec.Open(ctx, connector.OpenParams{System: sys.Name, Settings: sys.Settings, Logger: a.log.With("system", sys.Name), Dir: a.cfg.Dir})
+			c, err = spec.Open(ctx, connector.OpenParams{System: sys.Name, Settings: sys.Settings, Logger: a.log.With("system", sys.Name), Dir: a.cfg.Dir, Budgets: budgets})
 			if err != nil {
 				a.opening(fmt.Sprintf("system %s (retrying: %v)", sys.Name, err))
 			}

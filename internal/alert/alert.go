@@ -136,6 +136,15 @@ type Params struct {
 	Now func() time.Time
 	// Timeout bounds one delivery; zero means DefaultTimeout.
 	Timeout time.Duration
+	// Polls, when set, tells whether this node polls a flow direction now
+	// and since when (several serve nodes on one store: the node holding the
+	// leg's lease). The stale_poll and silence rules then watch only the legs
+	// this node polls, counting from when it started to. Nil: every leg.
+	Polls func(leg string) (since time.Time, ok bool)
+	// Shared, when set, tells whether this node evaluates the rules on what
+	// every node shares (lag, dead_letters, quarantine, reviews), so that one
+	// node, not each, sends them. Nil: this node does.
+	Shared func() bool
 }
 
 // DefaultTimeout bounds one delivery of one notice over one channel.
@@ -156,6 +165,8 @@ type Evaluator struct {
 	log       *slog.Logger
 	now       func() time.Time
 	timeout   time.Duration
+	polls     func(leg string) (time.Time, bool)
+	shared    func() bool
 
 	mu     sync.Mutex
 	start  time.Time
@@ -199,7 +210,7 @@ type condition struct {
 func New(p Params) *Evaluator {
 	e := &Evaluator{
 		cfg: p.Config, notifiers: p.Notifiers, owner: p.Owner, intervals: p.Intervals,
-		log: p.Logger, now: p.Now, timeout: p.Timeout,
+		log: p.Logger, now: p.Now, timeout: p.Timeout, polls: p.Polls, shared: p.Shared,
 		legs: map[string]*legHistory{}, active: map[key]*active{}, series: map[key]*series{}, bad: map[key]time.Time{},
 		outbox: make([][]pending, len(p.Notifiers)),
 	}
@@ -211,6 +222,12 @@ func New(p Params) *Evaluator {
 	}
 	if e.timeout <= 0 {
 		e.timeout = DefaultTimeout
+	}
+	if e.polls == nil {
+		e.polls = func(string) (time.Time, bool) { return time.Time{}, true }
+	}
+	if e.shared == nil {
+		e.shared = func() bool { return true }
 	}
 	if e.cfg.Every <= 0 {
 		e.cfg.Every = config.DefaultAlerts().Every

@@ -181,16 +181,19 @@ func (e *Evaluator) conditions(snap health.Snapshot, now time.Time) map[key]cond
 		return now.Sub(since)
 	}
 
+	shared := e.shared()
 	for _, f := range snap.Flows {
 		s := Subject{Kind: KindFlow, Name: f.Leg}
-		if c.Lag.Enabled && f.Lag > c.Lag.After && (f.QueueDepth > 0 || f.Waiting > 0) {
+		pollSince, polls := e.polls(f.Leg)
+		if shared && c.Lag.Enabled && f.Lag > c.Lag.After && (f.QueueDepth > 0 || f.Waiting > 0) {
 			add(RuleLag, s, "%s is %s behind (over %s): %d batches queued, %d records waiting", s, roundDur(f.Lag), roundDur(c.Lag.After), f.QueueDepth, f.Waiting)
 		}
-		if c.StalePoll.Enabled {
+		if c.StalePoll.Enabled && polls {
 			limit := max(c.StalePoll.After, 3*e.intervals[f.Leg])
-			// Serve gets limit from its start to poll successfully; the
-			// polls observed count too.
-			last, lastErr := latest(f.LastPollOK, e.start), f.LastError
+			// Serve gets limit from its start (or from when this node
+			// started to poll the leg) to poll successfully; the polls
+			// observed count too.
+			last, lastErr := latest(latest(f.LastPollOK, e.start), pollSince), f.LastError
 			if h, ok := e.legs[f.Leg]; ok {
 				last = latest(last, h.lastOK)
 				if lastErr == "" && !h.pollOK {
@@ -204,6 +207,9 @@ func (e *Evaluator) conditions(snap health.Snapshot, now time.Time) map[key]cond
 				}
 				add(RuleStalePoll, s, "%s", msg)
 			}
+		}
+		if !shared {
+			continue
 		}
 		if c.Reviews.Enabled && f.PendingReviews > 0 && !f.OldestReview.IsZero() {
 			if d := now.Sub(f.OldestReview); d > c.Reviews.After {
@@ -238,7 +244,8 @@ func (e *Evaluator) conditions(snap health.Snapshot, now time.Time) map[key]cond
 	}
 	for name, h := range e.legs {
 		s := Subject{Kind: KindFlow, Name: name}
-		if c.Silence.Enabled && h.polled && h.pollOK && len(h.gaps) >= c.Silence.Learn {
+		_, polls := e.polls(name)
+		if c.Silence.Enabled && polls && h.polled && h.pollOK && len(h.gaps) >= c.Silence.Learn {
 			usual := median(h.gaps)
 			limit := max(time.Duration(c.Silence.Factor)*usual, c.Silence.Min)
 			if d := now.Sub(h.lastRead); d > limit {

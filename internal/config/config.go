@@ -117,6 +117,10 @@ type Sync struct {
 	BatchSize int
 	// Workers is the number of concurrent queue workers.
 	Workers int
+	// Partitions splits each flow direction's queued records by record id so
+	// that several serve nodes on a PostgreSQL store apply one flow's batches
+	// at once (1: one batch of a flow at a time across the nodes).
+	Partitions int
 	// PollInterval is how often serve polls each change flow's source.
 	PollInterval time.Duration
 	// Overlap is how far back a timestamp cursor re-reads, to catch records
@@ -258,6 +262,7 @@ func DefaultConfig() *Config {
 		Sync: Sync{
 			BatchSize:    500,
 			Workers:      4,
+			Partitions:   1,
 			PollInterval: 30 * time.Second,
 			Overlap:      2 * time.Second,
 			Retry:        Retry{MaxAttempts: 5, Backoff: time.Second, MaxBackoff: 5 * time.Minute},

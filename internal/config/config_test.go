@@ -155,7 +155,7 @@ func TestLoad_Full(t *testing.T) {
 		require.Equal(t, "jane.doe@example.com", cfg.Owner)
 		require.Equal(t, config.Store{Driver: "sqlite", Path: filepath.Join(dir, "data", "concord.db")}, cfg.Store)
 		require.Equal(t, config.Sync{
-			BatchSize: 200, Workers: 2, PollInterval: 15 * time.Second, Overlap: 3 * time.Second,
+			BatchSize: 200, Workers: 2, Partitions: 4, PollInterval: 15 * time.Second, Overlap: 3 * time.Second,
 			Retry: config.Retry{MaxAttempts: 7, Backoff: 2 * time.Second, MaxBackoff: 10 * time.Minute}, WaitLimit: 48 * time.Hour,
 		}, cfg.Sync)
 
@@ -163,7 +163,7 @@ func TestLoad_Full(t *testing.T) {
 		crm, ok := cfg.System("crm")
 		require.True(t, ok)
 		require.Equal(t, "sql", crm.Connector)
-		require.Equal(t, 14, crm.Line)
+		require.Equal(t, 15, crm.Line)
 		require.Equal(t, map[string]any{
 			"dsn":      "postgres://crm:pw-from-env@db/crm",
 			"password": "pw-from-env",
@@ -200,7 +200,7 @@ func TestLoad_Full(t *testing.T) {
 		require.Equal(t, config.ModeOneWay, customers.Mode)
 		require.Empty(t, customers.Conflict)
 		require.Equal(t, []string{"name", "email", "phone", "country", "segment_code"}, customers.Fields)
-		require.Equal(t, 45, customers.Line)
+		require.Equal(t, 46, customers.Line)
 		require.Equal(t, config.UnlinkedMatch, customers.Unlinked, "accounts are matched by default")
 		require.Empty(t, customers.ReverseUnlinked)
 

@@ -178,6 +178,13 @@ func (l *loader) sync(n *node) {
 	if v, ok := l.integer(m["workers"].v, "sync.workers", 1); ok {
 		s.Workers = v
 	}
+	if v, ok := l.integer(m["partitions"].v, "sync.partitions", 1); ok {
+		if v > 64 {
+			l.add(m["partitions"].v, "sync.partitions: at most 64")
+		} else {
+			s.Partitions = v
+		}
+	}
 	if v, ok := l.duration(m["poll_interval"].v, "sync.poll_interval"); ok {
 		s.PollInterval = v
 	}

@@ -98,6 +98,7 @@ var (
 	syncSchema = object("Engine tuning. Every key is optional.", map[string]*jsonSchema{
 		"batch_size":    positive("Records per read page and per queue job.", 500),
 		"workers":       positive("Concurrent queue workers.", 4),
+		"partitions":    positive("PostgreSQL store with several serve nodes: how many parts each flow direction's queued records are split into by record id, each applied by one node at a time (at most 64); 1 applies one batch of a flow at a time across the nodes.", 1),
 		"poll_interval": duration("How often `concord serve` polls the source of each change flow.", "30s"),
 		"overlap":       duration("How far back a timestamp cursor re-reads, to catch records committed late.", "2s"),
 		"retry":         retrySchema,

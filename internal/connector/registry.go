@@ -56,6 +56,10 @@ type OpenParams struct {
 	// init`): Open must not change the system (HubSpot: no link property is
 	// created).
 	ReadOnly bool
+	// Budgets, when set, shares the rate budgets of external accounts with
+	// the other processes on the store (see Budgets); nil: each process keeps
+	// its own.
+	Budgets Budgets
 }
 
 // SettingError is a problem with one setting, named by its dotted path below the

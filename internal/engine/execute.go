@@ -74,6 +74,9 @@ func (e *Engine) Process(ctx context.Context, b Batch, opt ProcessOptions) (outs
 		return []attribute.KeyValue{AttrRecords.Int(len(b.Records) + len(b.Fetch)), AttrAttempt.Int(b.Attempt), AttrKind.String(batchKind(b)),
 			AttrSource.String(l.Source), AttrTarget.String(l.Target), AttrEntity.String(string(l.targetEntity()))}
 	})
+	if b.Live {
+		ctx = connector.WithLive(ctx) // served first by rate-limited targets
+	}
 	pieces := 0
 	defer func() {
 		if span.IsRecording() {

@@ -23,6 +23,8 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/concord-sync/concord/internal/engine"
+	"github.com/concord-sync/concord/internal/lease"
+	"github.com/concord-sync/concord/internal/model"
 	"github.com/concord-sync/concord/internal/store"
 )
 
@@ -47,6 +49,16 @@ type Config struct {
 	PollInterval time.Duration
 	// JobTimeout bounds one batch.
 	JobTimeout time.Duration
+	// Partitions splits each leg's record batches by record id into this many
+	// partitions on a PostgreSQL store, each locked on its own (legLock), so
+	// that several nodes apply one leg's batches at once while a record's
+	// changes stay in one partition. 1 (the default) locks the whole leg; a
+	// SQLite store has one node and always uses 1.
+	Partitions int
+	// Node names this process among the nodes sharing a PostgreSQL store
+	// (River's client id, and its "node:" lease while the workers run, see
+	// nodes.go); empty: a random name.
+	Node string
 }
 
 // DefaultConfig returns the defaults: 5 attempts, 1 s backoff up to 5 min, a 50 ms
@@ -86,6 +98,10 @@ type Queue struct {
 	counts atomic.Int64
 	// running is the number of jobs this process's workers are running.
 	running atomic.Int32
+	// alive holds the node's lease while the workers run on PostgreSQL
+	// (nodes.go); stopAlive ends it.
+	alive     *lease.Leases
+	stopAlive func()
 }
 
 // jobWorked wakes the Drain calls waiting for a job to finish.
@@ -141,6 +157,9 @@ type applyArgs struct {
 	// Announce marks a job of records announced by webhook: until it starts,
 	// AnnounceTx appends newly announced ids to its batch.
 	Announce bool `json:"announce,omitempty"`
+	// Part is the job's partition plus one (Config.Partitions); 0 is a job
+	// of the whole leg, which takes every partition's lock.
+	Part int `json:"part,omitempty"`
 }
 
 // Kind implements river.JobArgs.
@@ -164,6 +183,12 @@ func New(ctx context.Context, st store.Store, cfg Config, logger *slog.Logger) (
 	}
 	if cfg.JobTimeout <= 0 {
 		cfg.JobTimeout = def.JobTimeout
+	}
+	if cfg.Node == "" {
+		cfg.Node = randomNode()
+	}
+	if cfg.Partitions < 1 || st.Dialect() != "postgres" {
+		cfg.Partitions = 1
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -192,6 +217,7 @@ func New(ctx context.Context, st store.Store, cfg Config, logger *slog.Logger) (
 	workers := river.NewWorkers()
 	river.AddWorker(workers, q.worker)
 	rcfg := &river.Config{
+		ID:                          cfg.Node,
 		Logger:                      quiet(logger),
 		Workers:                     workers,
 		MaxAttempts:                 cfg.MaxAttempts,
@@ -259,7 +285,11 @@ func (q *Queue) EnqueueTx(ctx context.Context, tx store.Tx, batches []engine.Bat
 // AnnounceTx may append record ids to until they start.
 func (q *Queue) enqueue(ctx context.Context, tx store.Tx, batches []engine.Batch, at time.Time, announce bool) error {
 	params := make([]river.InsertManyParams, 0, len(batches))
-	for _, b := range batches {
+	parts := make([]int, 0, len(batches))
+	if q.cfg.Partitions > 1 && !announce {
+		batches, parts = q.partition(batches)
+	}
+	for i, b := range batches {
 		name, ok := q.queues[b.Leg]
 		if !ok {
 			return fmt.Errorf("enqueue: leg %q has no queue", b.Leg)
@@ -279,6 +309,9 @@ func (q *Queue) enqueue(ctx context.Context, tx store.Tx, batches []engine.Batch
 		nonce := rand.Uint64()
 		q.keep(id, nonce, b)
 		args := applyArgs{Leg: b.Leg, Payload: id, Nonce: nonce, Records: len(b.Records), Attempt: b.Attempt, Announce: announce}
+		if i < len(parts) {
+			args.Part = parts[i]
+		}
 		params = append(params, river.InsertManyParams{Args: args, InsertOpts: &river.InsertOpts{Queue: name, Priority: prio, ScheduledAt: at}})
 	}
 	if len(params) == 0 {
@@ -309,10 +342,16 @@ func (q *Queue) Start(ctx context.Context, proc Processor) error {
 			q.log.InfoContext(ctx, "resumed batches of a crashed run", "batches", n)
 		}
 	}
+	if q.st.Dialect() == "postgres" {
+		if err := q.startAlive(ctx); err != nil {
+			return err
+		}
+	}
 	// The workers outlive ctx: a cancelled ctx (SIGTERM) must not cut running
 	// batches short; Stop lets them finish.
 	if err := q.client.Start(context.WithoutCancel(ctx)); err != nil {
 		q.unlock()
+		q.endAlive()
 		return fmt.Errorf("queue: start: %w", err)
 	}
 	return nil
@@ -357,6 +396,7 @@ var ErrBusy = errors.New("store busy")
 // call more than once and before Start.
 func (q *Queue) Stop(ctx context.Context) error {
 	defer q.unlock()
+	defer q.endAlive() // after the running batches: they are this node's until then
 	// Running batches stop after the piece they are writing.
 	q.stopping.Store(true)
 	defer q.stopping.Store(false)
@@ -452,25 +492,76 @@ func (q *Queue) Drain(ctx context.Context, every time.Duration) error {
 // PostgreSQL store, with a session advisory lock held on a pinned connection
 // while the batch runs: River's one worker per queue only holds within one
 // process. On SQLite one process runs the queue (lockSQLite), so nothing to do.
-func (q *Queue) legLock(ctx context.Context, leg string) (func(), error) {
+//
+// With Config.Partitions above 1 a job of one partition (part > 0) takes that
+// partition's lock only, and a job of the whole leg (part 0) takes every
+// partition's lock, in order, so that lockers never wait on each other in a
+// cycle.
+func (q *Queue) legLock(ctx context.Context, leg string, part int) (func(), error) {
 	if q.st.Dialect() != "postgres" {
 		return func() {}, nil
 	}
-	h := fnv.New64a()
-	h.Write([]byte("concord leg " + leg))
-	key := int64(h.Sum64())
+	var keys []int64
+	switch {
+	case q.cfg.Partitions <= 1:
+		keys = []int64{lockKey("concord leg " + leg)}
+	case part > 0:
+		keys = []int64{lockKey(fmt.Sprintf("concord leg %s#%d", leg, part-1))}
+	default:
+		for p := range q.cfg.Partitions {
+			keys = append(keys, lockKey(fmt.Sprintf("concord leg %s#%d", leg, p)))
+		}
+	}
 	conn, err := q.st.DB().Conn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("queue: lock leg %s: %w", leg, err)
 	}
-	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, key); err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("queue: lock leg %s: %w", leg, err)
+	for _, key := range keys {
+		if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, key); err != nil {
+			conn.Close() // the session's locks go with it
+			return nil, fmt.Errorf("queue: lock leg %s: %w", leg, err)
+		}
 	}
 	return func() {
-		_, _ = conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, key)
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock_all()`)
 		conn.Close()
 	}, nil
+}
+
+func lockKey(s string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte(s))
+	return int64(h.Sum64())
+}
+
+// partition splits the batches that carry records only (polls, their
+// retries) by record id into Config.Partitions batches each; parts[i] is the
+// partition of out[i] plus one, or 0 for a batch kept whole (reads by id,
+// overrides, status writes).
+func (q *Queue) partition(batches []engine.Batch) (out []engine.Batch, parts []int) {
+	n := q.cfg.Partitions
+	for _, b := range batches {
+		if len(b.Records) == 0 || len(b.Fetch) > 0 || len(b.Set) > 0 || len(b.Status) > 0 {
+			out, parts = append(out, b), append(parts, 0)
+			continue
+		}
+		split := make([][]model.Record, n)
+		for _, r := range b.Records {
+			h := fnv.New32a()
+			h.Write([]byte(r.ID))
+			p := int(h.Sum32() % uint32(n))
+			split[p] = append(split[p], r)
+		}
+		for p, recs := range split {
+			if len(recs) == 0 {
+				continue
+			}
+			sub := b
+			sub.Records = recs
+			out, parts = append(out, sub), append(parts, p+1)
+		}
+	}
+	return out, parts
 }
 
 // payloadDDL creates the claim-check table per dialect.
@@ -595,7 +686,7 @@ func (w *applyWorker) Work(ctx context.Context, job *river.Job[applyArgs]) error
 	if w.proc == nil {
 		return errors.New("queue: no processor")
 	}
-	unlock, err := w.q.legLock(ctx, job.Args.Leg)
+	unlock, err := w.q.legLock(ctx, job.Args.Leg, job.Args.Part)
 	if err != nil {
 		return err
 	}

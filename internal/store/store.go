@@ -38,6 +38,26 @@ type Store interface {
 	// With p.DryRun it only counts. An error (ctx cancelled) returns what was
 	// deleted so far.
 	PruneEvents(ctx context.Context, p *PruneEventsParams) (PruneResult, error)
+
+	// AcquireLease takes the lease p.Name for p.Holder until p.TTL from now,
+	// when it is free, expired, or already p.Holder's (then it is renewed).
+	// It returns whether p.Holder holds the lease now. On PostgreSQL the
+	// store's clock decides expiry, so the nodes' clocks need not agree.
+	AcquireLease(ctx context.Context, p *LeaseParams) (bool, error)
+
+	// ReleaseLease gives up the lease p.Name when p.Holder holds it, so that
+	// another node may take it at once; otherwise it does nothing.
+	ReleaseLease(ctx context.Context, p *LeaseParams) error
+
+	// Leases lists the leases by name, expired ones included. It only reads.
+	Leases(ctx context.Context) ([]Lease, error)
+
+	// TakeTokens refills the token bucket p.Bucket by the time elapsed since
+	// it was last used (p.Rate per second, up to p.Capacity; a new bucket
+	// starts full), then takes up to p.Want tokens while leaving p.Floor in
+	// it, in one transaction: concurrent callers, on any node, never share a
+	// token.
+	TakeTokens(ctx context.Context, p *TakeTokensParams) (TokenGrant, error)
 }
 
 // Tx is a transaction on the store.

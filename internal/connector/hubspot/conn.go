@@ -79,8 +79,15 @@ func OpenWith(ctx context.Context, p connector.OpenParams, o Options) (*Conn, er
 	if o.Limiter != nil {
 		search = hubspothttp.NewLimiter(cfg.searchRateLimit, lim.Interval()/10)
 	}
+	var shared hubspothttp.SharedBudget
+	if p.Budgets != nil && o.Limiter == nil {
+		// Every node on the store shares the portal's budget; the limiter
+		// above keeps this process's share in order (live first).
+		sum := sha256.Sum256([]byte(cfg.baseURL + "\x00" + cfg.token))
+		shared = p.Budgets.Budget("hubspot:"+hex.EncodeToString(sum[:8]), cfg.rateLimit, cfg.rateInterval)
+	}
 	api, err := hubspothttp.New(hubspothttp.Config{BaseURL: cfg.baseURL, Token: cfg.token, Limiter: lim, SearchLimiter: search,
-		HTTPClient: o.HTTPClient, Logger: log})
+		Shared: shared, Live: connector.IsLive, HTTPClient: o.HTTPClient, Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("open hubspot %s: %w", p.System, err)
 	}

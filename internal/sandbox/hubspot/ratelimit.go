@@ -22,6 +22,10 @@ type limiter struct {
 	mu     sync.Mutex
 	hits   map[string][]time.Time
 	search map[string][]time.Time
+	// recent are the times of every request of the last rateWindow, admitted
+	// or refused, all tokens together; peak is the most there ever were.
+	recent []time.Time
+	peak   int
 }
 
 func newLimiter(max, searchMax int) *limiter {
@@ -48,6 +52,8 @@ func prune(ts []time.Time, now time.Time, window time.Duration) []time.Time {
 func (l *limiter) admit(token string, now time.Time, isSearch bool) verdict {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.recent = append(prune(l.recent, now, rateWindow), now)
+	l.peak = max(l.peak, len(l.recent))
 	hits := prune(l.hits[token], now, rateWindow)
 	l.hits[token] = hits
 	if l.max > 0 && len(hits) >= l.max {
@@ -90,6 +96,15 @@ func (s *Server) rateLimit(next http.Handler, isSearch bool) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// PeakRequests returns the most requests the server received in any rolling
+// 10 s (HubSpot's window) since it started: admitted or refused with a 429,
+// all tokens together. It is safe for concurrent use.
+func (s *Server) PeakRequests() int {
+	s.limits.mu.Lock()
+	defer s.limits.mu.Unlock()
+	return s.limits.peak
 }
 
 func policyWords(policy string) string {

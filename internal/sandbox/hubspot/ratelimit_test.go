@@ -40,6 +40,20 @@ func TestServer_RateLimit(t *testing.T) {
 		require.Equal(t, http.StatusOK, resp.StatusCode, "window rolled")
 	})
 
+	t.Run("PeakRequests", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, func(c *hubspot.Config) { c.RateLimit = 3; c.Token = "" })
+		require.Zero(t, b.srv.PeakRequests())
+		for _, tok := range []string{"a", "b", "a", "a", "a"} { // the last one is refused: it counts
+			b.doToken(t, tok, http.MethodGet, "/crm/v3/objects/deals", nil)
+			b.clock.Advance(time.Second)
+		}
+		require.Equal(t, 5, b.srv.PeakRequests(), "every request in the window, all tokens, refused ones too")
+		b.clock.Advance(10 * time.Second)
+		b.doToken(t, "a", http.MethodGet, "/crm/v3/objects/deals", nil)
+		require.Equal(t, 5, b.srv.PeakRequests(), "the peak stays when the window empties")
+	})
+
 	t.Run("PerToken", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, func(c *hubspot.Config) { c.RateLimit = 1; c.Token = "" })

@@ -66,6 +66,8 @@ func Exercise(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("EmptyCalls", func(t *testing.T) { t.Parallel(); exerciseEmpty(t, setup) })
 	t.Run("Resync", func(t *testing.T) { t.Parallel(); exerciseResync(t, setup) })
 	t.Run("Health", func(t *testing.T) { t.Parallel(); exerciseHealth(t, setup) })
+	t.Run("Leases", func(t *testing.T) { t.Parallel(); exerciseLeases(t, setup) })
+	t.Run("TakeTokens", func(t *testing.T) { t.Parallel(); exerciseTokens(t, setup) })
 }
 
 type setupFunc func(t *testing.T) (store.Store, context.Context)

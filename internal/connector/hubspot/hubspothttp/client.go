@@ -31,6 +31,13 @@ type Config struct {
 	// SearchLimiter, when set, also gates search calls (HubSpot limits search
 	// per second per token, on top of the general budget).
 	SearchLimiter *Limiter
+	// Shared, when set, is the portal's budget shared with other processes
+	// (every concord node on one store): each request also takes one of its
+	// tokens, after the limiter, with the request's priority.
+	Shared SharedBudget
+	// Live, when set, tells whether a call's ctx carries live work, served as
+	// Live (see WithPriority) whatever its priority says.
+	Live func(ctx context.Context) bool
 	// HTTPClient sends the requests; a client with a 60 s timeout when nil.
 	HTTPClient *http.Client
 	// MaxAttempts bounds the tries of one call (429s and, for idempotent calls,
@@ -41,6 +48,13 @@ type Config struct {
 	MaxRetryAfter time.Duration
 	// Logger receives debug logs; discarded when nil.
 	Logger *slog.Logger
+}
+
+// SharedBudget is a rate budget shared with other processes.
+type SharedBudget interface {
+	// Take waits until one request may be sent; live callers go first. It
+	// returns ctx's error when ctx ends first.
+	Take(ctx context.Context, live bool) error
 }
 
 // Stats counts what a Client did. All fields are totals since New.
@@ -63,6 +77,8 @@ type Client struct {
 	token   string
 	lim     *Limiter
 	search  *Limiter
+	shared  SharedBudget
+	live    func(ctx context.Context) bool
 	hc      *http.Client
 	max     int
 	maxWait time.Duration
@@ -102,7 +118,7 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Client{base: u, token: cfg.Token, lim: cfg.Limiter, search: cfg.SearchLimiter, hc: cfg.HTTPClient,
+	return &Client{base: u, token: cfg.Token, lim: cfg.Limiter, search: cfg.SearchLimiter, shared: cfg.Shared, live: cfg.Live, hc: cfg.HTTPClient,
 		max: cfg.MaxAttempts, maxWait: cfg.MaxRetryAfter, log: cfg.Logger}, nil
 }
 
@@ -149,6 +165,9 @@ func (c *Client) Do(ctx context.Context, req Request, out any) (int, error) {
 	u.Path += req.Path
 	u.RawQuery = req.Query.Encode()
 	prio := PriorityFrom(ctx)
+	if c.live != nil && c.live(ctx) {
+		prio = Live
+	}
 	backoff := 200 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		status, hdr, raw, err := c.send(ctx, req, u.String(), body, prio)
@@ -225,6 +244,12 @@ func (c *Client) send(ctx context.Context, req Request, u string, body []byte, p
 			return 0, nil, nil, fmt.Errorf("wait for search rate limit: %w", err)
 		}
 		defer srel(nil)
+	}
+	if c.shared != nil {
+		if err := c.shared.Take(ctx, prio == Live); err != nil {
+			release(nil)
+			return 0, nil, nil, fmt.Errorf("wait for rate limit: %w", err)
+		}
 	}
 	var rd io.Reader
 	if body != nil {
