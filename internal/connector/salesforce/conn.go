@@ -76,7 +76,7 @@ func OpenWith(ctx context.Context, p connector.OpenParams, o Options) (*Conn, er
 	}
 	api, err := sfhttp.New(sfhttp.Config{LoginURL: cfg.loginURL, ClientID: cfg.clientID, ClientSecret: cfg.clientSecret,
 		Username: cfg.username, PrivateKey: cfg.privateKey, APIVersion: cfg.apiVersion, Limiter: lim,
-		HTTPClient: o.HTTPClient, Logger: log})
+		HTTPClient: o.HTTPClient, Logger: log, Live: connector.IsLive})
 	if err != nil {
 		return nil, fmt.Errorf("open salesforce %s: %w", p.System, err)
 	}

@@ -56,6 +56,9 @@ type Config struct {
 	LimitRetryAfter time.Duration
 	// Logger receives debug logs; discarded when nil.
 	Logger *slog.Logger
+	// Live, when set, tells whether a call's ctx carries live work: it is
+	// served by the limiter before waiting backfill calls.
+	Live func(ctx context.Context) bool
 }
 
 // Stats counts what a Client did since New.
@@ -267,7 +270,11 @@ func (c *Client) once(ctx context.Context, r request, payload []byte, out any) (
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", r.op, err)
 	}
-	release, err := c.cfg.Limiter.Acquire(ctx, hubspothttp.PriorityFrom(ctx))
+	prio := hubspothttp.PriorityFrom(ctx)
+	if c.cfg.Live != nil && c.cfg.Live(ctx) {
+		prio = hubspothttp.Live
+	}
+	release, err := c.cfg.Limiter.Acquire(ctx, prio)
 	if err != nil {
 		return 0, err
 	}
