@@ -24,7 +24,7 @@ func TestExamples_Validate(t *testing.T) {
 		return "secret-for-" + name, true
 	}
 	reg := all.Registry(all.Deps{})
-	for _, path := range []string{"../../examples/quickstart/concord.yaml", "../../examples/hubspot-tryton/concord.yaml", "../../examples/hubspot-odoo/concord.yaml", "../../examples/salesforce-tryton/concord.yaml", "../../examples/pipedrive-tryton/concord.yaml"} {
+	for _, path := range []string{"../../examples/quickstart/concord.yaml", "../../examples/hubspot-tryton/concord.yaml", "../../examples/hubspot-odoo/concord.yaml", "../../examples/salesforce-tryton/concord.yaml", "../../examples/pipedrive-tryton/concord.yaml", "../../examples/salesforce-odoo/concord.yaml", "../../examples/pipedrive-odoo/concord.yaml"} {
 		data, err := os.ReadFile(path)
 		require.NoError(t, err)
 		_, err = config.Parse(path, data, reg, env)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -42,8 +43,9 @@ var exampleFields = map[string][]sandbox.CustomField{
 		{Name: "ERP sync status", FieldType: "text"}},
 }
 
-// world is the Pipedrive sandbox (with the documented rate limits), a cloned
-// Tryton database, and a directory with the derived config.
+// world is the Pipedrive sandbox (with the documented rate limits), the ERP
+// (a cloned Tryton database in erp, or an Odoo clone, see odoo_test.go), and
+// a directory with the config derived from a shipped example.
 type world struct {
 	t    *testing.T
 	dir  string
@@ -57,6 +59,22 @@ type world struct {
 func newWorld(t *testing.T) *world {
 	t.Helper()
 	db := trytontest.Clone(t)
+	w, crmURL := newCRM(t)
+	w.writeConfig(exampleConfig, crmURL, db.Password, map[string]any{
+		"url": db.URL, "database": db.Database, "username": db.User, "password": "file:erp.password"})
+	log := slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	erp, err := tryton.Open(context.Background(), tryton.Settings{URL: db.URL, Database: db.Database, Username: db.User, Password: db.Password}, log)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = erp.Close(context.Background()) })
+	w.erp = erp
+	return w
+}
+
+// newCRM starts the Pipedrive sandbox (with the documented rate limits and
+// the custom fields the examples ask for) and returns a world without config
+// or ERP, and the sandbox's URL.
+func newCRM(t *testing.T) (*world, string) {
+	t.Helper()
 	w := &world{t: t, dir: t.TempDir(), keys: map[string]string{}}
 	cfg := sandbox.DefaultConfig()
 	cfg.Token = crmToken
@@ -74,12 +92,22 @@ func newWorld(t *testing.T) *world {
 	api, err := pipedrivehttp.New(pipedrivehttp.Config{BaseURL: srv.URL, Token: crmToken, Limiter: pipedrivehttp.NewLimiter(20, 2*time.Second)})
 	require.NoError(t, err)
 	w.api = api
+	return w, srv.URL
+}
 
-	for name, secret := range map[string]string{"pipedrive.token": crmToken, "pipedrive.webhook": "e2e-hook", "tryton.password": db.Password} {
+// writeConfig derives the world's config from a shipped example and checks
+// that it validates: the CRM is the sandbox at crmURL, the ERP's settings are
+// overridden by erp (its password read from the file erp.password, which
+// holds erpPassword), secrets are files, the store is SQLite, retries are
+// fast. Flows, fields and ownership stay as shipped.
+func (w *world) writeConfig(example, crmURL, erpPassword string, erp map[string]any) {
+	t := w.t
+	t.Helper()
+	for name, secret := range map[string]string{"pipedrive.token": crmToken, "pipedrive.webhook": "e2e-hook", "erp.password": erpPassword} {
 		require.NoError(t, os.WriteFile(filepath.Join(w.dir, name), []byte(secret+"\n"), 0o600))
 	}
 	w.cfg = filepath.Join(w.dir, "concord.yaml")
-	require.NoError(t, os.WriteFile(w.cfg, deriveConfig(t, srv.URL, db), 0o600))
+	require.NoError(t, os.WriteFile(w.cfg, deriveConfig(t, example, crmURL, erp), 0o600))
 	out, code := w.concord("validate")
 	require.Zero(t, code, "the derived config validates: %s", out)
 	t.Cleanup(func() {
@@ -90,20 +118,14 @@ func newWorld(t *testing.T) *world {
 			}
 		}
 	})
-	log := slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	erp, err := tryton.Open(context.Background(), tryton.Settings{URL: db.URL, Database: db.Database, Username: db.User, Password: db.Password}, log)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = erp.Close(context.Background()) })
-	w.erp = erp
-	return w
 }
 
-// deriveConfig rewrites the example for this world: the CRM is the sandbox,
-// the ERP the clone, secrets are files, retries fast. Flows, fields and
-// ownership stay as shipped.
-func deriveConfig(t *testing.T, crmURL string, db trytontest.Env) []byte {
+// deriveConfig rewrites a shipped example for a world: the CRM is the
+// sandbox, the ERP's settings are overridden by erp, secrets are files,
+// retries fast. Flows, fields and ownership stay as shipped.
+func deriveConfig(t *testing.T, example, crmURL string, erp map[string]any) []byte {
 	t.Helper()
-	raw, err := os.ReadFile(exampleConfig)
+	raw, err := os.ReadFile(example)
 	require.NoError(t, err)
 	var doc map[string]any
 	require.NoError(t, yaml.Unmarshal(raw, &doc))
@@ -121,10 +143,7 @@ func deriveConfig(t *testing.T, crmURL string, db trytontest.Env) []byte {
 			set["webhook_password"] = "file:pipedrive.webhook"
 			seen++
 		case "erp":
-			set["url"] = db.URL
-			set["database"] = db.Database
-			set["username"] = db.User
-			set["password"] = "file:tryton.password"
+			maps.Copy(set, erp)
 			seen++
 		}
 	}

@@ -1,6 +1,7 @@
 // Package e2esalesforce runs the real concord binary between the Salesforce
-// sandbox (served over HTTP) and the real Tryton: the shipped
-// examples/salesforce-tryton config, a won Opportunity handed over as a
-// confirmed Tryton sale. The tests skip without TRYTON_URL and fail without
-// it under CI=true.
+// sandbox (served over HTTP) and the real Tryton or Odoo: the shipped
+// examples/salesforce-tryton and examples/salesforce-odoo configs, a won
+// Opportunity handed over as a confirmed Tryton sale or Odoo sale order. The
+// Tryton test skips without TRYTON_URL, the Odoo test without ODOO_URL (see
+// scripts/odoo.sh); both fail without them under CI=true.
 package e2esalesforce

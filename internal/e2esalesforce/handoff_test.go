@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"maps"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -36,8 +37,9 @@ var erpFields = map[string][]sandbox.CustomField{
 	"Opportunity": {{Name: "ERP_Invoice_Number__c", Type: "Text", Length: 80}, {Name: "ERP_Invoice_State__c", Type: "Text", Length: 40}, {Name: "ERP_Amount_Due__c", Type: "Currency", Scale: 2}, {Name: "ERP_Paid_Date__c", Type: "Date"}, {Name: "ERP_Overdue__c", Type: "Checkbox"}, {Name: "ERP_Sync_Status__c", Type: "LongTextArea"}},
 }
 
-// world is the Salesforce sandbox, a Tryton clone and a directory with the
-// config derived from the shipped example.
+// world is the Salesforce sandbox, the ERP (a Tryton clone in erp, or an
+// Odoo clone, see odoo_test.go) and a directory with the config derived from
+// a shipped example.
 type world struct {
 	t   *testing.T
 	dir string
@@ -49,6 +51,22 @@ type world struct {
 func newWorld(t *testing.T) *world {
 	t.Helper()
 	db := trytontest.Clone(t)
+	w, crmURL := newCRM(t)
+	w.writeConfig(exampleConfig, crmURL, db.Password, map[string]any{
+		"url": db.URL, "database": db.Database, "username": db.User, "password": "file:erp.password"})
+
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	erp, err := tryton.Open(context.Background(), tryton.Settings{URL: db.URL, Database: db.Database, Username: db.User, Password: db.Password}, log)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = erp.Close(context.Background()) })
+	w.erp = erp
+	return w
+}
+
+// newCRM starts the Salesforce sandbox, with the custom fields the examples
+// ask for, and returns a world without config or ERP, and the sandbox's URL.
+func newCRM(t *testing.T) (*world, string) {
+	t.Helper()
 	w := &world{t: t, dir: t.TempDir()}
 	w.crm = sandbox.New(sandbox.Config{ClientID: "concord-e2e", ClientSecret: "e2e-secret"})
 	srv := httptest.NewServer(w.crm.Handler())
@@ -58,10 +76,21 @@ func newWorld(t *testing.T) *world {
 			require.NoError(t, w.crm.DefineField(obj, f))
 		}
 	}
-	for name, secret := range map[string]string{"sf.secret": "e2e-secret", "tryton.password": db.Password} {
+	return w, srv.URL
+}
+
+// writeConfig derives the world's config from a shipped example and checks
+// that it validates: the CRM is the sandbox at crmURL, the ERP's settings are
+// overridden by erp (its password read from the file erp.password, which holds
+// erpPassword), the store is SQLite, retries are fast. Flows, fields and
+// ownership stay as shipped.
+func (w *world) writeConfig(example, crmURL, erpPassword string, erp map[string]any) {
+	t := w.t
+	t.Helper()
+	for name, secret := range map[string]string{"sf.secret": "e2e-secret", "erp.password": erpPassword} {
 		require.NoError(t, os.WriteFile(filepath.Join(w.dir, name), []byte(secret+"\n"), 0o600))
 	}
-	raw, err := os.ReadFile(exampleConfig)
+	raw, err := os.ReadFile(example)
 	require.NoError(t, err)
 	var doc map[string]any
 	require.NoError(t, yaml.Unmarshal(raw, &doc))
@@ -72,9 +101,9 @@ func newWorld(t *testing.T) *world {
 		set := sys["settings"].(map[string]any)
 		switch sys["name"] {
 		case "crm":
-			set["login_url"], set["client_id"], set["client_secret"] = srv.URL, "concord-e2e", "file:sf.secret"
+			set["login_url"], set["client_id"], set["client_secret"] = crmURL, "concord-e2e", "file:sf.secret"
 		case "erp":
-			set["url"], set["database"], set["username"], set["password"] = db.URL, db.Database, db.User, "file:tryton.password"
+			maps.Copy(set, erp)
 		}
 	}
 	out, err := yaml.Marshal(doc)
@@ -83,13 +112,6 @@ func newWorld(t *testing.T) *world {
 	require.NoError(t, os.WriteFile(w.cfg, out, 0o600))
 	o, code := w.concord("validate")
 	require.Zero(t, code, "the derived config validates: %s", o)
-
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	erp, err := tryton.Open(context.Background(), tryton.Settings{URL: db.URL, Database: db.Database, Username: db.User, Password: db.Password}, log)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = erp.Close(context.Background()) })
-	w.erp = erp
-	return w
 }
 
 func (w *world) concord(args ...string) (string, int) {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/concord-sync/concord/internal/connector/odoo/odootest"
 	"github.com/concord-sync/concord/internal/connector/tryton/trytontest"
 )
 
@@ -20,12 +21,12 @@ const clones = 1
 func TestMain(m *testing.M) { os.Exit(testMain(m)) }
 
 func testMain(m *testing.M) int {
-	if os.Getenv("TRYTON_URL") == "" {
-		return m.Run() // every test skips, or fails under CI=true, in trytontest.Require
+	if os.Getenv("TRYTON_URL") == "" && os.Getenv("ODOO_URL") == "" {
+		return m.Run() // every test skips, or fails under CI=true, in trytontest.Require or odootest.Require
 	}
 	if bin := os.Getenv("CONCORD_BIN"); bin != "" {
 		concordBin = bin
-		return trytontest.Run(m, clones)
+		return runPools(m)
 	}
 	dir, err := os.MkdirTemp("", "concord-e2esf-")
 	if err != nil {
@@ -39,5 +40,18 @@ func testMain(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "e2esalesforce: go build ./cmd/concord: %v\n%s\n", err, out)
 		return 1
 	}
+	return runPools(m)
+}
+
+// runPools prepares the Odoo clones (first, as odootest.Prepare asks), then
+// runs the tests with the Tryton clones; either server may be absent, and its
+// tests then skip or fail in Require.
+func runPools(m *testing.M) int {
+	release, err := odootest.Prepare(odooClones)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2esalesforce:", err)
+		return 1
+	}
+	defer release()
 	return trytontest.Run(m, clones)
 }
