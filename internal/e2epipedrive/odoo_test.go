@@ -50,8 +50,8 @@ func TestIntegrationWonDealHandoffOdoo(t *testing.T) {
 	t.Parallel()
 	w, erp := newOdooWorld(t)
 	ctx := t.Context()
-	erpWidget := odooProduct(t, erp, "PD-WID", "Widget", "25")
-	erpGadget := odooProduct(t, erp, "PD-GAD", "Gadget", "40")
+	erpWidget := odootest.Product(t, erp, "PD-WID", "Widget", "25")
+	erpGadget := odootest.Product(t, erp, "PD-GAD", "Gadget", "40")
 	w.syncOK()
 
 	crmProduct := map[string]string{} // odoo id -> pipedrive id
@@ -86,15 +86,15 @@ func TestIntegrationWonDealHandoffOdoo(t *testing.T) {
 	require.NoError(t, err)
 	w.syncOK()
 
-	require.Empty(t, odooOrders(t, erp, open), "an open deal is not handed over")
-	got := odooOrders(t, erp, won)
+	require.Empty(t, odootest.Orders(t, erp, open), "an open deal is not handed over")
+	got := odootest.Orders(t, erp, won)
 	require.Len(t, got, 1, "one sale order per won deal")
 	o := got[0]
-	require.Equal(t, "sale", o.state, "confirmed")
-	require.Len(t, o.invoices, 1, "the invoice is drafted at handoff")
-	requireLines(t, o.lines, []odooLine{
-		{product: erpWidget, qty: "2", net: "25", subtotal: "50"},
-		{product: erpGadget, qty: "3", net: "28", subtotal: "84"}, // 40 less 30 %
+	require.Equal(t, "sale", o.State, "confirmed")
+	require.Len(t, o.Invoices, 1, "the invoice is drafted at handoff")
+	odootest.RequireLines(t, o.Lines, []odootest.Line{
+		{Product: erpWidget, Qty: "2", Net: "25", Subtotal: "50"},
+		{Product: erpGadget, Qty: "3", Net: "28", Subtotal: "84"}, // 40 less 30 %
 	})
 	out, code := w.concord("events", "--json", "--flow", "customers", "--source-id", org, "--status", "created")
 	require.Zero(t, code, out)
@@ -103,21 +103,21 @@ func TestIntegrationWonDealHandoffOdoo(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal([]byte(out[strings.Index(out, "["):]), &created), out)
 	require.Len(t, created, 1, "the organization is created once in Odoo")
-	require.Equal(t, itoa(o.partner), created[0].TargetID, "sold to the deal's organization")
+	require.Equal(t, itoa(o.Partner), created[0].TargetID, "sold to the deal's organization")
 	status := pipedrivehttp.Str(w.custom(sandbox.Deals, w.get(sandbox.Deals, won), "ERP sync status"))
-	require.True(t, strings.HasPrefix(status, "synced to erp order "+itoa(o.id)), "status %q", status)
+	require.True(t, strings.HasPrefix(status, "synced to erp order "+itoa(o.ID)), "status %q", status)
 
 	w.syncOK()
-	again := odooOrders(t, erp, "")
+	again := odootest.Orders(t, erp, "")
 	require.Len(t, again, 1, "a second run creates nothing more")
-	require.Equal(t, o.invoices, again[0].invoices, "and no second invoice")
+	require.Equal(t, o.Invoices, again[0].Invoices, "and no second invoice")
 
 	// Accounting posts and pays the invoice: the deal shows it.
-	odooPostAndPay(t, erp, o.invoices[0])
+	odootest.PostAndPay(t, erp, o.Invoices[0])
 	w.syncOK()
 	d := w.get(sandbox.Deals, won)
 	require.Equal(t, "paid", pipedrivehttp.Str(w.custom(sandbox.Deals, d, "Invoice state (ERP)")))
-	require.Equal(t, odooInvoiceName(t, erp, o.invoices[0]), pipedrivehttp.Str(w.custom(sandbox.Deals, d, "Invoice number (ERP)")))
+	require.Equal(t, odootest.InvoiceName(t, erp, o.Invoices[0]), pipedrivehttp.Str(w.custom(sandbox.Deals, d, "Invoice number (ERP)")))
 	require.NotNil(t, w.custom(sandbox.Deals, d, "Paid on (ERP)"))
 }
 

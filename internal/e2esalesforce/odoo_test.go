@@ -51,7 +51,7 @@ func TestIntegrationWonOpportunityOdoo(t *testing.T) {
 	w, erp := newOdooWorld(t)
 	erpProducts := map[string]int64{}
 	for _, p := range []struct{ sku, name, price string }{{"WID-1", "Widget", "25"}, {"GAD-1", "Gadget", "40"}} {
-		erpProducts[p.sku] = odooProduct(t, erp, p.sku, p.name, p.price)
+		erpProducts[p.sku] = odootest.Product(t, erp, p.sku, p.name, p.price)
 	}
 	w.syncOK()
 
@@ -76,15 +76,15 @@ func TestIntegrationWonOpportunityOdoo(t *testing.T) {
 	require.NoError(t, w.crm.Update("Opportunity", opp, map[string]any{"StageName": "Closed Won"}))
 	w.syncOK()
 
-	require.Empty(t, odooOrders(t, erp, open), "an open opportunity is not handed over")
-	got := odooOrders(t, erp, opp)
+	require.Empty(t, odootest.Orders(t, erp, open), "an open opportunity is not handed over")
+	got := odootest.Orders(t, erp, opp)
 	require.Len(t, got, 1, "one sale order per won opportunity")
 	o := got[0]
-	require.Equal(t, "sale", o.state, "confirmed")
-	require.Len(t, o.invoices, 1, "the invoice is drafted at handoff")
-	requireLines(t, o.lines, []odooLine{
-		{product: erpProducts["WID-1"], qty: "3", net: "25", subtotal: "75"},
-		{product: erpProducts["GAD-1"], qty: "2", net: "30", subtotal: "60"}, // 40 less 25 %
+	require.Equal(t, "sale", o.State, "confirmed")
+	require.Len(t, o.Invoices, 1, "the invoice is drafted at handoff")
+	odootest.RequireLines(t, o.Lines, []odootest.Line{
+		{Product: erpProducts["WID-1"], Qty: "3", Net: "25", Subtotal: "75"},
+		{Product: erpProducts["GAD-1"], Qty: "2", Net: "30", Subtotal: "60"}, // 40 less 25 %
 	})
 	out, code := w.concord("events", "--json", "--flow", "customers", "--source-id", acc, "--status", "created")
 	require.Zero(t, code, out)
@@ -93,21 +93,21 @@ func TestIntegrationWonOpportunityOdoo(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal([]byte(out[strings.Index(out, "["):]), &created), out)
 	require.Len(t, created, 1, "the Account is created once in Odoo")
-	require.Equal(t, strconv.FormatInt(o.partner, 10), created[0].TargetID, "sold to the opportunity's Account")
+	require.Equal(t, strconv.FormatInt(o.Partner, 10), created[0].TargetID, "sold to the opportunity's Account")
 	status := w.one("SELECT ERP_Sync_Status__c FROM Opportunity WHERE Id = '" + opp + "'")["ERP_Sync_Status__c"].(string)
-	require.True(t, strings.HasPrefix(status, "synced to erp order "+strconv.FormatInt(o.id, 10)+" "), "status %q", status)
+	require.True(t, strings.HasPrefix(status, "synced to erp order "+strconv.FormatInt(o.ID, 10)+" "), "status %q", status)
 
 	w.syncOK()
-	again := odooOrders(t, erp, "")
+	again := odootest.Orders(t, erp, "")
 	require.Len(t, again, 1, "a second run creates nothing more")
-	require.Equal(t, o.invoices, again[0].invoices, "and no second invoice")
+	require.Equal(t, o.Invoices, again[0].Invoices, "and no second invoice")
 
 	// Accounting posts and pays the invoice: the opportunity shows it.
-	odooPostAndPay(t, erp, o.invoices[0])
+	odootest.PostAndPay(t, erp, o.Invoices[0])
 	w.syncOK()
 	paid := w.one("SELECT ERP_Invoice_Number__c, ERP_Invoice_State__c, ERP_Amount_Due__c, ERP_Paid_Date__c FROM Opportunity WHERE Id = '" + opp + "'")
 	require.Equal(t, "paid", paid["ERP_Invoice_State__c"], "%v", paid)
-	require.Equal(t, odooInvoiceName(t, erp, o.invoices[0]), paid["ERP_Invoice_Number__c"])
+	require.Equal(t, odootest.InvoiceName(t, erp, o.Invoices[0]), paid["ERP_Invoice_Number__c"])
 	require.NotNil(t, paid["ERP_Paid_Date__c"])
 	require.True(t, decimal.Zero.Equal(decimal.RequireFromString(string(paid["ERP_Amount_Due__c"].(json.Number)))), "nothing left to pay: %v", paid)
 }
