@@ -74,9 +74,16 @@ func OpenWith(ctx context.Context, p connector.OpenParams, o Options) (*Conn, er
 		sum := sha256.Sum256([]byte("salesforce\x00" + cfg.loginURL + "\x00" + cfg.clientID + "\x00" + cfg.username))
 		lim = hubspothttp.SharedLimiter(hex.EncodeToString(sum[:]), cfg.rateLimit, cfg.rateInterval)
 	}
+	var shared hubspothttp.SharedBudget
+	if p.Budgets != nil {
+		// Every node on the store shares the org's budget; the limiter
+		// above keeps this process's calls in order (live first).
+		sum := sha256.Sum256([]byte(cfg.loginURL + "\x00" + cfg.clientID + "\x00" + cfg.username))
+		shared = p.Budgets.Budget("salesforce:"+hex.EncodeToString(sum[:8]), cfg.rateLimit, cfg.rateInterval)
+	}
 	api, err := sfhttp.New(sfhttp.Config{LoginURL: cfg.loginURL, ClientID: cfg.clientID, ClientSecret: cfg.clientSecret,
 		Username: cfg.username, PrivateKey: cfg.privateKey, APIVersion: cfg.apiVersion, Limiter: lim,
-		HTTPClient: o.HTTPClient, Logger: log, Live: connector.IsLive})
+		HTTPClient: o.HTTPClient, Logger: log, Live: connector.IsLive, Shared: shared})
 	if err != nil {
 		return nil, fmt.Errorf("open salesforce %s: %w", p.System, err)
 	}

@@ -59,6 +59,10 @@ type Config struct {
 	// Live, when set, tells whether a call's ctx carries live work: it is
 	// served by the limiter before waiting backfill calls.
 	Live func(ctx context.Context) bool
+	// Shared, when set, is the org's budget shared with the other processes
+	// on the store (several serve nodes): every call takes a token from it
+	// too, after the per-process Limiter.
+	Shared hubspothttp.SharedBudget
 }
 
 // Stats counts what a Client did since New.
@@ -277,6 +281,12 @@ func (c *Client) once(ctx context.Context, r request, payload []byte, out any) (
 	release, err := c.cfg.Limiter.Acquire(ctx, prio)
 	if err != nil {
 		return 0, err
+	}
+	if c.cfg.Shared != nil {
+		if err := c.cfg.Shared.Take(ctx, prio == hubspothttp.Live); err != nil {
+			release(nil)
+			return 0, fmt.Errorf("%s: wait for the org's shared budget: %w", r.op, err)
+		}
 	}
 	u := inst + r.path
 	if len(r.query) > 0 {
