@@ -72,8 +72,15 @@ func OpenWith(ctx context.Context, p connector.OpenParams, o Options) (*Conn, er
 		sum := sha256.Sum256([]byte(cfg.baseURL + "\x00" + cfg.token))
 		lim = pipedrivehttp.SharedLimiter(hex.EncodeToString(sum[:]), cfg.rateLimit, cfg.rateInterval)
 	}
+	var shared pipedrivehttp.SharedBudget
+	if p.Budgets != nil {
+		// Every node on the store shares the token's budget; the limiter
+		// above keeps this process's calls in order.
+		sum := sha256.Sum256([]byte(cfg.baseURL + "\x00" + cfg.token))
+		shared = p.Budgets.Budget("pipedrive:"+hex.EncodeToString(sum[:8]), cfg.rateLimit, cfg.rateInterval)
+	}
 	api, err := pipedrivehttp.New(pipedrivehttp.Config{BaseURL: cfg.baseURL, Token: cfg.token, OAuth: cfg.oauth,
-		Limiter: lim, HTTPClient: o.HTTPClient, Logger: log})
+		Limiter: lim, HTTPClient: o.HTTPClient, Logger: log, Shared: shared, Live: connector.IsLive})
 	if err != nil {
 		return nil, fmt.Errorf("open pipedrive %s: %w", p.System, err)
 	}

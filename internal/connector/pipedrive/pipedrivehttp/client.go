@@ -83,6 +83,20 @@ type Config struct {
 	Logger     *slog.Logger
 	// Max429 is how many times one call is sent again after a 429; 8 when 0.
 	Max429 int
+	// Shared, when set, is the token's budget shared with the other
+	// processes on the store (several serve nodes): every call takes a
+	// token from it too, after the per-process Limiter.
+	Shared SharedBudget
+	// Live, when set, tells whether a call's ctx carries live work, which
+	// may take the shared budget's last tokens.
+	Live func(ctx context.Context) bool
+}
+
+// SharedBudget is a rate budget shared with other processes.
+type SharedBudget interface {
+	// Take waits until one request may be sent; live callers go first. It
+	// returns ctx's error when ctx ends first.
+	Take(ctx context.Context, live bool) error
 }
 
 // Client calls one Pipedrive company. It is safe for concurrent use.
@@ -152,6 +166,12 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 		release, err := c.lim.Acquire(ctx)
 		if err != nil {
 			return nil, err
+		}
+		if c.cfg.Shared != nil {
+			if err := c.cfg.Shared.Take(ctx, c.cfg.Live != nil && c.cfg.Live(ctx)); err != nil {
+				release(nil)
+				return nil, fmt.Errorf("%s %s: wait for the token's shared budget: %w", method, path, err)
+			}
 		}
 		req.Header.Set("Accept", "application/json")
 		if body != nil {
