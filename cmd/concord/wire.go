@@ -16,6 +16,7 @@ import (
 	"github.com/concord-sync/concord/internal/connector"
 	"github.com/concord-sync/concord/internal/connector/all"
 	"github.com/concord-sync/concord/internal/engine"
+	"github.com/concord-sync/concord/internal/gate"
 	"github.com/concord-sync/concord/internal/health"
 	"github.com/concord-sync/concord/internal/lease"
 	"github.com/concord-sync/concord/internal/logwatch"
@@ -197,6 +198,7 @@ func wire(ctx context.Context, cfg *config.Config, reg *connector.Registry, log 
 		Store: a.store, Connectors: a.conns, Legs: legs, ConfigVersion: cfg.Version, Queue: a.queue,
 		Retry:     engine.RetryPolicy{MaxAttempts: cfg.Sync.Retry.MaxAttempts, Backoff: cfg.Sync.Retry.Backoff, MaxBackoff: cfg.Sync.Retry.MaxBackoff},
 		BatchSize: cfg.Sync.BatchSize, Logger: log, WaitLimit: cfg.Sync.WaitLimit, Observer: observers, Tracer: a.tracer,
+		Gate: writeGate(a.store, a.node, cfg),
 	})
 	if err != nil {
 		return nil, usageErr(err)
@@ -398,4 +400,19 @@ func (a *app) selectLegs(flow string) ([]string, error) {
 		return nil, usageErr(errors.New("no flow named " + flow))
 	}
 	return out, nil
+}
+
+// writeGate bounds the batches written into the systems with
+// max_concurrency, across every process on the store; nil without any.
+func writeGate(st store.Store, node string, cfg *config.Config) engine.Gate {
+	limits := map[string]int{}
+	for _, sys := range cfg.Systems {
+		if sys.MaxConcurrency > 0 {
+			limits[sys.Name] = sys.MaxConcurrency
+		}
+	}
+	if len(limits) == 0 {
+		return nil
+	}
+	return gate.New(st, node, limits)
 }

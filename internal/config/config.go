@@ -155,6 +155,10 @@ type System struct {
 	// typed in this system without an international prefix are read, for
 	// records that carry no country of their own. Empty: none.
 	DefaultCountry string
+	// MaxConcurrency bounds the batches written into the system at once by
+	// every process on the store together (several serve nodes); 0: no
+	// bound beyond each process's workers.
+	MaxConcurrency int
 	// Line is the line of the system's entry in the file, for later messages.
 	Line int
 

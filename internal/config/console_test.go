@@ -85,3 +85,13 @@ func TestLoad_Console(t *testing.T) {
 		})
 	}
 }
+
+func TestLoad_MaxConcurrency(t *testing.T) {
+	t.Parallel()
+	const head = "version: 1\nowner: ops@example.com\n"
+	cfg, err := config.Parse(filepath.Join(t.TempDir(), "concord.yaml"), []byte(head+"systems: [{name: erp, connector: sql, max_concurrency: 2, settings: {table: t}}]\n"), testRegistry(), nil)
+	require.NoError(t, err)
+	require.Equal(t, 2, cfg.Systems[0].MaxConcurrency)
+	_, err = config.Parse(filepath.Join(t.TempDir(), "concord.yaml"), []byte(head+"systems: [{name: erp, connector: sql, max_concurrency: 0, settings: {table: t}}]\n"), testRegistry(), nil)
+	require.ErrorContains(t, err, "system erp: max_concurrency: 0 is out of range; want at least 1")
+}

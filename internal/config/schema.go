@@ -109,6 +109,7 @@ var (
 		"name":            {Type: "string", Pattern: namePattern, Description: "Unique name of the system, used by field owners and flows: lower-case letters, digits, _ and -."},
 		"connector":       {Type: "string", MinLength: ptr(1), Description: "Connector type, as listed by `concord connectors`."},
 		"settings":        {Type: "object", Description: "Connector settings; see docs/connectors/<connector>.md. " + secretRefDoc},
+		"max_concurrency": {Type: "integer", Minimum: ptr(1), Description: "At most this many batches are written into the system at once, by every concord process on the store together (several serve nodes share the bound through the store). Not set: each process writes up to sync.workers batches at once."},
 		"default_country": defaultCountrySchema("The country (ISO 3166-1 alpha-2, or an English name) in which phone numbers typed in this system without an international prefix are read, for records that carry no country of their own."),
 	}, "name", "connector")
 

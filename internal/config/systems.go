@@ -55,6 +55,9 @@ func (l *loader) systems(n *node) {
 		}
 		sys.Connector = connName
 		sys.DefaultCountry = l.country(m["default_country"].v, label+": default_country")
+		if v, ok := l.integer(m["max_concurrency"].v, label+": max_concurrency", 1); ok {
+			sys.MaxConcurrency = v
+		}
 
 		before := len(l.problems)
 		settingsNode := m["settings"].v

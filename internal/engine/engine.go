@@ -128,6 +128,16 @@ type Params struct {
 	// Tracer provides the spans of polls and batches (trace.go); nil traces
 	// nothing.
 	Tracer trace.TracerProvider
+	// Gate bounds the batches written into a system at once across every
+	// process on the store (systems' max_concurrency); nil bounds nothing.
+	Gate Gate
+}
+
+// Gate hands out write slots of systems (internal/gate implements it).
+type Gate interface {
+	// Enter waits for a write slot of system and holds it until leave is
+	// called.
+	Enter(ctx context.Context, system string) (leave func(), err error)
 }
 
 // DefaultWaitLimit is how long a record waits for another by default.
@@ -153,6 +163,7 @@ type Engine struct {
 	batch   int
 	log     *slog.Logger
 	obs     Observer
+	gate    Gate
 	tracer  trace.Tracer
 	now     func() time.Time
 
@@ -179,7 +190,7 @@ func New(p Params) (*Engine, error) {
 	}
 	e := &Engine{
 		store: p.Store, conns: p.Connectors, legs: map[string]*Leg{}, version: p.ConfigVersion,
-		queue: p.Queue, retry: p.Retry, batch: p.BatchSize, log: p.Logger, now: p.Now, obs: p.Observer,
+		queue: p.Queue, retry: p.Retry, batch: p.BatchSize, log: p.Logger, now: p.Now, obs: p.Observer, gate: p.Gate,
 		stats: map[string]*Stats{}, rnd: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7)),
 		waitLimit: p.WaitLimit, letterRetry: p.LetterRetry, pieces: map[string]int{},
 	}

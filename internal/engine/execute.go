@@ -230,7 +230,7 @@ func (e *Engine) execute(ctx context.Context, bp *BatchPlan, checkpoint func(con
 			return []attribute.KeyValue{AttrTarget.String(l.Target), AttrEntity.String(string(l.targetEntity())), AttrRecords.Int(len(ops))}
 		})
 		wrote := e.now()
-		results, err := e.conns[l.Target].Write(wctx, l.targetEntity(), ops)
+		results, err := e.write(wctx, l.Target, l.targetEntity(), ops)
 		bp.writeTook = e.now().Sub(wrote)
 		if err == nil && len(results) != len(ops) {
 			err = fmt.Errorf("connector returned %d results for %d records", len(results), len(ops))
@@ -636,7 +636,7 @@ func (e *Engine) writeStatus(ctx context.Context, bp *BatchPlan, outs []Outcome)
 			return
 		}
 	}
-	res, err := e.conns[l.Source].Write(ctx, l.Entity, ops)
+	res, err := e.write(ctx, l.Source, l.Entity, ops)
 	if err == nil {
 		for _, r := range res {
 			if r.Err != nil {
@@ -701,7 +701,7 @@ func (e *Engine) applyStatus(ctx context.Context, l *Leg, texts map[string]strin
 	if len(ops) == 0 {
 		return nil
 	}
-	res, err := e.conns[l.Source].Write(ctx, l.Entity, ops)
+	res, err := e.write(ctx, l.Source, l.Entity, ops)
 	if err != nil {
 		return fmt.Errorf("status %s: write %s: %w", l.Name, l.StatusField, err)
 	}
@@ -903,4 +903,17 @@ func pieceReport(l *Leg, bp *BatchPlan, outs []Outcome, at time.Time, took, wait
 		}
 	}
 	return r
+}
+
+// write sends ops to system, within the system's write slots when a gate
+// bounds them (max_concurrency across the processes on the store).
+func (e *Engine) write(ctx context.Context, system string, entity model.Entity, ops []connector.Op) ([]connector.Result, error) {
+	if e.gate != nil {
+		leave, err := e.gate.Enter(ctx, system)
+		if err != nil {
+			return nil, fmt.Errorf("wait for a write slot of %s: %w", system, err)
+		}
+		defer leave()
+	}
+	return e.conns[system].Write(ctx, entity, ops)
 }
