@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"time"
 
@@ -46,36 +47,12 @@ what it covers and what it does not.`,
 			}
 			srv := hubspot.New(cfg)
 			defer srv.Close()
-			switch seed {
-			case "":
-			case "northwind":
-				data, err := northwind.Load()
-				if err != nil {
-					return err
-				}
-				if err := srv.Seed(data, deals, rand.New(rand.NewPCG(seedN, seedN))); err != nil {
-					return fmt.Errorf("seed: %w", err)
-				}
-			default:
-				return usageErr(fmt.Errorf("--seed %q: want northwind or nothing", seed))
-			}
-			ln, err := server.Listen(addr, server.DefaultLimits())
-			if err != nil {
+			if err := seedNorthwind(seed, deals, seedN, srv.Seed); err != nil {
 				return err
 			}
-			hsrv := server.NewHTTPServer(srv.Handler(), server.DefaultLimits())
-			fmt.Fprintf(cmd.OutOrStdout(), "HubSpot-compatible sandbox on http://%s (token: %s; %d requests per 10 s)\n", ln.Addr(), tokenHint(cfg.Token), cfg.RateLimit)
-			ctx := cmd.Context()
-			go func() {
-				<-ctx.Done()
-				sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-				defer cancel()
-				_ = hsrv.Shutdown(sctx)
-			}()
-			if err := hsrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				return err
-			}
-			return nil
+			return serveSandbox(cmd, addr, srv.Handler(), func(at net.Addr) string {
+				return fmt.Sprintf("HubSpot-compatible sandbox on http://%s (token: %s; %d requests per 10 s)", at, tokenHint(cfg.Token), cfg.RateLimit)
+			})
 		},
 	}
 	f := hs.Flags()
@@ -99,4 +76,45 @@ func tokenHint(t string) string {
 		return "any"
 	}
 	return "as given"
+}
+
+// seedNorthwind seeds a sandbox with Northwind's customers, products and
+// deals generated with randomSeed when --seed is northwind.
+func seedNorthwind(seed string, deals int, randomSeed uint64, seedFn func(*northwind.Data, int, *rand.Rand) error) error {
+	switch seed {
+	case "":
+		return nil
+	case "northwind":
+		data, err := northwind.Load()
+		if err != nil {
+			return err
+		}
+		if err := seedFn(data, deals, rand.New(rand.NewPCG(randomSeed, randomSeed))); err != nil {
+			return fmt.Errorf("seed: %w", err)
+		}
+		return nil
+	}
+	return usageErr(fmt.Errorf("--seed %q: want northwind or nothing", seed))
+}
+
+// serveSandbox serves h on addr until the command's context ends (SIGTERM or
+// Ctrl-C), after printing banner with the address it listens on.
+func serveSandbox(cmd *cobra.Command, addr string, h http.Handler, banner func(at net.Addr) string) error {
+	ln, err := server.Listen(addr, server.DefaultLimits())
+	if err != nil {
+		return err
+	}
+	hsrv := server.NewHTTPServer(h, server.DefaultLimits())
+	fmt.Fprintln(cmd.OutOrStdout(), banner(ln.Addr()))
+	ctx := cmd.Context()
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = hsrv.Shutdown(sctx)
+	}()
+	if err := hsrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
 }

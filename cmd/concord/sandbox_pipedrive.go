@@ -1,18 +1,12 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"math/rand/v2"
-	"net/http"
-	"time"
+	"net"
 
 	"github.com/spf13/cobra"
 
-	"github.com/concord-sync/concord/internal/northwind"
 	"github.com/concord-sync/concord/internal/sandbox/pipedrive"
-	"github.com/concord-sync/concord/internal/server"
 )
 
 func newSandboxPipedriveCmd(g *globals) *cobra.Command {
@@ -45,40 +39,15 @@ covers and what it does not.`,
 			}
 			srv := pipedrive.New(cfg)
 			defer srv.Close()
-			switch seed {
-			case "":
-			case "northwind":
-				data, err := northwind.Load()
-				if err != nil {
-					return err
-				}
-				if err := srv.Seed(data, deals, rand.New(rand.NewPCG(seedN, seedN))); err != nil {
-					return fmt.Errorf("seed: %w", err)
-				}
-			default:
-				return usageErr(fmt.Errorf("--seed %q: want northwind or nothing", seed))
+			if err := seedNorthwind(seed, deals, seedN, srv.Seed); err != nil {
+				return err
 			}
 			if hookURL != "" {
 				srv.AddWebhook(hookURL, hookUser, hookPassword)
 			}
-			ln, err := server.Listen(addr, server.DefaultLimits())
-			if err != nil {
-				return err
-			}
-			hsrv := server.NewHTTPServer(srv.Handler(), server.DefaultLimits())
-			fmt.Fprintf(cmd.OutOrStdout(), "Pipedrive-compatible sandbox on http://%s (API token: %s; %d requests per %s)\n",
-				ln.Addr(), tokenHint(cfg.Token), cfg.RateLimit, cfg.Window)
-			ctx := cmd.Context()
-			go func() {
-				<-ctx.Done()
-				sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-				defer cancel()
-				_ = hsrv.Shutdown(sctx)
-			}()
-			if err := hsrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				return err
-			}
-			return nil
+			return serveSandbox(cmd, addr, srv.Handler(), func(at net.Addr) string {
+				return fmt.Sprintf("Pipedrive-compatible sandbox on http://%s (API token: %s; %d requests per %s)", at, tokenHint(cfg.Token), cfg.RateLimit, cfg.Window)
+			})
 		},
 	}
 	f := cmd.Flags()

@@ -1,22 +1,17 @@
 package main
 
 import (
-	"context"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"net/http"
+	"net"
 	"os"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/concord-sync/concord/internal/northwind"
 	"github.com/concord-sync/concord/internal/sandbox/salesforce"
-	"github.com/concord-sync/concord/internal/server"
 )
 
 func newSandboxSalesforceCmd(g *globals) *cobra.Command {
@@ -57,24 +52,9 @@ stages. See docs/sandbox.md for what it covers and what it does not.`,
 			}
 			srv := salesforce.New(cfg)
 			defer srv.Close()
-			switch seed {
-			case "":
-			case "northwind":
-				data, err := northwind.Load()
-				if err != nil {
-					return err
-				}
-				if err := srv.Seed(data, deals, rand.New(rand.NewPCG(seedN, seedN))); err != nil {
-					return fmt.Errorf("seed: %w", err)
-				}
-			default:
-				return usageErr(fmt.Errorf("--seed %q: want northwind or nothing", seed))
-			}
-			ln, err := server.Listen(addr, server.DefaultLimits())
-			if err != nil {
+			if err := seedNorthwind(seed, deals, seedN, srv.Seed); err != nil {
 				return err
 			}
-			hsrv := server.NewHTTPServer(srv.Handler(), server.DefaultLimits())
 			limit := fmt.Sprintf("%d requests per %s", cfg.DailyLimit, cfg.LimitWindow)
 			if cfg.DailyLimit < 0 {
 				limit = "no request limit"
@@ -83,18 +63,9 @@ stages. See docs/sandbox.md for what it covers and what it does not.`,
 			if cfg.ClientID != "" {
 				clients = "client id and secret as given"
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "Salesforce-compatible sandbox on http://%s (login_url; %s; %s)\n", ln.Addr(), clients, limit)
-			ctx := cmd.Context()
-			go func() {
-				<-ctx.Done()
-				sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-				defer cancel()
-				_ = hsrv.Shutdown(sctx)
-			}()
-			if err := hsrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				return err
-			}
-			return nil
+			return serveSandbox(cmd, addr, srv.Handler(), func(at net.Addr) string {
+				return fmt.Sprintf("Salesforce-compatible sandbox on http://%s (login_url; %s; %s)", at, clients, limit)
+			})
 		},
 	}
 	f := cmd.Flags()
