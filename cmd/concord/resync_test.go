@@ -248,7 +248,14 @@ func TestKill9_Resync(t *testing.T) {
 	rnd := rand.New(rand.NewPCG(seed, 2))
 	kills := 0
 	var allErr strings.Builder // every run's stderr: a run killed before its first progress line prints none
+	written := 0
 	for round := range 8 {
+		// Killed 100-600 ms in; while nothing was written yet (a loaded
+		// machine starts the binary slowly) a little later each round.
+		wait := time.Duration(100+rnd.IntN(500)) * time.Millisecond
+		if written == 0 {
+			wait += time.Duration(250*round) * time.Millisecond
+		}
 		cmd := exec.CommandContext(ctx, bin, "sync", "--once", "--resync", "customers", "--config", cfgPath)
 		var stderr strings.Builder
 		cmd.Stderr = &stderr
@@ -258,13 +265,12 @@ func TestKill9_Resync(t *testing.T) {
 		select {
 		case err := <-exited:
 			require.NoError(t, err, "run %d: %s", round, stderr.String())
-		case <-time.After(time.Duration(100+250*round+rnd.IntN(500)) * time.Millisecond): // later each round: under load a run needs a while to get going
+		case <-time.After(wait):
 			require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
 			<-exited
 			kills++
 		}
 		allErr.WriteString(stderr.String())
-		var written int
 		require.NoError(t, erp.QueryRow(`SELECT count(*) FROM tel_writes`).Scan(&written))
 		t.Logf("run %d: %d records written so far", round, written)
 		if written > n/2 {
