@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/concord-sync/concord/internal/alert"
@@ -117,7 +116,7 @@ func New(o Options) (*Console, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Console{o: o, auth: a, pages: pages, lag: newLagHistory(24*time.Hour, time.Minute), log: o.Log, now: o.Now}, nil
+	return &Console{o: o, auth: a, pages: pages, lag: newLagHistory(24 * time.Hour), log: o.Log, now: o.Now}, nil
 }
 
 // Run samples each flow's lag every minute for the overview's chart, until
@@ -317,15 +316,4 @@ func operatorText(e store.Event) string {
 		s += " (" + a.Note + ")"
 	}
 	return s
-}
-
-// splitNonEmpty splits a comma list, dropping blanks.
-func splitNonEmpty(s string) []string {
-	var out []string
-	for p := range strings.SplitSeq(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
 }

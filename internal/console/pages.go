@@ -6,11 +6,12 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
 	"path"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -435,7 +436,7 @@ func (c *Console) overrides(leg string, edits map[string]string) (model.Fields, 
 		return nil, nil
 	}
 	set := model.Fields{}
-	for _, f := range sortedKeys(edits) {
+	for _, f := range slices.Sorted(maps.Keys(edits)) {
 		field, v, err := c.o.Engine.ParseOverride(leg, f+"="+edits[f])
 		if err != nil {
 			return nil, httpErr(http.StatusUnprocessableEntity, "%s: %v", f, err)
@@ -443,15 +444,6 @@ func (c *Console) overrides(leg string, edits map[string]string) (model.Fields, 
 		set[field] = v
 	}
 	return set, nil
-}
-
-func sortedKeys(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 func (c *Console) dismissLetter(r *http.Request, u *User, id int64, note string) error {

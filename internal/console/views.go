@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
 	"sort"
@@ -182,7 +183,7 @@ type lagHistory struct {
 	lag   map[string][]float64
 }
 
-func newLagHistory(span, _ time.Duration) *lagHistory {
+func newLagHistory(span time.Duration) *lagHistory {
 	return &lagHistory{span: span, lag: map[string][]float64{}}
 }
 
@@ -451,14 +452,7 @@ func recordFields(snap []byte) []FieldRow {
 	return out
 }
 
-func sortedFields(fs model.Fields) []string {
-	names := make([]string, 0, len(fs))
-	for f := range fs {
-		names = append(names, f)
-	}
-	sort.Strings(names)
-	return names
-}
+func sortedFields(fs model.Fields) []string { return slices.Sorted(maps.Keys(fs)) }
 
 // overrideText is a value as a person types it in a correction (the form
 // ParseOverride reads).
